@@ -1,0 +1,224 @@
+"""`zsb`: the single entry point (serve, schema, seed, token, keys, dev tools)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from app.embedded_db import EmbeddedDatabase
+from app.observability import configure_logging
+from app.settings import ProductionMisconfigured, Settings
+
+T = TypeVar("T")
+
+
+def _uri_file(settings: Settings) -> Path:
+    return settings.data_dir / "db.uri"
+
+
+def _running_embedded_uri(settings: Settings) -> str | None:
+    """The URI of the embedded server a running `zsb serve` started, if it is still alive."""
+    path = _uri_file(settings)
+    try:
+        info = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    uri = info.get("uri")
+    return uri if isinstance(uri, str) else None
+
+
+@contextlib.contextmanager
+def database(settings: Settings, *, announce: bool) -> Iterator[Settings]:
+    """Settings pointing at a database: the configured one, the running embedded one, or a new
+    embedded server for the duration of the block (the same data directory, so the same data)."""
+    if settings.mongodb_uri:
+        yield settings
+        return
+    running = _running_embedded_uri(settings)
+    if running and not announce:
+        yield settings.model_copy(update={"mongodb_uri": running})
+        return
+    embedded = EmbeddedDatabase(settings.data_dir / "db", log_path=settings.data_dir / "db.log")
+    with embedded:
+        if announce:
+            _uri_file(settings).write_text(
+                json.dumps(
+                    {"uri": embedded.uri, "pid": embedded.process.pid if embedded.process else None}
+                )
+            )
+        try:
+            yield settings.model_copy(update={"mongodb_uri": embedded.uri})
+        finally:
+            if announce:
+                _uri_file(settings).unlink(missing_ok=True)
+
+
+def _with_state(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
+    from app.main import build_state, close_state
+
+    async def run() -> T:
+        state = await build_state(settings)
+        try:
+            return await action(state)
+        finally:
+            await close_state(state)
+
+    return asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    settings.check_production()
+    # uvicorn drains requests on SIGTERM/SIGINT and then re-raises the signal; turning that into
+    # an exception lets the embedded database stop cleanly after the last request, not before.
+    signal.signal(signal.SIGTERM, _stop_serving)
+    signal.signal(signal.SIGINT, _stop_serving)
+    with contextlib.suppress(_StopServing), database(settings, announce=True) as live:
+        app = create_app(live)
+        # One process here: the embedded database belongs to it. Production runs uvicorn
+        # --workers against ZSB_MONGODB_URI instead (see the Dockerfile).
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            proxy_headers=True,
+            timeout_graceful_shutdown=20,
+        )
+    return 0
+
+
+class _StopServing(Exception):
+    pass
+
+
+def _stop_serving(signum: int, frame: object) -> None:
+    raise _StopServing
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from app.schema import export_sdl
+
+    sys.stdout.write(export_sdl())
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from app.seed import seed_demo
+
+    if not args.demo:
+        print("nothing to do: pass --demo", file=sys.stderr)
+        return 2
+    if settings.is_production:
+        print("refusing to seed demo data in production", file=sys.stderr)
+        return 2
+    with database(settings, announce=False) as live:
+        _with_state(live, seed_demo)
+    print("demo data seeded")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from app.context import AppState
+    from app.errors import DomainError
+
+    async def mint(state: AppState) -> str:
+        tokens = await state.auth_service().open_session_for_phone(args.phone, method="cli")
+        return tokens.access_token
+
+    with database(settings, announce=False) as live:
+        try:
+            print(_with_state(live, mint))
+        except DomainError as exc:
+            print(f"{exc.code}: {exc.message}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.context import AppState
+    from auth.store import AuthStore
+
+    async def rotate(state: AppState) -> str:
+        return await state.token_keys.rotate(AuthStore(state.db))
+
+    with database(settings, announce=False) as live:
+        print(f"new access-token signing key: {_with_state(live, rotate)}")
+    return 0
+
+
+def cmd_dev_sms(args: argparse.Namespace, settings: Settings) -> int:
+    from app.context import AppState
+    from auth.identity_numbers import normalize_phone
+    from auth.store import AuthStore
+
+    async def latest(state: AppState) -> str | None:
+        doc = await AuthStore(state.db).latest_dev_sms(normalize_phone(args.phone))
+        return None if doc is None else f"{doc['sent_at'].isoformat()} {doc['text']}"
+
+    with database(settings, announce=False) as live:
+        message = _with_state(live, latest)
+    if message is None:
+        print("no message recorded for that phone", file=sys.stderr)
+        return 1
+    print(message)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zsb", description="掌上办 back-end")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (embedded database unless ZSB_MONGODB_URI)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+
+    sub.add_parser("schema", help="print the GraphQL SDL").set_defaults(run=cmd_schema)
+
+    seed = sub.add_parser("seed", help="load demo data (idempotent)")
+    seed.add_argument("--demo", action="store_true")
+    seed.set_defaults(run=cmd_seed)
+
+    token = sub.add_parser("token", help="print an access token for an existing user")
+    token.add_argument("--phone", required=True)
+    token.set_defaults(run=cmd_token)
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys", required=True)
+    keys.add_parser("rotate", help="start signing with a new key").set_defaults(run=cmd_keys_rotate)
+
+    dev = sub.add_parser("dev", help="dev-only tools").add_subparsers(dest="dev", required=True)
+    sms = dev.add_parser("sms", help="show the last SMS the dev sender recorded for a phone")
+    sms.add_argument("--phone", required=True)
+    sms.set_defaults(run=cmd_dev_sms)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level if args.command == "serve" else "WARNING")
+    try:
+        code: int = args.run(args, settings)
+    except ProductionMisconfigured as exc:
+        print(f"refusing to start in production: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""The error vocabulary every domain shares, and which errors clients may read verbatim.
+
+Services raise `DomainError`s; the GraphQL layer turns them into `userErrors` (expected failures
+of a mutation) or top-level errors with `extensions.code` (`AccessError`: who you are or what you
+may do). Anything else is a bug: logged with the request id and masked for the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graphql import GraphQLError
+
+
+class DomainError(Exception):
+    """An expected failure with a stable `code`, a user-safe `message` and the input `field`."""
+
+    code = "INVALID_INPUT"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+
+    @property
+    def errors(self) -> list[DomainError]:
+        return [self]
+
+
+class InputErrors(DomainError):
+    """Several field errors at once (form validation reports every failing field)."""
+
+    def __init__(self, errors: Iterable[DomainError]):
+        self._errors = list(errors)
+        first = self._errors[0]
+        super().__init__(first.message, code=first.code, field=first.field)
+
+    @property
+    def errors(self) -> list[DomainError]:
+        return self._errors
+
+
+class NotFoundError(DomainError):
+    code = "NOT_FOUND"
+
+
+class AlreadyExistsError(DomainError):
+    code = "ALREADY_EXISTS"
+
+
+class InvalidIdError(DomainError):
+    code = "INVALID_ID"
+
+
+class RateLimitedError(DomainError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None):
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+
+class AccessError(DomainError):
+    """Reported as a top-level GraphQL error; graphql-core copies `extensions` onto it."""
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"code": self.code}
+
+
+class UnauthenticatedError(AccessError):
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "请先登录 (sign-in required)"):
+        super().__init__(message)
+
+
+class ForbiddenError(AccessError):
+    code = "FORBIDDEN"
+
+    def __init__(self, message: str = "无权访问 (not allowed)"):
+        super().__init__(message)
+
+
+class RequestLimitError(AccessError):
+    """A whole request refused before execution (rate or size); also a top-level error."""
+
+    code = "RATE_LIMITED"
+
+
+def keeps_message(error: GraphQLError) -> bool:
+    """MaskErrors predicate, inverted: True when the client may read the error as it is.
+
+    Validation and parse errors (no original error) and our own access errors are meant for the
+    client; everything else is an internal failure and is masked.
+    """
+    original = error.original_error
+    return original is None or isinstance(original, (AccessError, GraphQLError))
+
+
+def should_mask(error: GraphQLError) -> bool:
+    return not keeps_message(error)

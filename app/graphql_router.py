@@ -1,0 +1,124 @@
+"""The `/graphql` endpoint: POST, GET for persisted operations, WebSocket for subscriptions.
+
+It builds each request's context: who the viewer is (a bad token leaves the request anonymous
+with the reason kept, so public reads still work and private ones say why they failed), and the
+per-user and per-IP rate limits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from fastapi import HTTPException as FastAPIHTTPException
+from fastapi import WebSocket
+from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLRequestData
+from strawberry.schema import BaseSchema
+from strawberry.types.unset import UnsetType
+
+from app.context import AppState, Context
+from app.errors import UnauthenticatedError
+from app.observability import RATE_LIMITED, request_id_var
+from auth.permissions import Viewer
+
+_BEARER = "bearer "
+
+
+def _client_ip(connection: HTTPConnection) -> str:
+    # Behind the load balancer uvicorn's --proxy-headers puts the real client here.
+    return connection.client.host if connection.client else "unknown"
+
+
+def _bearer(value: str | None) -> str | None:
+    if value and value[: len(_BEARER)].lower() == _BEARER:
+        return value[len(_BEARER) :].strip() or None
+    return None
+
+
+async def _authenticate(state: AppState, token: str | None) -> tuple[Viewer | None, Any]:
+    if token is None:
+        return None, None
+    try:
+        return await state.auth_service().authenticate(token), None
+    except UnauthenticatedError as exc:
+        return None, exc
+
+
+def _limit(state: AppState, viewer: Viewer | None, ip: str) -> None:
+    waits = [("ip", state.ip_rate.hit(ip))]
+    if viewer is not None:
+        waits.append(("user", state.user_rate.hit(str(viewer.user_id))))
+    for scope, wait in waits:
+        if wait > 0:
+            RATE_LIMITED.labels(scope).inc()
+            raise FastAPIHTTPException(
+                429,
+                detail="请求过于频繁，请稍后再试 (rate limited)",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+
+
+class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
+    def __init__(
+        self, schema: BaseSchema, get_state: Callable[[], AppState], **kwargs: Any
+    ) -> None:
+        # The state is built in the lifespan, after routes exist, so it is looked up per request.
+        self.get_state = get_state
+
+        async def get_context(connection: HTTPConnection) -> Context:
+            state = get_state()
+            viewer, auth_error = None, None
+            # WebSocket clients authenticate in connection_init instead (on_ws_connect).
+            if not isinstance(connection, WebSocket):
+                token = _bearer(connection.headers.get("authorization"))
+                viewer, auth_error = await _authenticate(state, token)
+                _limit(state, viewer, _client_ip(connection))
+            return Context(
+                state, viewer=viewer, auth_error=auth_error, request_id=request_id_var.get()
+            )
+
+        super().__init__(schema, context_getter=get_context, **kwargs)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """WebSocket clients sign in with `{"authorization": "Bearer …"}` in connection_init."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        token = _bearer(params.get("authorization"))
+        viewer, auth_error = await _authenticate(self.get_state(), token)
+        if token is not None and viewer is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.viewer, context.auth_error = viewer, auth_error
+        return await super().on_ws_connect(context)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "GET" and "query" in request.query_params:
+            raise HTTPException(
+                400, "GET serves persisted operations only: send `id` (the operation's SHA-256)"
+            )
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            raise HTTPException(400, "Batched operations are not accepted")
+        if data.query is None:
+            digest = self._persisted_id(request, data)
+            if digest is None:
+                raise HTTPException(400, "No GraphQL query found in the request")
+            query = self.get_state().operations.get(digest)
+            if query is None:
+                raise HTTPException(404, "Unknown persisted operation")
+            data.query = query
+        return data
+
+    @staticmethod
+    def _persisted_id(request: AsyncHTTPRequestAdapter, data: GraphQLRequestData) -> str | None:
+        """`?id=<sha256>` or Apollo's `extensions.persistedQuery.sha256Hash`."""
+        digest = request.query_params.get("id") if request.method == "GET" else None
+        persisted = (data.extensions or {}).get("persistedQuery")
+        if digest is None and isinstance(persisted, dict):
+            digest = persisted.get("sha256Hash")
+        return digest if isinstance(digest, str) and len(digest) == 64 else None

@@ -1,0 +1,186 @@
+"""The FastAPI application: lifespan (database, keys, demo data), routes and middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import db as database
+from app.context import AppState
+from app.graphql_router import ZsbGraphQLRouter
+from app.keyring import load_keyring
+from app.observability import REGISTRY, RequestContextMiddleware
+from app.persisted import load_operations
+from app.ratelimit import Rate, RateLimiter
+from app.schema import build_schema
+from app.settings import DEV_ISSUER_PATH, Settings
+from auth.dev_issuer import DevIssuer
+from auth.oidc import OidcVerifier
+from auth.store import AuthStore
+from auth.tokens import TokenKeys
+
+log = logging.getLogger(__name__)
+
+
+class RequestSizeLimit:
+    """Refuses bodies over the limit with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await _too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": "请求体过大 (request too large)",
+                    "extensions": {"code": "REQUEST_TOO_LARGE"},
+                }
+            ]
+        },
+        status_code=413,
+    )
+    await response(scope, receive, send)
+
+
+async def build_state(settings: Settings) -> AppState:
+    if not settings.mongodb_uri:
+        raise RuntimeError("ZSB_MONGODB_URI is not set (`zsb serve` starts an embedded server)")
+    keyring = load_keyring(settings)
+    client = database.connect(settings.mongodb_uri)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+    issuer = settings.effective_oidc_issuer
+    state = AppState(
+        settings=settings,
+        client=client,
+        keyring=keyring,
+        token_keys=TokenKeys(
+            keyring.signing_key_wrap,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            ttl_seconds=settings.access_token_ttl_seconds,
+        ),
+        http=http,
+        user_rate=RateLimiter(
+            Rate.parse(settings.rate_limit_per_user), enabled=settings.rate_limits == "on"
+        ),
+        ip_rate=RateLimiter(
+            Rate.parse(settings.rate_limit_per_ip), enabled=settings.rate_limits == "on"
+        ),
+        operations=load_operations(),
+        oidc=(
+            OidcVerifier(http, issuer, settings.oidc_audience, settings.oidc_id_number_claim)
+            if issuer
+            else None
+        ),
+    )
+    await database.ensure_indexes(state.db)
+    await state.token_keys.ensure(AuthStore(state.db))
+    return state
+
+
+async def close_state(state: AppState) -> None:
+    await state.http.aclose()
+    await state.client.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check_production()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await build_state(settings)
+        if settings.demo_data_enabled:
+            from app.seed import seed_demo_if_needed
+
+            await seed_demo_if_needed(state)
+        app.state.zsb = state
+        log.info("service ready", extra={"env": settings.env.value})
+        try:
+            yield
+        finally:
+            await close_state(state)
+            log.info("service stopped")
+
+    app = FastAPI(
+        title="掌上办 API",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    def current_state() -> AppState:
+        state: AppState = app.state.zsb
+        return state
+
+    router = ZsbGraphQLRouter(
+        build_schema(settings),
+        current_state,
+        graphql_ide="graphiql" if not settings.is_production else None,
+        multipart_uploads_enabled=True,
+    )
+    app.include_router(router, prefix="/graphql")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        state: AppState | None = getattr(request.app.state, "zsb", None)
+        if state is None or not await database.ping(state.db):
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    if settings.dev_issuer_enabled and settings.effective_oidc_issuer and not settings.oidc_issuer:
+        issuer = DevIssuer(
+            settings.effective_oidc_issuer, settings.oidc_audience, settings.oidc_id_number_claim
+        )
+        app.mount(DEV_ISSUER_PATH, issuer.asgi_app())
+
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,201 @@
+"""Access tokens: ES256 JWTs with a `kid`, keys kept in MongoDB so every process shares them.
+
+Private keys are stored wrapped with AES-GCM under a key derived from the master secret.
+`zsb keys rotate` adds a new key; retired keys keep verifying for one access-token lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from app.errors import UnauthenticatedError
+from auth.models import AssuranceLevel, Role, User
+from auth.store import AuthStore
+
+ALGORITHM = "ES256"
+_RELOAD_INTERVAL = 30.0  # seconds between key reloads, so a rotation reaches every process
+_WRAP_AAD = b"zsb:signing-key:v1"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    session_id: str
+    roles: frozenset[Role]
+    assurance_level: AssuranceLevel
+    organization_code: str | None
+    scenes: frozenset[str]
+    department_code: str | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    kid: str
+    private: ec.EllipticCurvePrivateKey
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class TokenKeys:
+    """The signing keys of this process, reloaded from the store now and then."""
+
+    def __init__(self, wrap_key: bytes, *, issuer: str, audience: str, ttl_seconds: int) -> None:
+        self._wrap = AESGCM(wrap_key)
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self._keys: dict[str, _Key] = {}
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    # -- key management ------------------------------------------------------------------
+
+    def _wrap_private(self, key: ec.EllipticCurvePrivateKey) -> bytes:
+        der = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        nonce = os.urandom(12)
+        return nonce + self._wrap.encrypt(nonce, der, _WRAP_AAD)
+
+    def _unwrap_private(self, blob: bytes) -> ec.EllipticCurvePrivateKey:
+        der = self._wrap.decrypt(blob[:12], blob[12:], _WRAP_AAD)
+        key = serialization.load_der_private_key(der, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise TypeError("signing key is not an EC key")
+        return key
+
+    async def rotate(self, store: AuthStore) -> str:
+        """Create a new signing key and retire the older ones; returns the new `kid`."""
+        now = datetime.now(UTC)
+        kid = secrets.token_hex(8)
+        key = ec.generate_private_key(ec.SECP256R1())
+        await store.insert_signing_key(
+            {
+                "_id": kid,
+                "alg": ALGORITHM,
+                "private_cipher": self._wrap_private(key),
+                "created_at": now,
+                "retired_at": None,
+            }
+        )
+        await store.retire_signing_keys_before(now, now)
+        await self.reload(store)
+        return kid
+
+    async def ensure(self, store: AuthStore) -> None:
+        await self.reload(store)
+        if not self._active_key():
+            await self.rotate(store)
+
+    async def reload(self, store: AuthStore) -> None:
+        async with self._lock:
+            docs = await store.signing_keys()
+            self._keys = {
+                d["_id"]: _Key(
+                    d["_id"],
+                    self._unwrap_private(d["private_cipher"]),
+                    d["created_at"],
+                    d.get("retired_at"),
+                )
+                for d in docs
+            }
+            self._loaded_at = time.monotonic()
+
+    async def _refresh_if_stale(self, store: AuthStore) -> None:
+        if time.monotonic() - self._loaded_at > _RELOAD_INTERVAL:
+            await self.reload(store)
+
+    def _active_key(self) -> _Key | None:
+        live = [k for k in self._keys.values() if k.retired_at is None]
+        return max(live, key=lambda k: k.created_at) if live else None
+
+    def _verifying_key(self, kid: str, now: datetime) -> _Key | None:
+        key = self._keys.get(kid)
+        if key is None or (key.retired_at is not None and key.retired_at + self.ttl < now):
+            return None
+        return key
+
+    # -- tokens --------------------------------------------------------------------------
+
+    async def issue(self, store: AuthStore, user: User, session_id: str) -> tuple[str, int]:
+        await self._refresh_if_stale(store)
+        key = self._active_key()
+        if key is None:
+            await self.ensure(store)
+            key = self._active_key()
+            if key is None:
+                raise RuntimeError("no active signing key after ensure()")
+        now = datetime.now(UTC)
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": str(user.id),
+            "sid": session_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.ttl,
+            "jti": secrets.token_hex(8),
+            "roles": sorted(r.value for r in user.roles),
+            "al": user.assurance_level.value,
+        }
+        if user.organization:
+            claims["org"] = user.organization.code
+        if user.scenes:
+            claims["scn"] = list(user.scenes)
+        if user.department_code:
+            claims["dept"] = user.department_code
+        token = jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
+        return token, int(self.ttl.total_seconds())
+
+    async def verify(self, store: AuthStore, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise UnauthenticatedError("访问令牌无效 (malformed access token)") from exc
+        kid = header.get("kid")
+        if header.get("alg") != ALGORITHM or not isinstance(kid, str):
+            raise UnauthenticatedError("访问令牌无效 (unexpected token algorithm)")
+        now = datetime.now(UTC)
+        key = self._verifying_key(kid, now)
+        if key is None and time.monotonic() - self._loaded_at > 1.0:
+            await self.reload(store)  # a key rotated in another process
+            key = self._verifying_key(kid, now)
+        if key is None:
+            raise UnauthenticatedError("访问令牌无效 (unknown key)")
+        try:
+            claims = jwt.decode(
+                token,
+                key.private.public_key(),
+                algorithms=[ALGORITHM],  # never taken from the token: no `none`, no HS256
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "nbf", "sub", "sid", "iss", "aud"]},
+            )
+            return AccessClaims(
+                user_id=str(claims["sub"]),
+                session_id=str(claims["sid"]),
+                roles=frozenset(Role(r) for r in claims.get("roles", [])),
+                assurance_level=AssuranceLevel(claims.get("al", "L1")),
+                organization_code=claims.get("org"),
+                scenes=frozenset(claims.get("scn", [])),
+                department_code=claims.get("dept"),
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise UnauthenticatedError("访问令牌已过期 (access token expired)") from exc
+        except (jwt.PyJWTError, ValueError, KeyError) as exc:
+            raise UnauthenticatedError("访问令牌无效 (invalid access token)") from exc

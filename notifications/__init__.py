@@ -1,0 +1,1 @@
+"""Notifications: devices, in-app inbox, campaigns, the delivery outbox and its dispatcher."""

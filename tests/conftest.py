@@ -1,0 +1,110 @@
+"""One SecantusDB server per test session (or ZSB_MONGODB_URI), a fresh database per test."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from app.embedded_db import EmbeddedDatabase
+from app.main import create_app
+from app.settings import Settings
+from auth.dev_issuer import DevIssuer
+from tests.factories import Api
+
+ISSUER_AUDIENCE = "zsb-app"
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("ZSB_MONGODB_URI")
+    if configured:
+        yield configured
+        return
+    log_dir = tmp_path_factory.mktemp("secantus")
+    with EmbeddedDatabase(None, log_path=log_dir / "secantus.log", test_commands=True) as db:
+        yield db.uri
+
+
+class _ThreadedServer:
+    """A real uvicorn server on 127.0.0.1 in a background thread (for provider stand-ins)."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def __enter__(self) -> _ThreadedServer:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("stand-in server failed to start")
+            threading.Event().wait(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer() -> Iterator[DevIssuer]:
+    """The provincial identity service's stand-in: discovery + JWKS over real HTTP."""
+    holder: dict[str, DevIssuer] = {}
+
+    async def app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        await holder["issuer"].asgi_app()(scope, receive, send)  # type: ignore[arg-type]
+
+    with _ThreadedServer(app) as server:
+        holder["issuer"] = DevIssuer(f"http://127.0.0.1:{server.port}", ISSUER_AUDIENCE)
+        yield holder["issuer"]
+
+
+def make_settings(mongo_uri: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "mongodb_uri": mongo_uri,
+        "database_name": f"t_{uuid.uuid4().hex[:12]}",
+        "data_dir": data_dir,
+        "secret_key": "test-secret-" + "x" * 40,
+        "demo_data": False,
+        "dev_issuer": False,
+        "rate_limits": "on",
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    # model_validate, not Settings(...): the test run must not pick up ZSB_* from the shell.
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def settings(mongo_uri: str, tmp_path: Path, oidc_issuer: DevIssuer) -> Settings:
+    return make_settings(mongo_uri, tmp_path, oidc_issuer=oidc_issuer.issuer)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+        await application.state.zsb.client.drop_database(settings.database_name)
+
+
+@pytest.fixture
+async def api(app: FastAPI) -> AsyncIterator[Api]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield Api(client, app.state.zsb)
