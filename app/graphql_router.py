@@ -94,6 +94,16 @@ class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
         context.viewer, context.auth_error = viewer, auth_error
         return await super().on_ws_connect(context)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL only for a browser asking for a page, never for a persisted-operation GET."""
+        params = request.query_params
+        return (
+            self.graphql_ide is not None
+            and request.method == "GET"
+            and not ({"query", "id", "extensions"} & set(params.keys()))
+            and "text/html" in request.headers.get("accept", "")
+        )
+
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:

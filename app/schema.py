@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import ClassVar
@@ -17,13 +18,18 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
 
-from app.errors import should_mask
+from app.errors import DomainError, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
 from auth import schema as auth_schema
-from graphql import OperationDefinitionNode
+from graphql import GraphQLError, OperationDefinitionNode
+
+log = logging.getLogger(__name__)
 
 _MAX_OPERATION_LABELS = 200  # unnamed or unknown names share one label: bounded cardinality
 
@@ -50,10 +56,29 @@ class OperationMetrics(SchemaExtension):
                     break
         GRAPHQL_OPERATIONS.labels(name, op_type).inc()
         GRAPHQL_LATENCY.labels(name).observe(time.perf_counter() - started)
-        result = ctx.result
-        if result is not None and getattr(result, "errors", None):
-            kind = "execution" if getattr(result, "data", None) is not None else "request"
-            GRAPHQL_ERRORS.labels(name, kind).inc()
+        if isinstance(ctx.result, PreExecutionError):
+            GRAPHQL_ERRORS.labels(name, "validation").inc()
+        elif ctx.result is not None and getattr(ctx.result, "errors", None):
+            GRAPHQL_ERRORS.labels(name, "execution").inc()
+
+
+class ZsbSchema(strawberry.Schema):
+    """Logs unexpected errors (with the request id, before MaskErrors hides them); expected
+    ones — validation, sign-in, permission — are the client's business, not an incident."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, (DomainError, GraphQLError)):
+                log.debug("graphql error", extra={"error": error.message})
+            else:
+                log.error(
+                    "unexpected error in resolver",
+                    exc_info=(type(original), original, original.__traceback__),
+                    extra={"path": error.path},
+                )
 
 
 Query = merge_types("Query", (auth_schema.Query,))
@@ -74,7 +99,13 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return ZsbSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        # Field suggestions ("did you mean …") would describe the schema to production probers.
+        config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+    )
 
 
 def export_sdl() -> str:

@@ -69,19 +69,23 @@ class SessionCache:
     """
 
     def __init__(self) -> None:
-        self._live: dict[str, float] = {}
+        self._live: dict[str, tuple[ObjectId, float]] = {}
 
     def is_fresh(self, session_id: str) -> bool:
-        seen = self._live.get(session_id)
-        return seen is not None and time.monotonic() - seen < _SESSION_CHECK_TTL
+        entry = self._live.get(session_id)
+        return entry is not None and time.monotonic() - entry[1] < _SESSION_CHECK_TTL
 
-    def remember(self, session_id: str) -> None:
+    def remember(self, session_id: str, user_id: ObjectId) -> None:
         if len(self._live) > 100_000:
             self._live.clear()
-        self._live[session_id] = time.monotonic()
+        self._live[session_id] = (user_id, time.monotonic())
 
     def forget(self, session_id: str) -> None:
         self._live.pop(session_id, None)
+
+    def forget_user(self, user_id: ObjectId) -> None:
+        for session_id in [s for s, (u, _) in self._live.items() if u == user_id]:
+            del self._live[session_id]
 
 
 class AuthService:
@@ -218,7 +222,7 @@ class AuthService:
             family_id, user.id, self._refresh_hash(refresh), now, now + self.refresh_ttl, method
         )
         access, expires_in = await self.token_keys.issue(self.store, user, family_id)
-        self.sessions.remember(family_id)
+        self.sessions.remember(family_id, user.id)
         return SessionTokens(access, refresh, expires_in, user)
 
     async def refresh_session(self, refresh_token: str) -> SessionTokens:
@@ -260,9 +264,10 @@ class AuthService:
         now = datetime.now(UTC)
         if all_devices:
             await self.store.revoke_user_sessions(viewer.user_id, now, "logout-all")
+            self.sessions.forget_user(viewer.user_id)
         else:
             await self.store.revoke_session(viewer.session_id, now, "logout")
-        self.sessions.forget(viewer.session_id)
+            self.sessions.forget(viewer.session_id)
 
     async def authenticate(self, access_token: str) -> Viewer:
         claims = await self.token_keys.verify(self.store, access_token)
@@ -270,7 +275,7 @@ class AuthService:
             session = await self.store.get_session(claims.session_id)
             if session is None or session.get("revoked_at") is not None:
                 raise UnauthenticatedError("会话已失效，请重新登录 (session ended)")
-            self.sessions.remember(claims.session_id)
+            self.sessions.remember(claims.session_id, ObjectId(claims.user_id))
         return Viewer(
             user_id=ObjectId(claims.user_id),
             session_id=claims.session_id,

@@ -14,6 +14,8 @@ from auth.models import User
 from auth.service import UserSpec
 from auth.store import AuthStore
 
+Json = dict[str, Any]
+
 LOGIN = """
 mutation Login($phone: String!, $code: String!) {
   loginWithCode(input: {phone: $phone, code: $code}) {
