@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -50,10 +51,12 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     log.info("indexes ensured")
 
 
-async def ping(db: AsyncDatabase[Document]) -> bool:
+async def ping(db: AsyncDatabase[Document], within_seconds: float = 1.0) -> bool:
     try:
-        await db.command("ping")
-    except Exception:  # any failure means "not ready"; the reason is logged, not returned
-        log.warning("database ping failed", exc_info=True)
+        # A readiness probe must answer quickly either way, not wait for server selection.
+        with pymongo.timeout(within_seconds):
+            await db.command("ping")
+    except Exception as exc:  # any failure means "not ready"; the reason is logged, not returned
+        log.warning("database ping failed", extra={"error": repr(exc)})
         return False
     return True

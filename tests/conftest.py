@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -36,24 +36,27 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield db.uri
 
 
-class _ThreadedServer:
+class ThreadedServer:
     """A real uvicorn server on 127.0.0.1 in a background thread (for provider stand-ins)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, lifespan: Literal["on", "off"] = "off") -> None:
+        self.app = app
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan=lifespan))
+        self.server_started = threading.Event()  # never set: a bounded wait between checks
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
 
-    def __enter__(self) -> _ThreadedServer:
+    def __enter__(self) -> ThreadedServer:
         self.thread.start()
         while not self.server.started:
             if not self.thread.is_alive():
-                raise RuntimeError("stand-in server failed to start")
-            threading.Event().wait(0.01)
+                raise RuntimeError("server failed to start")
+            self.server_started.wait(0.01)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -70,7 +73,7 @@ def oidc_issuer() -> Iterator[DevIssuer]:
     async def app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
         await holder["issuer"].asgi_app()(scope, receive, send)  # type: ignore[arg-type]
 
-    with _ThreadedServer(app) as server:
+    with ThreadedServer(app) as server:
         holder["issuer"] = DevIssuer(f"http://127.0.0.1:{server.port}", ISSUER_AUDIENCE)
         yield holder["issuer"]
 
