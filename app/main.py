@@ -16,7 +16,7 @@ from app import db as database
 from app.context import AppState
 from app.graphql_router import ZsbGraphQLRouter
 from app.keyring import load_keyring
-from app.observability import REGISTRY, RequestContextMiddleware
+from app.observability import REGISTRY, RequestContextMiddleware, configure_logging
 from app.persisted import load_operations
 from app.ratelimit import Rate, RateLimiter
 from app.schema import build_schema
@@ -104,7 +104,11 @@ async def build_state(settings: Settings) -> AppState:
         ip_rate=RateLimiter(
             Rate.parse(settings.rate_limit_per_ip), enabled=settings.rate_limits == "on"
         ),
-        operations=load_operations(),
+        operations=(
+            load_operations(settings.operations_dir)
+            if settings.operations_dir
+            else load_operations()
+        ),
         oidc=(
             OidcVerifier(http, issuer, settings.oidc_audience, settings.oidc_id_number_claim)
             if issuer
@@ -119,6 +123,14 @@ async def build_state(settings: Settings) -> AppState:
 async def close_state(state: AppState) -> None:
     await state.http.aclose()
     await state.client.close()
+
+
+def app_factory() -> FastAPI:
+    """For `uvicorn --factory app.main:app_factory` (the container): settings from the
+    environment, JSON logs."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     quiet_hours: str = "22:00-08:00"
 
     log_level: str = "INFO"
+    operations_dir: Path | None = Field(
+        default=None, description="persisted operations; default: graphql/operations of the repo"
+    )
 
     @property
     def is_production(self) -> bool:
