@@ -36,13 +36,25 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield db.uri
 
 
+def loopback_socket() -> socket.socket:
+    """A socket bound to a free port on 127.0.0.1 (bound first, so the port is known and ours)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 class ThreadedServer:
     """A real uvicorn server on 127.0.0.1 in a background thread (for provider stand-ins)."""
 
-    def __init__(self, app: Any, *, lifespan: Literal["on", "off"] = "off") -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        lifespan: Literal["on", "off"] = "off",
+        sock: socket.socket | None = None,
+    ) -> None:
         self.app = app
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = sock or loopback_socket()
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan=lifespan))
