@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
 
 import httpx
 from bson import ObjectId
@@ -110,6 +109,3 @@ class Context(BaseContext):
     @cached_property
     def auth(self) -> AuthService:
         return self.state.auth_service()
-
-    def extra(self) -> dict[str, Any]:
-        return {"request_id": self.request_id}

@@ -54,6 +54,16 @@ class User:
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
+    def new_citizen(cls, phone: str, level: AssuranceLevel, now: datetime) -> User:
+        return cls(
+            id=ObjectId(),
+            phone=phone,
+            roles=(Role.CITIZEN,),
+            assurance_level=level,
+            created_at=now,
+        )
+
+    @classmethod
     def from_document(cls, doc: dict[str, Any]) -> User:
         org = doc.get("organization")
         birth = doc.get("birth_date")

@@ -55,6 +55,14 @@ class UserSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SealedIdNumber:
+    """An identity number as stored: AES-GCM ciphertext plus the HMAC blind index."""
+
+    id_number_cipher: bytes
+    id_number_index: str
+
+
+@dataclass(frozen=True, slots=True)
 class SessionTokens:
     access_token: str
     refresh_token: str
@@ -153,13 +161,7 @@ class AuthService:
             raise InvalidCodeError()  # used by a concurrent request, or locked meanwhile
         user = await self.store.find_by_phone(phone)
         if user is None:
-            user = User(
-                id=ObjectId(),
-                phone=phone,
-                roles=(Role.CITIZEN,),
-                assurance_level=AssuranceLevel.L1,
-                created_at=now,
-            )
+            user = User.new_citizen(phone, AssuranceLevel.L1, now)
             await self.store.insert_user(user)
             log.info("user registered by sms", extra={"phone": mask_phone(phone)})
         return await self._open_session(user, method="sms")
@@ -173,10 +175,11 @@ class AuthService:
             )
         identity = await self.oidc.verify(id_token)
         number = identity_numbers.normalize_id_number(identity.id_number, field="idToken")
-        index = identity_numbers.blind_index(self.keyring.identity_index, number)
+        sealed = self._seal_id_number(number)
+        index = sealed.id_number_index
         identity_fields: dict[str, object] = {
             "name": identity.name,
-            "id_number_cipher": identity_numbers.encrypt(self.keyring.identity_encryption, number),
+            "id_number_cipher": sealed.id_number_cipher,
             "id_number_index": index,
             "birth_date": identity_numbers.birth_date_of(number).isoformat(),
         }
@@ -189,13 +192,7 @@ class AuthService:
                     "该手机号已绑定其他身份 (phone bound to another person)", field="idToken"
                 )
             if user is None:
-                user = User(
-                    id=ObjectId(),
-                    phone=phone,
-                    roles=(Role.CITIZEN,),
-                    assurance_level=identity.assurance_level,
-                    created_at=datetime.now(UTC),
-                )
+                user = User.new_citizen(phone, identity.assurance_level, datetime.now(UTC))
                 await self.store.insert_user(user)
         if user is None:
             raise InvalidTokenError(
@@ -313,13 +310,20 @@ class AuthService:
         )
         if spec.id_number:
             number = identity_numbers.normalize_id_number(spec.id_number)
+            sealed = self._seal_id_number(number)
             user = replace(
                 user,
-                id_number_cipher=identity_numbers.encrypt(self.keyring.identity_encryption, number),
-                id_number_index=identity_numbers.blind_index(self.keyring.identity_index, number),
+                id_number_cipher=sealed.id_number_cipher,
+                id_number_index=sealed.id_number_index,
                 birth_date=identity_numbers.birth_date_of(number),
             )
         return await self.store.upsert_user_by_phone(user)
+
+    def _seal_id_number(self, number: str) -> SealedIdNumber:
+        return SealedIdNumber(
+            identity_numbers.encrypt(self.keyring.identity_encryption, number),
+            identity_numbers.blind_index(self.keyring.identity_index, number),
+        )
 
     # -- reads ---------------------------------------------------------------------------
 

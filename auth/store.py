@@ -79,6 +79,19 @@ class LoginCode:
     attempts: int
 
 
+def _refresh_token_document(
+    token_hash: str, family_id: str, user_id: ObjectId, now: datetime, expires_at: datetime
+) -> dict[str, Any]:
+    return {
+        "_id": token_hash,
+        "family_id": family_id,
+        "user_id": user_id,
+        "created_at": now,
+        "used_at": None,
+        "expires_at": expires_at,
+    }
+
+
 class AuthStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.db = db
@@ -234,15 +247,7 @@ class AuthStore:
             session=s,
         )
         await self.db[REFRESH_TOKENS].insert_one(
-            {
-                "_id": token_hash,
-                "family_id": family_id,
-                "user_id": user_id,
-                "created_at": now,
-                "used_at": None,
-                "expires_at": expires_at,
-            },
-            session=s,
+            _refresh_token_document(token_hash, family_id, user_id, now, expires_at), session=s
         )
 
     async def get_session(self, family_id: str) -> dict[str, Any] | None:
@@ -269,15 +274,7 @@ class AuthStore:
             if marked is None:
                 return False
             await self.db[REFRESH_TOKENS].insert_one(
-                {
-                    "_id": new_hash,
-                    "family_id": family_id,
-                    "user_id": user_id,
-                    "created_at": now,
-                    "used_at": None,
-                    "expires_at": expires_at,
-                },
-                session=s,
+                _refresh_token_document(new_hash, family_id, user_id, now, expires_at), session=s
             )
             await self.db[SESSIONS].update_one(
                 {"_id": family_id}, {"$set": {"expires_at": expires_at}}, session=s
