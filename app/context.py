@@ -25,6 +25,7 @@ from auth.service import AuthService, SessionCache
 from auth.sms import DevSmsSender, HttpSmsSender, SmsSender
 from auth.store import AuthStore
 from auth.tokens import TokenKeys
+from auth.user_store import UserStore
 
 
 @dataclass
@@ -55,6 +56,7 @@ class AppState:
         store = AuthStore(self.db)
         return AuthService(
             store=store,
+            users=UserStore(self.db, self.keyring),
             keyring=self.keyring,
             token_keys=self.token_keys,
             sms=self.sms_sender(store),
@@ -72,7 +74,7 @@ class Loaders:
 
     @cached_property
     def users(self) -> DataLoader[ObjectId, User | None]:
-        store = AuthStore(self._state.db)
+        store = UserStore(self._state.db, self._state.keyring)
 
         async def load(ids: list[ObjectId]) -> list[User | None]:
             found = await store.get_users(ids)

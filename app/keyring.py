@@ -25,6 +25,8 @@ class Keyring:
 
     identity_encryption: bytes  # AES-GCM for identity numbers at rest
     identity_index: bytes  # HMAC blind index for identity-number lookups
+    phone_encryption: bytes  # AES-GCM for phone numbers at rest
+    phone_index: bytes  # HMAC blind index for phone lookups (users are keyed by phone)
     signing_key_wrap: bytes  # AES-GCM wrapping of private signing keys stored in MongoDB
     otp_hash: bytes  # HMAC of one-time login codes
     token_hash: bytes  # HMAC of opaque refresh tokens
@@ -34,6 +36,8 @@ class Keyring:
         return cls(
             identity_encryption=_derive(master, "identity-encryption"),
             identity_index=_derive(master, "identity-index"),
+            phone_encryption=_derive(master, "phone-encryption"),
+            phone_index=_derive(master, "phone-index"),
             signing_key_wrap=_derive(master, "signing-key-wrap"),
             otp_hash=_derive(master, "otp-hash"),
             token_hash=_derive(master, "token-hash"),

@@ -5,22 +5,16 @@ The plain number never reaches the database or a log; lookups go through the bli
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
 import re
 from datetime import date
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
+from app import sealing
 from auth.errors import InvalidIdNumberError
 
-_VERSION = b"\x01"
-_AAD = b"zsb:identity-number:v1"
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 
 
@@ -54,22 +48,19 @@ def with_check_digit(first17: str) -> str:
     return first17 + str(ric.calc_check_digit(first17 + "0"))  # it expects a placeholder
 
 
+PURPOSE = "identity-number"
+
+
 def encrypt(key: bytes, number: str) -> bytes:
-    nonce = os.urandom(12)
-    return _VERSION + nonce + AESGCM(key).encrypt(nonce, number.encode(), _AAD)
+    return sealing.encrypt(key, number, PURPOSE)
 
 
 def decrypt(key: bytes, blob: bytes) -> str:
-    if blob[:1] != _VERSION:
-        raise ValueError("unknown identity-number cipher version")
-    try:
-        return AESGCM(key).decrypt(blob[1:13], blob[13:], _AAD).decode()
-    except InvalidTag as exc:
-        raise ValueError("identity-number cipher does not authenticate") from exc
+    return sealing.decrypt(key, blob, PURPOSE)
 
 
 def blind_index(key: bytes, number: str) -> str:
-    return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()
+    return sealing.blind_index(key, number)
 
 
 def normalize_phone(value: str, *, field: str = "phone") -> str:

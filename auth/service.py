@@ -29,6 +29,7 @@ from auth.permissions import Viewer
 from auth.sms import SmsSender
 from auth.store import AuthStore, LoginCode
 from auth.tokens import TokenKeys
+from auth.user_store import UserStore, phone_key
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class AuthService:
     def __init__(
         self,
         store: AuthStore,
+        users: UserStore,
         keyring: Keyring,
         token_keys: TokenKeys,
         sms: SmsSender,
@@ -108,6 +110,7 @@ class AuthService:
         refresh_ttl: timedelta,
     ) -> None:
         self.store = store
+        self.users = users
         self.keyring = keyring
         self.token_keys = token_keys
         self.sms = sms
@@ -125,8 +128,9 @@ class AuthService:
         phone = identity_numbers.normalize_phone(phone)
         now = datetime.now(UTC)
         day = now.astimezone(_CHINA).date().isoformat()
+        key = phone_key(self.keyring, phone)
         if not await self.store.take_login_code_quota(
-            phone, day, now, per_day=CODES_PER_DAY, interval=CODE_INTERVAL
+            key, day, now, per_day=CODES_PER_DAY, interval=CODE_INTERVAL
         ):
             raise RateLimitedError(
                 "验证码发送过于频繁，请稍后再试 (one code per minute, ten per day)",
@@ -135,7 +139,7 @@ class AuthService:
             )
         code = f"{secrets.randbelow(1_000_000):06d}"
         await self.store.replace_login_code(
-            LoginCode(phone, self._code_hash(phone, code), now + CODE_TTL, 0)
+            LoginCode(key, self._code_hash(phone, code), now + CODE_TTL, 0)
         )
         await self.sms.send(phone, f"【爱山东】您的登录验证码为{code}，5分钟内有效。请勿泄露。")
         return int(CODE_INTERVAL.total_seconds())
@@ -144,7 +148,8 @@ class AuthService:
         phone = identity_numbers.normalize_phone(phone)
         if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
             raise InvalidCodeError()
-        live = await self.store.get_login_code(phone)
+        key = phone_key(self.keyring, phone)
+        live = await self.store.get_login_code(key)
         now = datetime.now(UTC)
         # The TTL monitor runs about once a minute, so expiry is also checked here.
         if live is None or live.expires_at <= now:
@@ -153,16 +158,16 @@ class AuthService:
             raise TooManyAttemptsError()
         given = self._code_hash(phone, code)
         if not hmac.compare_digest(given, live.code_hash):
-            attempts = await self.store.count_failed_attempt(phone, live.code_hash)
+            attempts = await self.store.count_failed_attempt(key, live.code_hash)
             if attempts is not None and attempts >= MAX_CODE_ATTEMPTS:
                 raise TooManyAttemptsError()
             raise InvalidCodeError()
-        if not await self.store.consume_login_code(phone, given, MAX_CODE_ATTEMPTS):
+        if not await self.store.consume_login_code(key, given, MAX_CODE_ATTEMPTS):
             raise InvalidCodeError()  # used by a concurrent request, or locked meanwhile
-        user = await self.store.find_by_phone(phone)
+        user = await self.users.find_by_phone(phone)
         if user is None:
             user = User.new_citizen(phone, AssuranceLevel.L1, now)
-            await self.store.insert_user(user)
+            await self.users.insert_user(user)
             log.info("user registered by sms", extra={"phone": mask_phone(phone)})
         return await self._open_session(user, method="sms")
 
@@ -183,17 +188,17 @@ class AuthService:
             "id_number_index": index,
             "birth_date": identity_numbers.birth_date_of(number).isoformat(),
         }
-        user = await self.store.find_by_id_number_index(index)
+        user = await self.users.find_by_id_number_index(index)
         if user is None and identity.phone:
             phone = identity_numbers.normalize_phone(identity.phone, field="idToken")
-            user = await self.store.find_by_phone(phone)
+            user = await self.users.find_by_phone(phone)
             if user is not None and user.id_number_index not in (None, index):
                 raise InvalidTokenError(
                     "该手机号已绑定其他身份 (phone bound to another person)", field="idToken"
                 )
             if user is None:
                 user = User.new_citizen(phone, identity.assurance_level, datetime.now(UTC))
-                await self.store.insert_user(user)
+                await self.users.insert_user(user)
         if user is None:
             raise InvalidTokenError(
                 "身份令牌缺少手机号，无法开户 (no phone to register)", field="idToken"
@@ -201,7 +206,7 @@ class AuthService:
         # Linking never lowers what we already know about the person.
         level = max(user.assurance_level, identity.assurance_level, key=lambda a: a.rank)
         identity_fields["assurance_level"] = level.value
-        updated = await self.store.update_identity(user.id, identity_fields)
+        updated = await self.users.update_identity(user.id, identity_fields)
         if updated is None:  # deleted between the read and the write
             raise InvalidTokenError("账号状态已变化，请重试 (account changed)", field="idToken")
         return await self._open_session(updated, method="oidc")
@@ -251,7 +256,7 @@ class AuthService:
             raise InvalidTokenError(
                 "会话已失效，请重新登录 (refresh token reused)", field="refreshToken"
             )
-        user = await self.store.get_user(stored["user_id"])
+        user = await self.users.get_user(stored["user_id"])
         if user is None:
             raise InvalidTokenError(field="refreshToken")
         access, expires_in = await self.token_keys.issue(self.store, user, family_id)
@@ -285,7 +290,7 @@ class AuthService:
 
     async def open_session_for_phone(self, phone: str, *, method: str) -> SessionTokens:
         """A session for an existing user without a code: operators' `zsb token` only."""
-        user = await self.store.find_by_phone(identity_numbers.normalize_phone(phone))
+        user = await self.users.find_by_phone(identity_numbers.normalize_phone(phone))
         if user is None:
             raise UnknownUserError()
         return await self._open_session(user, method=method)
@@ -317,7 +322,7 @@ class AuthService:
                 id_number_index=sealed.id_number_index,
                 birth_date=identity_numbers.birth_date_of(number),
             )
-        return await self.store.upsert_user_by_phone(user)
+        return await self.users.upsert_user_by_phone(user)
 
     def _seal_id_number(self, number: str) -> SealedIdNumber:
         return SealedIdNumber(
@@ -328,7 +333,7 @@ class AuthService:
     # -- reads ---------------------------------------------------------------------------
 
     async def get_user(self, user_id: ObjectId) -> User | None:
-        return await self.store.get_user(user_id)
+        return await self.users.get_user(user_id)
 
     def reveal_id_number(self, user: User) -> str | None:
         """The plain number, for masking or for a service that needs it; never log it."""

@@ -13,10 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from app.db import CollectionIndexes, Document
-from app.errors import AlreadyExistsError
-from auth.models import User
 
-USERS = "users"
 LOGIN_CODES = "login_codes"
 LOGIN_CODE_QUOTAS = "login_code_quotas"
 SESSIONS = "auth_sessions"
@@ -25,18 +22,6 @@ SIGNING_KEYS = "auth_signing_keys"
 DEV_SMS = "dev_sms_outbox"
 
 INDEXES = [
-    CollectionIndexes(
-        USERS,
-        [
-            IndexModel([("phone", ASCENDING)], unique=True),
-            IndexModel(
-                [("id_number_index", ASCENDING)],
-                unique=True,
-                partialFilterExpression={"id_number_index": {"$type": "string"}},
-            ),
-            IndexModel([("roles", ASCENDING)]),
-        ],
-    ),
     # One live code per phone; the TTL index removes it after it expires.
     CollectionIndexes(
         LOGIN_CODES,
@@ -73,7 +58,7 @@ INDEXES = [
 
 @dataclass(frozen=True, slots=True)
 class LoginCode:
-    phone: str
+    phone_key: str  # the phone's blind index: codes and quotas never store the phone itself
     code_hash: str
     expires_at: datetime
     attempts: int
@@ -96,58 +81,10 @@ class AuthStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.db = db
 
-    # -- users ---------------------------------------------------------------------------
-
-    async def get_user(self, user_id: ObjectId) -> User | None:
-        doc = await self.db[USERS].find_one({"_id": user_id})
-        return User.from_document(doc) if doc else None
-
-    async def get_users(self, user_ids: list[ObjectId]) -> dict[ObjectId, User]:
-        cursor = self.db[USERS].find({"_id": {"$in": user_ids}})
-        return {doc["_id"]: User.from_document(doc) async for doc in cursor}
-
-    async def find_by_phone(self, phone: str) -> User | None:
-        doc = await self.db[USERS].find_one({"phone": phone})
-        return User.from_document(doc) if doc else None
-
-    async def find_by_id_number_index(self, index: str) -> User | None:
-        doc = await self.db[USERS].find_one({"id_number_index": index})
-        return User.from_document(doc) if doc else None
-
-    async def insert_user(self, user: User) -> None:
-        try:
-            await self.db[USERS].insert_one(user.to_document())
-        except DuplicateKeyError as exc:
-            raise AlreadyExistsError("该手机号或身份证号已注册 (already registered)") from exc
-
-    async def upsert_user_by_phone(self, user: User) -> User:
-        """Insert, or replace everything but `_id` and `created_at` (idempotent demo seeding)."""
-        doc = user.to_document()
-        doc.pop("_id")
-        created_at = doc.pop("created_at")
-        saved = await self.db[USERS].find_one_and_update(
-            {"phone": user.phone},
-            {"$set": doc, "$setOnInsert": {"_id": user.id, "created_at": created_at}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        if saved is None:  # cannot happen with upsert=True and AFTER; keeps the type honest
-            raise RuntimeError("upsert returned no document")
-        return User.from_document(saved)
-
-    async def update_identity(self, user_id: ObjectId, fields: dict[str, Any]) -> User | None:
-        try:
-            doc = await self.db[USERS].find_one_and_update(
-                {"_id": user_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
-            )
-        except DuplicateKeyError as exc:
-            raise AlreadyExistsError("该身份证号已绑定其他账号 (identity bound elsewhere)") from exc
-        return User.from_document(doc) if doc else None
-
     # -- login codes ---------------------------------------------------------------------
 
     async def take_login_code_quota(
-        self, phone: str, day: str, now: datetime, *, per_day: int, interval: timedelta
+        self, phone_key: str, day: str, now: datetime, *, per_day: int, interval: timedelta
     ) -> bool:
         """Count one code request; False when the phone is over its daily or 60-second limit.
 
@@ -157,7 +94,7 @@ class AuthStore:
         try:
             doc = await self.db[LOGIN_CODE_QUOTAS].find_one_and_update(
                 {
-                    "_id": f"{phone}:{day}",
+                    "_id": f"{phone_key}:{day}",
                     "count": {"$lt": per_day},
                     "last_at": {"$lte": now - interval},
                 },
@@ -175,9 +112,9 @@ class AuthStore:
 
     async def replace_login_code(self, code: LoginCode) -> None:
         await self.db[LOGIN_CODES].replace_one(
-            {"_id": code.phone},
+            {"_id": code.phone_key},
             {
-                "_id": code.phone,
+                "_id": code.phone_key,
                 "code_hash": code.code_hash,
                 "expires_at": code.expires_at,
                 "attempts": code.attempts,
@@ -185,25 +122,25 @@ class AuthStore:
             upsert=True,
         )
 
-    async def get_login_code(self, phone: str) -> LoginCode | None:
-        doc = await self.db[LOGIN_CODES].find_one({"_id": phone})
+    async def get_login_code(self, phone_key: str) -> LoginCode | None:
+        doc = await self.db[LOGIN_CODES].find_one({"_id": phone_key})
         if not doc:
             return None
         return LoginCode(doc["_id"], doc["code_hash"], doc["expires_at"], doc["attempts"])
 
-    async def count_failed_attempt(self, phone: str, code_hash: str) -> int | None:
+    async def count_failed_attempt(self, phone_key: str, code_hash: str) -> int | None:
         """Add one failed try to the live code; the new count, or None if the code is gone."""
         doc = await self.db[LOGIN_CODES].find_one_and_update(
-            {"_id": phone, "code_hash": code_hash},
+            {"_id": phone_key, "code_hash": code_hash},
             {"$inc": {"attempts": 1}},
             return_document=ReturnDocument.AFTER,
         )
         return int(doc["attempts"]) if doc else None
 
-    async def consume_login_code(self, phone: str, code_hash: str, max_attempts: int) -> bool:
+    async def consume_login_code(self, phone_key: str, code_hash: str, max_attempts: int) -> bool:
         """Delete the code if it matches and is not locked: a code signs in exactly once."""
         result = await self.db[LOGIN_CODES].delete_one(
-            {"_id": phone, "code_hash": code_hash, "attempts": {"$lt": max_attempts}}
+            {"_id": phone_key, "code_hash": code_hash, "attempts": {"$lt": max_attempts}}
         )
         return result.deleted_count == 1
 

@@ -13,6 +13,7 @@ from app.seed import DEMO_USERS
 from auth.models import User
 from auth.service import UserSpec
 from auth.store import AuthStore
+from auth.user_store import phone_key
 
 Json = dict[str, Any]
 
@@ -84,6 +85,11 @@ class Api:
 
     async def token(self, phone: str) -> str:
         return str((await self.login(phone))["accessToken"])
+
+
+def phone_key_of(api: Api, phone: str) -> str:
+    """How documents keyed by phone find it: the phone's blind index."""
+    return phone_key(api.state.keyring, phone)
 
 
 async def create_demo_user(state: AppState, phone: str) -> User:

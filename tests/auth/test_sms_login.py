@@ -7,8 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from auth.store import LOGIN_CODES, USERS, AuthStore
-from tests.factories import LOGIN, REQUEST_CODE, Api, Json, create_demo_user
+from auth.store import LOGIN_CODES, AuthStore
+from auth.user_store import USERS
+from tests.factories import LOGIN, REQUEST_CODE, Api, Json, create_demo_user, phone_key_of
+
+
+def _user_of(api: Api, phone: str) -> Json:
+    return {"phone_index": phone_key_of(api, phone)}
 
 
 async def _request(api: Api, phone: str) -> Json:
@@ -109,7 +114,7 @@ async def test_wrong_code_then_lock_after_five_tries(api: Api) -> None:
     locked = await _login(api, "13800000001", code)
     assert [e["code"] for e in locked["userErrors"]] == ["TOO_MANY_ATTEMPTS"]
     assert locked["accessToken"] is None
-    assert await api.state.db[USERS].count_documents({"phone": "13800000001"}) == 0
+    assert await api.state.db[USERS].count_documents(_user_of(api, "13800000001")) == 0
 
 
 @pytest.mark.parametrize("code", ["12345", "abcdef", "1234567", ""])
@@ -123,7 +128,8 @@ async def test_expired_code_is_invalid(api: Api) -> None:
     await _request(api, "13800000001")
     code = await api.last_sms_code("13800000001")
     await api.state.db[LOGIN_CODES].update_one(
-        {"_id": "13800000001"}, {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}}
+        {"_id": phone_key_of(api, "13800000001")},
+        {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
     )
     result = await _login(api, "13800000001", code)
     assert [e["code"] for e in result["userErrors"]] == ["INVALID_CODE"]
@@ -137,12 +143,12 @@ async def test_code_signs_in_once_even_when_sent_twice_at_once(api: Api) -> None
     assert all(
         r["userErrors"][0]["code"] == "INVALID_CODE" for r in results if not r["accessToken"]
     )
-    assert await api.state.db[USERS].count_documents({"phone": "13800000001"}) == 1
+    assert await api.state.db[USERS].count_documents(_user_of(api, "13800000001")) == 1
 
 
 async def test_codes_are_stored_hashed(api: Api) -> None:
     await _request(api, "13800000001")
     code = await api.last_sms_code("13800000001")
-    stored = await api.state.db[LOGIN_CODES].find_one({"_id": "13800000001"})
+    stored = await api.state.db[LOGIN_CODES].find_one({"_id": phone_key_of(api, "13800000001")})
     assert stored is not None
     assert code not in str(stored)

@@ -1,0 +1,114 @@
+"""The only module that touches `users`. Phones and identity numbers are sealed at this boundary.
+
+A user document holds `phone_cipher` (AES-GCM) and `phone_index` (HMAC, unique) instead of the
+phone, and `id_number_cipher` / `id_number_index` for the identity number; `User` objects carry the
+plain phone in memory only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from app import sealing
+from app.db import CollectionIndexes, Document
+from app.errors import AlreadyExistsError
+from app.keyring import Keyring
+from auth.models import User
+
+USERS = "users"
+PHONE_PURPOSE = "phone"
+
+INDEXES = [
+    CollectionIndexes(
+        USERS,
+        [
+            IndexModel([("phone_index", ASCENDING)], unique=True),
+            IndexModel(
+                [("id_number_index", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"id_number_index": {"$type": "string"}},
+            ),
+            IndexModel([("roles", ASCENDING)]),
+            IndexModel([("region_code", ASCENDING)]),
+            IndexModel([("tags", ASCENDING)]),
+        ],
+    ),
+]
+
+
+def phone_key(keyring: Keyring, phone: str) -> str:
+    """The blind index of a normalised phone: how anything keyed by phone is looked up."""
+    return sealing.blind_index(keyring.phone_index, phone)
+
+
+class UserStore:
+    def __init__(self, db: AsyncDatabase[Document], keyring: Keyring) -> None:
+        self.db = db
+        self.keyring = keyring
+
+    def _encode(self, user: User) -> dict[str, Any]:
+        doc = user.to_document()
+        phone = doc.pop("phone")
+        doc["phone_cipher"] = sealing.encrypt(self.keyring.phone_encryption, phone, PHONE_PURPOSE)
+        doc["phone_index"] = phone_key(self.keyring, phone)
+        return doc
+
+    def _decode(self, doc: dict[str, Any]) -> User:
+        phone = sealing.decrypt(self.keyring.phone_encryption, doc["phone_cipher"], PHONE_PURPOSE)
+        return User.from_document({**doc, "phone": phone})
+
+    async def get_user(self, user_id: ObjectId) -> User | None:
+        doc = await self.db[USERS].find_one({"_id": user_id})
+        return self._decode(doc) if doc else None
+
+    async def get_users(self, user_ids: list[ObjectId]) -> dict[ObjectId, User]:
+        cursor = self.db[USERS].find({"_id": {"$in": user_ids}})
+        return {doc["_id"]: self._decode(doc) async for doc in cursor}
+
+    async def find_by_phone(self, phone: str) -> User | None:
+        doc = await self.db[USERS].find_one({"phone_index": phone_key(self.keyring, phone)})
+        return self._decode(doc) if doc else None
+
+    async def find_by_id_number_index(self, index: str) -> User | None:
+        doc = await self.db[USERS].find_one({"id_number_index": index})
+        return self._decode(doc) if doc else None
+
+    async def insert_user(self, user: User) -> None:
+        try:
+            await self.db[USERS].insert_one(self._encode(user))
+        except DuplicateKeyError as exc:
+            raise AlreadyExistsError("该手机号或身份证号已注册 (already registered)") from exc
+
+    async def upsert_user_by_phone(self, user: User) -> User:
+        """Insert, or replace everything but `_id` and `created_at` (idempotent demo seeding)."""
+        doc = self._encode(user)
+        doc.pop("_id")
+        created_at = doc.pop("created_at")
+        # The cipher is randomised: keep the stored one so a re-seed does not rewrite it.
+        cipher = doc.pop("phone_cipher")
+        saved = await self.db[USERS].find_one_and_update(
+            {"phone_index": doc["phone_index"]},
+            {
+                "$set": doc,
+                "$setOnInsert": {"_id": user.id, "created_at": created_at, "phone_cipher": cipher},
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        if saved is None:  # cannot happen with upsert=True and AFTER; keeps the type honest
+            raise RuntimeError("upsert returned no document")
+        return self._decode(saved)
+
+    async def update_identity(self, user_id: ObjectId, fields: dict[str, Any]) -> User | None:
+        try:
+            doc = await self.db[USERS].find_one_and_update(
+                {"_id": user_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError as exc:
+            raise AlreadyExistsError("该身份证号已绑定其他账号 (identity bound elsewhere)") from exc
+        return self._decode(doc) if doc else None
