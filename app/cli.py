@@ -148,11 +148,16 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.audit import AuditEvent
     from app.context import AppState
     from auth.store import AuthStore
 
     async def rotate(state: AppState) -> str:
-        return await state.token_keys.rotate(AuthStore(state.db))
+        kid = await state.token_keys.rotate(AuthStore(state.db))
+        await state.audit().record(
+            AuditEvent("auth.keys.rotate", None, target=kid, details={"by": "zsb keys rotate"})
+        )
+        return kid
 
     with database(settings, announce=False) as live:
         print(f"new access-token signing key: {_with_state(live, rotate)}")

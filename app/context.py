@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from app.audit import AuditLog
 from app.db import Document
 from app.errors import UnauthenticatedError
 from app.keyring import Keyring
@@ -47,6 +48,9 @@ class AppState:
     def db(self) -> AsyncDatabase[Document]:
         return self.client[self.settings.database_name]
 
+    def audit(self) -> AuditLog:
+        return AuditLog(self.db)
+
     def sms_sender(self, store: AuthStore) -> SmsSender:
         if self.settings.sms_sender == "http" and self.settings.sms_gateway_url:
             return HttpSmsSender(self.http, self.settings.sms_gateway_url)
@@ -57,6 +61,7 @@ class AppState:
         return AuthService(
             store=store,
             users=UserStore(self.db, self.keyring),
+            audit=self.audit(),
             keyring=self.keyring,
             token_keys=self.token_keys,
             sms=self.sms_sender(store),

@@ -38,10 +38,11 @@ def connect(uri: str, *, app_name: str = "zsb") -> AsyncMongoClient[Document]:
 
 def _declared_indexes() -> list[CollectionIndexes]:
     # Each domain's store declares its indexes; importing here keeps app/ the only assembler.
+    from app.audit import INDEXES as AUDIT_INDEXES
     from auth.store import INDEXES as AUTH_INDEXES
     from auth.user_store import INDEXES as USER_INDEXES
 
-    return [*AUTH_INDEXES, *USER_INDEXES]
+    return [*AUDIT_INDEXES, *AUTH_INDEXES, *USER_INDEXES]
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

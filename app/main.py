@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import db as database
 from app.context import AppState
 from app.graphql_router import ZsbGraphQLRouter
+from app.http_guards import RequestSizeLimit, SecurityHeaders
 from app.keyring import load_keyring
 from app.observability import REGISTRY, RequestContextMiddleware, configure_logging
 from app.persisted import load_operations
@@ -28,56 +29,8 @@ from auth.tokens import TokenKeys
 
 log = logging.getLogger(__name__)
 
-
-class RequestSizeLimit:
-    """Refuses bodies over the limit with 413, whether announced or streamed."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _too_large(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    response = JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": "请求体过大 (request too large)",
-                    "extensions": {"code": "REQUEST_TOO_LARGE"},
-                }
-            ]
-        },
-        status_code=413,
-    )
-    await response(scope, receive, send)
+# In dev, pages served from the developer's own machine (mini-program simulators, Vite).
+_DEV_ORIGINS = r"https?://(localhost|127\.0\.0\.1)(:\d+)?"
 
 
 async def build_state(settings: Settings) -> AppState:
@@ -193,6 +146,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.mount(DEV_ISSUER_PATH, issuer.asgi_app())
 
+    # Starlette runs the last added outermost: request ids first, then headers, CORS, size.
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_origin_regex=None if settings.is_production else _DEV_ORIGINS,
+        allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type", "x-request-id"],
+        expose_headers=["x-request-id", "retry-after"],
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeaders, hsts=settings.is_production)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     rate_limit_per_user: str = "600/60"
     rate_limit_per_ip: str = "1200/60"
     max_request_bytes: int = 1_000_000
+    cors_origins: list[str] = Field(
+        default_factory=list, description="browser origins allowed to call the API (JSON list)"
+    )
     max_query_depth: int = 12
     max_aliases: int = 30
     max_query_tokens: int = 3_000

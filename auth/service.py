@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
+from app.audit import AuditEvent, AuditLog
 from app.errors import RateLimitedError, UnauthenticatedError
 from app.keyring import Keyring
 from app.masking import mask_phone
@@ -102,6 +103,7 @@ class AuthService:
         self,
         store: AuthStore,
         users: UserStore,
+        audit: AuditLog,
         keyring: Keyring,
         token_keys: TokenKeys,
         sms: SmsSender,
@@ -111,6 +113,7 @@ class AuthService:
     ) -> None:
         self.store = store
         self.users = users
+        self.audit = audit
         self.keyring = keyring
         self.token_keys = token_keys
         self.sms = sms
@@ -225,6 +228,17 @@ class AuthService:
         )
         access, expires_in = await self.token_keys.issue(self.store, user, family_id)
         self.sessions.remember(family_id, user.id)
+        if set(user.roles) - {Role.CITIZEN} or method == "cli":
+            # Staff sign-ins and tokens minted by operators' tools are privileged access.
+            await self.audit.record(
+                AuditEvent(
+                    "auth.sign_in",
+                    user.id,
+                    tuple(r.value for r in user.roles),
+                    target=family_id,
+                    details={"method": method},
+                )
+            )
         return SessionTokens(access, refresh, expires_in, user)
 
     async def refresh_session(self, refresh_token: str) -> SessionTokens:
@@ -252,6 +266,9 @@ class AuthService:
             # A used refresh token came back: whoever holds the family may have stolen it.
             await self.store.revoke_session(family_id, now, "refresh-token-reuse")
             self.sessions.forget(family_id)
+            await self.audit.record(
+                AuditEvent("auth.session.reuse_detected", stored["user_id"], target=family_id)
+            )
             log.warning("refresh token reuse; session family revoked", extra={"session": family_id})
             raise InvalidTokenError(
                 "会话已失效，请重新登录 (refresh token reused)", field="refreshToken"
@@ -265,8 +282,11 @@ class AuthService:
     async def logout(self, viewer: Viewer, *, all_devices: bool = False) -> None:
         now = datetime.now(UTC)
         if all_devices:
-            await self.store.revoke_user_sessions(viewer.user_id, now, "logout-all")
+            ended = await self.store.revoke_user_sessions(viewer.user_id, now, "logout-all")
             self.sessions.forget_user(viewer.user_id)
+            await self.audit.record(
+                AuditEvent("auth.logout_all", viewer.user_id, details={"sessions": ended})
+            )
         else:
             await self.store.revoke_session(viewer.session_id, now, "logout")
             self.sessions.forget(viewer.session_id)

@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from app.schema import export_sdl
 
@@ -95,6 +97,13 @@ def test_serve_seeds_keeps_data_across_restarts_and_stops_cleanly(data_dir: Path
         assert me["data"]["me"] == {"phone": "138****0001", "name": "张*明", "roles": ["CITIZEN"]}
         rotated = _zsb("keys", "rotate", env=first.env)
         assert rotated.returncode == 0, rotated.stderr
+        kid = rotated.stdout.strip().rsplit(" ", 1)[-1]
+        uri = json.loads((data_dir / "db.uri").read_text())["uri"]
+        client: MongoClient[dict[str, Any]]
+        with MongoClient(uri) as client:
+            audit = client["zsb"]["audit_events"].find_one({"action": "auth.keys.rotate"})
+        assert audit is not None
+        assert audit["target"] == kid
     finally:
         code = first.stop()
     assert code == 0

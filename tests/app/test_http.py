@@ -159,3 +159,38 @@ async def test_rate_limits_off_lifts_request_limits_but_not_sign_in_limits(
         second = await api.data(query)
         assert first["requestLoginCode"]["userErrors"] == []
         assert second["requestLoginCode"]["userErrors"] == [{"code": "RATE_LIMITED"}]
+
+
+async def test_security_headers_on_api_responses(api: Api) -> None:
+    response = await api.post("{ __typename }")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "strict-transport-security" not in response.headers  # dev is plain HTTP
+
+
+async def test_cors_allows_only_listed_origins(mongo_uri: str, tmp_path: Path) -> None:
+    settings = make_settings(
+        mongo_uri,
+        tmp_path,
+        env="production",
+        sms_sender="http",
+        sms_gateway_url="http://127.0.0.1:9/unused",
+        cors_origins=["https://zwfw.qingdao.gov.cn"],
+    )
+    async with running_api(settings) as api:
+        preflight = {
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type",
+        }
+        allowed = await api.client.options(
+            "/graphql", headers={"origin": "https://zwfw.qingdao.gov.cn", **preflight}
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://zwfw.qingdao.gov.cn"
+        refused = await api.client.options(
+            "/graphql", headers={"origin": "https://evil.example", **preflight}
+        )
+        assert "access-control-allow-origin" not in refused.headers
+        response = await api.post("{ __typename }")
+        assert response.headers["strict-transport-security"].startswith("max-age=")
