@@ -26,6 +26,9 @@ from auth.service import AuthService, SessionCache
 from auth.sms import DevSmsSender, HttpSmsSender, SmsSender
 from auth.store import AuthStore
 from auth.tokens import TokenKeys
+from matters.runtime import CatalogueRuntime
+from matters.service import MatterService
+from matters.store import MatterStore
 
 
 @dataclass
@@ -42,6 +45,7 @@ class AppState:
     operations: dict[str, str]
     sessions: SessionCache = field(default_factory=SessionCache)
     oidc: OidcVerifier | None = None
+    matters: CatalogueRuntime = field(default_factory=CatalogueRuntime)
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -110,6 +114,10 @@ class Context(BaseContext):
     @cached_property
     def auth(self) -> AuthService:
         return self.state.auth_service()
+
+    @cached_property
+    def matters(self) -> MatterService:
+        return MatterService(MatterStore(self.state.db), self.state.matters)
 
     def extra(self) -> dict[str, Any]:
         return {"request_id": self.request_id}

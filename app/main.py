@@ -25,6 +25,7 @@ from auth.dev_issuer import DevIssuer
 from auth.oidc import OidcVerifier
 from auth.store import AuthStore
 from auth.tokens import TokenKeys
+from matters.http_cache import PublicReadCache
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.mount(DEV_ISSUER_PATH, issuer.asgi_app())
 
+    app.add_middleware(PublicReadCache)  # innermost: size limit and request ids still apply
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

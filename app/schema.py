@@ -24,6 +24,7 @@ from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATION
 from app.settings import Settings
 from auth import schema as auth_schema
 from graphql import OperationDefinitionNode
+from matters import schema as matters_schema
 
 _MAX_OPERATION_LABELS = 200  # unnamed or unknown names share one label: bounded cardinality
 
@@ -56,8 +57,8 @@ class OperationMetrics(SchemaExtension):
             GRAPHQL_ERRORS.labels(name, kind).inc()
 
 
-Query = merge_types("Query", (auth_schema.Query,))
-Mutation = merge_types("Mutation", (auth_schema.Mutation,))
+Query = merge_types("Query", (auth_schema.Query, matters_schema.Query))
+Mutation = merge_types("Mutation", (auth_schema.Mutation, matters_schema.Mutation))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

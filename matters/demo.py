@@ -23,12 +23,18 @@ from matters.demo_templates import (
     SYNTHETIC_OBJECTS,
     TEMPLATES,
 )
-from matters.models import Bundle, Department, Matter, MatterType, ServicePoint
+from matters.models import Audience, Bundle, Department, Matter, MatterType, ServicePoint
 
 SEED = 20260601
 CITY = "370200"
 _TYPE_CODES = {t.value: f"{i + 1:02d}" for i, t in enumerate(MatterType)}
-_POINT_KINDS = ["政务服务中心", "市民服务中心分中心", "东部便民服务站", "西部便民服务站", "社区综合服务站"]
+_POINT_KINDS = [
+    "政务服务中心",
+    "市民服务中心分中心",
+    "东部便民服务站",
+    "西部便民服务站",
+    "社区综合服务站",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +181,10 @@ def build_matter(
             "service_point_codes": points,
             "result_name": tmpl.get("result"),
             "faq": [
-                {"question": f"{tmpl['name']}可以在手机上办吗？", "answer": "可以通过爱山东APP办理。"},
+                {
+                    "question": f"{tmpl['name']}可以在手机上办吗？",
+                    "answer": "可以通过爱山东APP办理。",
+                },
                 {"question": "办理需要多长时间？", "answer": f"承诺{committed}个工作日内办结。"},
             ],
             "consultation_phone": f"0532-8{n % 10_000_000:07d}",
@@ -207,7 +216,7 @@ def _synthetic(rng: random.Random, i: int) -> dict[str, Any]:
 
 
 def generate(size: int | None = None, seed: int = SEED) -> Catalogue:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
     depts = departments()
     points = service_points(rng)
     by_region: dict[str, list[str]] = {}
@@ -230,7 +239,9 @@ def generate(size: int | None = None, seed: int = SEED) -> Catalogue:
         dept = depts["spj"] if region == CITY else depts[region]
         n += 1
         i += 1
-        matters.append(build_matter(tmpl, region, n, dept, by_region[region][:1], rng.randint(0, 500)))
+        matters.append(
+            build_matter(tmpl, region, n, dept, by_region[region][:1], rng.randint(0, 500))
+        )
     bundles = [_bundle(b, matters) for b in BUNDLES]
     return Catalogue(matters, list(depts.values()), bundles, points)
 
@@ -246,7 +257,7 @@ def _bundle(spec: tuple[str, str, str, str, list[str]], matters: list[Matter]) -
     return Bundle(
         code=code,
         name=name,
-        audience=audience,
+        audience=Audience(audience),
         life_event=event,
         description=f"{name}：{'、'.join(members)}一次申请、一套材料、一次办好。",
         matter_codes=codes,

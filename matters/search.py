@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 import rjieba
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from app.db import Document
 from matters.synonyms import SYNONYMS
@@ -245,7 +245,9 @@ class SearchIndex:
                 if term in lowered:
                     by_reason[why].append(term)
             for why, matched in sorted(by_reason.items(), key=lambda kv: kv[0] != "WORD"):
-                found.append(Highlight(_FIELD_NAMES[kind], mark(text, _word_spans(lowered, matched)), why))
+                found.append(
+                    Highlight(_FIELD_NAMES[kind], mark(text, _word_spans(lowered, matched)), why)
+                )
         return tuple(found[:4])
 
     def _pinyin(self, q: str) -> tuple[dict[int, float], dict[int, str]]:
@@ -298,7 +300,9 @@ class SearchIndex:
             for i in posting:
                 counts[i] += 1
         needed = min(2, len(grams))
-        candidates = heapq.nlargest(50, (i for i, c in counts.items() if c >= needed), key=counts.get)
+        candidates = heapq.nlargest(
+            50, (i for i, c in counts.items() if c >= needed), key=counts.__getitem__
+        )
         threshold = 0.75 if ascii_query else 0.6
         found: dict[int, float] = {}
         for i in candidates:

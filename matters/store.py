@@ -133,6 +133,10 @@ class MatterStore:
         docs = self.matters.find({"code": {"$in": list(codes)}, "status": _PUBLISHED})
         return {d["code"]: MatterRecord.from_document(d) async for d in docs}
 
+    async def all_versions(self, code: str) -> list[MatterRecord]:
+        cursor = self.matters.find({"code": code}).sort("version", ASCENDING)
+        return [MatterRecord.from_document(d) async for d in cursor]
+
     async def latest_version(self, code: str) -> int:
         doc = await self.matters.find_one({"code": code}, sort=[("version", DESCENDING)])
         return int(doc["version"]) if doc else 0
@@ -297,9 +301,11 @@ class MatterStore:
         cursor = self.db[SERVICE_POINTS].find({"_id": {"$in": list(codes)}})
         return [ServicePoint.from_document(d) async for d in cursor]
 
+    async def all_service_points(self) -> list[ServicePoint]:
+        cursor = self.db[SERVICE_POINTS].find({})
+        return [ServicePoint.from_document(d) async for d in cursor]
+
     async def nearby(self, longitude: float, latitude: float, limit: int) -> list[ServicePoint]:
-        near = {
-            "$near": {"$geometry": {"type": "Point", "coordinates": [longitude, latitude]}}
-        }
+        near = {"$near": {"$geometry": {"type": "Point", "coordinates": [longitude, latitude]}}}
         cursor = self.db[SERVICE_POINTS].find({"location": near}).limit(limit)
         return [ServicePoint.from_document(d) async for d in cursor]
