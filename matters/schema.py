@@ -143,14 +143,6 @@ def _bundle(b: models.Bundle) -> Bundle:
     )
 
 
-def _distance(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
-    from math import asin, cos, radians, sin, sqrt
-
-    dlat, dlon = radians(lat2 - lat1), radians(lon2 - lon1)
-    a = sin(dlat / 2) ** 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(dlon / 2) ** 2
-    return round(2 * 6_371_000 * asin(sqrt(a)))
-
-
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -253,7 +245,9 @@ class Query:
         return [
             NearbyServicePoint(
                 point=ServicePoint.of(p),
-                distance_meters=_distance(latitude, longitude, p.latitude, p.longitude),
+                distance_meters=service.distance_meters(
+                    latitude, longitude, p.latitude, p.longitude
+                ),
             )
             for p in points
         ]

@@ -189,7 +189,12 @@ class MatterService:
     ) -> list[ServicePoint]:
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
             raise InvalidFilterError("坐标超出范围 (coordinates out of range)", field="latitude")
-        return await self.store.nearby(longitude, latitude, page_size(first if first else 10))
+        size = page_size(first if first else 10)
+        # SecantusDB's $near orders candidates roughly (not by great-circle distance): take a
+        # margin of candidates from the index and order them exactly here.
+        points = await self.store.nearby(longitude, latitude, size * 2 + 5)
+        points.sort(key=lambda p: distance_meters(latitude, longitude, p.latitude, p.longitude))
+        return points[:size]
 
     async def stats(self) -> CatalogueStats:
         rows = [r["content"] for r in await self.store.stats_rows()]
@@ -307,6 +312,16 @@ def _valid(content: Any) -> Matter:
             for p in problems
         )
     return matter
+
+
+def distance_meters(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
+    """Great-circle (haversine) distance on a 6,371 km sphere."""
+    dlat, dlon = math.radians(lat2 - lat1), math.radians(lon2 - lon1)
+    a = (
+        math.sin(dlat / 2) ** 2
+        + math.cos(math.radians(lat1)) * math.cos(math.radians(lat2)) * math.sin(dlon / 2) ** 2
+    )
+    return round(2 * 6_371_000 * math.asin(math.sqrt(a)))
 
 
 def _now() -> datetime:

@@ -67,12 +67,12 @@ async def test_highlights_mark_the_matched_words(api: Api, catalogue: demo.Catal
         "highlights"
     ]
     data = await api.data(SEARCH, {"q": "gtgsh", "first": 1})
-    assert data["searchMatters"]["edges"][0]["highlights"][0]["fragment"] == "【个体工商户】设立登记"
+    assert (
+        data["searchMatters"]["edges"][0]["highlights"][0]["fragment"] == "【个体工商户】设立登记"
+    )
 
 
-async def test_pages_follow_each_other_without_overlap(
-    api: Api, catalogue: demo.Catalogue
-) -> None:
+async def test_pages_follow_each_other_without_overlap(api: Api, catalogue: demo.Catalogue) -> None:
     seen: list[str] = []
     scores: list[float] = []
     after = None
