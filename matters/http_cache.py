@@ -55,7 +55,8 @@ class PublicReadCache:
         params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         digest = (params.get("id") or [""])[0]
         state = getattr(scope["app"].state, "zsb", None)
-        if digest not in self.cacheable or state is None:
+        wants_html = b"text/html" in dict(scope["headers"]).get(b"accept", b"")
+        if digest not in self.cacheable or state is None or wants_html:
             await self.app(scope, receive, send)
             return
         variables = (params.get("variables") or [""])[0]

@@ -63,7 +63,12 @@ INDEXES = [
     ),
     CollectionIndexes(DEPARTMENTS, [IndexModel([("region_code", ASCENDING)])]),
     CollectionIndexes(BUNDLES, [IndexModel([("life_event", ASCENDING)])]),
-    CollectionIndexes(SERVICE_POINTS, [IndexModel([("location", GEOSPHERE)])]),
+    # The version is spelled out because the server records it: without it the second start's
+    # create_indexes would see a "different" index of the same name and fail.
+    CollectionIndexes(
+        SERVICE_POINTS,
+        [IndexModel([("location", GEOSPHERE)], **{"2dsphereIndexVersion": 3})],
+    ),
 ]
 
 # Fields copied out of the content so filters and sorts use indexes.
