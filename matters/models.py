@@ -197,6 +197,27 @@ class MatterRecord(_Model):
     updated_at: datetime
     published_at: datetime | None = None
 
+    @property
+    def summary(self) -> MatterSummary:
+        m = self.matter
+        return MatterSummary(
+            code=m.code,
+            name=m.name,
+            type=m.type,
+            version=self.version,
+            status=self.status,
+            department_code=m.department_code,
+            department_name=m.department_name,
+            region_code=m.region_code,
+            audiences=m.audiences,
+            service_modes=m.service_modes,
+            visits=m.visits,
+            online_depth=m.online_depth,
+            popularity=m.popularity,
+            updated_at=self.updated_at,
+            published_at=self.published_at,
+        )
+
     @classmethod
     def from_document(cls, doc: Document) -> MatterRecord:
         return cls(
@@ -206,6 +227,65 @@ class MatterRecord(_Model):
             updated_at=doc["updated_at"],
             published_at=doc.get("published_at"),
         )
+
+
+class MatterSummary(_Model):
+    """What lists and search results show without loading the whole guide."""
+
+    code: str
+    name: str
+    type: MatterType
+    version: int
+    status: MatterStatus
+    department_code: str
+    department_name: str
+    region_code: str
+    audiences: list[Audience]
+    service_modes: list[ServiceMode]
+    visits: int
+    online_depth: OnlineDepth
+    popularity: int
+    updated_at: datetime
+    published_at: datetime | None = None
+
+    @property
+    def online_capable(self) -> bool:
+        return self.online_depth is not OnlineDepth.NONE
+
+    @classmethod
+    def from_document(cls, doc: Document) -> MatterSummary:
+        """From a stored version, whole or projected to SUMMARY_FIELDS."""
+        content = doc["content"]
+        return cls(
+            code=doc["code"],
+            name=content["name"],
+            type=content["type"],
+            version=doc["version"],
+            status=doc["status"],
+            department_code=content["department_code"],
+            department_name=content["department_name"],
+            region_code=content["region_code"],
+            audiences=content["audiences"],
+            service_modes=content["service_modes"],
+            visits=content["visits"],
+            online_depth=content["online_depth"],
+            popularity=content["popularity"],
+            updated_at=doc["updated_at"],
+            published_at=doc.get("published_at"),
+        )
+
+
+# Stored fields MatterSummary.from_document reads (a projection for the search index).
+SUMMARY_FIELDS = (
+    "code", "version", "status", "updated_at", "published_at",
+    *(
+        f"content.{name}"
+        for name in (
+            "name", "type", "department_code", "department_name", "region_code", "audiences",
+            "service_modes", "visits", "online_depth", "popularity",
+        )
+    ),
+)  # fmt: skip
 
 
 class Department(_Model):

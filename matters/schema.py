@@ -84,7 +84,7 @@ class Bundle:
 
     @strawberry.field(description="Member matters (published ones).")
     async def matters(self, info: Info[Context, None]) -> list[Matter]:
-        return [Matter(record=r) for r in await info.context.matters.bundle_members(self.bundle)]
+        return [Matter.of(r) for r in await info.context.matters.bundle_members(self.bundle)]
 
     @strawberry.field(description="One merged material list: each material once, by name.")
     async def materials(self, info: Info[Context, None]) -> list[Material]:
@@ -153,7 +153,7 @@ class Query:
         self, info: Info[Context, None], code: str, version: int | None = None
     ) -> Matter | None:
         record = await _typed(info.context.matters.get(code, version))
-        return Matter(record=record) if record else None
+        return Matter.of(record) if record else None
 
     @strawberry.field(description="Published matters in code order, optionally filtered.")
     async def matters(
@@ -174,7 +174,7 @@ class Query:
         )
         page = await _typed(info.context.matters.list_matters(where, first, after))
         return Connection(
-            edges=[Edge(node=Matter(record=e.node), cursor=e.cursor) for e in page.edges],
+            edges=[Edge(node=Matter.of(e.node), cursor=e.cursor) for e in page.edges],
             page_info=page.page_info,
         )
 
@@ -192,7 +192,7 @@ class Query:
         page = await _typed(info.context.matters.search(query, first, after))
         edges = [
             MatterSearchEdge(
-                node=Matter(record=e.record),
+                node=Matter(summary=e.summary),
                 cursor=e.cursor,
                 score=e.hit.score,
                 highlights=[
@@ -256,7 +256,7 @@ class Query:
     async def hot_matters(
         self, info: Info[Context, None], first: int | None = None
     ) -> list[Matter]:
-        return [Matter(record=r) for r in await _typed(info.context.matters.hot(first))]
+        return [Matter.of(r) for r in await _typed(info.context.matters.hot(first))]
 
     @strawberry.field(description="Catalogue KPIs: coverage, online share, modes, 通办 scope.")
     async def catalogue_stats(self, info: Info[Context, None]) -> CatalogueStats:
@@ -277,7 +277,7 @@ class Query:
     @strawberry.field(description="Every version of a matter, drafts included. Operators only.")
     async def matter_versions(self, info: Info[Context, None], code: str) -> list[Matter]:
         viewer = info.context.require_viewer()
-        return [Matter(record=r) for r in await _typed(info.context.matters.versions(viewer, code))]
+        return [Matter.of(r) for r in await _typed(info.context.matters.versions(viewer, code))]
 
 
 # -- mutations ----------------------------------------------------------------------------
@@ -384,7 +384,7 @@ class Mutation:
 
         async def act() -> CreateMatterPayload:
             record = await info.context.matters.create(viewer, input.matter)
-            return CreateMatterPayload(matter=Matter(record=record))
+            return CreateMatterPayload(matter=Matter.of(record))
 
         return await run_mutation(CreateMatterPayload, act)
 
@@ -398,7 +398,7 @@ class Mutation:
             record = await info.context.matters.edit(
                 viewer, input.code, input.matter, input.expected_version
             )
-            return EditMatterPayload(matter=Matter(record=record))
+            return EditMatterPayload(matter=Matter.of(record))
 
         return await run_mutation(EditMatterPayload, act)
 
@@ -410,7 +410,7 @@ class Mutation:
 
         async def act() -> PublishMatterPayload:
             record = await info.context.matters.publish(viewer, input.code)
-            return PublishMatterPayload(matter=Matter(record=record))
+            return PublishMatterPayload(matter=Matter.of(record))
 
         return await run_mutation(PublishMatterPayload, act)
 
@@ -422,7 +422,7 @@ class Mutation:
 
         async def act() -> WithdrawMatterPayload:
             record = await info.context.matters.withdraw(viewer, input.code)
-            return WithdrawMatterPayload(matter=Matter(record=record))
+            return WithdrawMatterPayload(matter=Matter.of(record))
 
         return await run_mutation(WithdrawMatterPayload, act)
 

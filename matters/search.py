@@ -26,6 +26,7 @@ import rjieba
 from pypinyin import lazy_pinyin
 
 from app.db import Document
+from matters.models import MatterSummary
 from matters.synonyms import SYNONYMS
 
 MAX_QUERY_CHARS = 40
@@ -52,6 +53,7 @@ class Hit:
     code: str
     score: float
     highlights: tuple[Highlight, ...]
+    summary: MatterSummary
 
 
 @dataclass(slots=True)
@@ -59,6 +61,7 @@ class _Doc:
     code: str
     popularity: int
     texts: list[tuple[str, str]]  # (field kind, text); the name first
+    summary: MatterSummary
     name_norm: str = ""
     name_pinyin: str = ""
     pinyin: list[tuple[str, list[str]]] = field(default_factory=list)  # (text, syllables)
@@ -125,7 +128,13 @@ class SearchIndex:
         texts += [("keyword", k) for k in content.get("keywords", [])]
         texts += [("situation", s["name"]) for s in content.get("situations", [])]
         texts.append(("department", content.get("department_name", "")))
-        doc = _Doc(row["code"], int(row.get("popularity", 0)), texts, normalize(content["name"]))
+        doc = _Doc(
+            row["code"],
+            int(content.get("popularity", 0)),
+            texts,
+            MatterSummary.from_document(row),
+            normalize(content["name"]),
+        )
         i = len(self.docs)
         self.docs.append(doc)
         for kind, text in texts:
@@ -188,7 +197,12 @@ class SearchIndex:
             )
         page = heapq.nsmallest(limit + 1, ranked, key=lambda si: (-si[0], self.docs[si[1]].code))
         hits = [
-            Hit(self.docs[i].code, score, self._highlights(i, q, terms, reasons.get(i)))
+            Hit(
+                self.docs[i].code,
+                score,
+                self._highlights(i, q, terms, reasons.get(i)),
+                self.docs[i].summary,
+            )
             for score, i in page[:limit]
         ]
         return hits, len(page) > limit

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from strawberry.dataloader import DataLoader
+
 from app.errors import DomainError, InputErrors
 from app.pagination import (
     Connection,
@@ -34,6 +36,7 @@ from matters.models import (
     Matter,
     MatterRecord,
     MatterStatus,
+    MatterSummary,
     ServiceMode,
     ServicePoint,
 )
@@ -57,7 +60,7 @@ class MatterFilter:
 
 @dataclass(frozen=True, slots=True)
 class SearchEdge:
-    record: MatterRecord
+    summary: MatterSummary
     hit: Hit
     cursor: str
 
@@ -93,6 +96,12 @@ class MatterService:
         self.store = store
         self.runtime = runtime
         self._points: dict[str, ServicePoint] | None = None
+
+        async def load_versions(ids: list[str]) -> list[MatterRecord | None]:
+            found = await store.versions_by_id(ids)
+            return [found.get(i) for i in ids]
+
+        self._versions: DataLoader[str, MatterRecord | None] = DataLoader(load_fn=load_versions)
 
     # -- public reads ----------------------------------------------------------------------
 
@@ -152,13 +161,17 @@ class MatterService:
             position = (float(score), code)
         index = await self.runtime.search_index(self.store)
         hits, more = index.search(text, size, position)
-        records = await self.store.published_many([h.code for h in hits])
-        edges = [
-            SearchEdge(records[h.code], h, encode_cursor([h.score, h.code]))
-            for h in hits
-            if h.code in records  # withdrawn since the index was built
-        ]
+        # The index holds each result's summary: no database read unless a client asks for
+        # more of the guide than that (then one batched query for the page).
+        edges = [SearchEdge(h.summary, h, encode_cursor([h.score, h.code])) for h in hits]
         return SearchPage(edges, more)
+
+    async def full(self, summary: MatterSummary) -> MatterRecord:
+        """The whole guide of the version a summary describes (batched per request)."""
+        record = await self._versions.load(f"{summary.code}:{summary.version}")
+        if record is None:
+            raise MatterNotFoundError(summary.code)
+        return record
 
     async def hot(self, first: int | None) -> list[MatterRecord]:
         return await self.store.hot(page_size(first if first is not None else 10))

@@ -21,6 +21,7 @@ from app.db import CollectionIndexes, Document
 from app.errors import AlreadyExistsError
 from app.pagination import Connection, SortKey, paginate
 from matters.models import (
+    SUMMARY_FIELDS,
     Bundle,
     Department,
     Matter,
@@ -83,15 +84,9 @@ _FILTER_FIELDS = (
 )
 LIST_SORT = SortKey((("code", ASCENDING), ("_id", ASCENDING)))
 # What the search index needs: small enough to load 10,000 matters in about a second.
-SEARCH_PROJECTION = {
-    "code": 1,
-    "content.name": 1,
-    "content.aliases": 1,
-    "content.keywords": 1,
-    "content.department_name": 1,
-    "content.situations.name": 1,
-    "popularity": 1,
-}
+SEARCH_PROJECTION = dict.fromkeys(
+    (*SUMMARY_FIELDS, "content.aliases", "content.keywords", "content.situations.name"), 1
+)
 
 
 def version_document(
@@ -141,6 +136,11 @@ class MatterStore:
     async def all_versions(self, code: str) -> list[MatterRecord]:
         cursor = self.matters.find({"code": code}).sort("version", ASCENDING)
         return [MatterRecord.from_document(d) async for d in cursor]
+
+    async def versions_by_id(self, ids: Sequence[str]) -> dict[str, MatterRecord]:
+        """Stored versions by `code:version` id (one query for a page of search results)."""
+        cursor = self.matters.find({"_id": {"$in": list(ids)}})
+        return {d["_id"]: MatterRecord.from_document(d) async for d in cursor}
 
     async def latest_version(self, code: str) -> int:
         doc = await self.matters.find_one({"code": code}, sort=[("version", DESCENDING)])

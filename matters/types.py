@@ -138,166 +138,201 @@ class MatterForm:
 
 @strawberry.type(description="办事指南: one version of a matter's whole guide.")
 class Matter:
-    record: strawberry.Private[models.MatterRecord]
+    """Backed by a summary (lists, search) and, once a resolver needs more, the whole guide:
+    loaded per request, batched across a page (one query), exact version."""
+
+    summary: strawberry.Private[models.MatterSummary]
+    record: strawberry.Private[models.MatterRecord | None] = None
+
+    @classmethod
+    def of(cls, record: models.MatterRecord) -> Matter:
+        return cls(summary=record.summary, record=record)
+
+    async def _full(self, info: Info[Context, None]) -> models.Matter:
+        if self.record is None:
+            self.record = await info.context.matters.full(self.summary)
+        return self.record.matter
 
     @property
-    def _m(self) -> models.Matter:
-        return self.record.matter
+    def _s(self) -> models.MatterSummary:
+        return self.summary
 
     @strawberry.field(description="Opaque global id of this version.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("Matter", f"{self._m.code}:{self.record.version}"))
+        return strawberry.ID(to_global_id("Matter", f"{self._s.code}:{self._s.version}"))
 
     @strawberry.field(description="事项编码 (provincial code).")
     def code(self) -> str:
-        return self._m.code
+        return self._s.code
 
     @strawberry.field(description="事项名称.")
     def name(self) -> str:
-        return self._m.name
+        return self._s.name
 
     @strawberry.field(description="事项类型.")
     def type(self) -> models.MatterType:
-        return self._m.type
+        return self._s.type
 
     @strawberry.field(description="实施主体.")
     def department(self) -> Department:
         return Department(
-            code=self._m.department_code,
-            name=self._m.department_name,
-            region_code=self._m.region_code,
+            code=self._s.department_code,
+            name=self._s.department_name,
+            region_code=self._s.region_code,
             phone=None,
         )
 
     @strawberry.field(description="Region where it is implemented.")
     def region(self) -> Region:
-        return Region(code=self._m.region_code, name=REGIONS.get(self._m.region_code, ""))
+        return Region(code=self._s.region_code, name=REGIONS.get(self._s.region_code, ""))
 
     @strawberry.field(description="服务对象.")
     def audiences(self) -> list[models.Audience]:
-        return list(self._m.audiences)
+        return list(self._s.audiences)
 
     @strawberry.field(description="Colloquial names (俗称) it is also found by.")
-    def aliases(self) -> list[str]:
-        return list(self._m.aliases)
+    async def aliases(self, info: Info[Context, None]) -> list[str]:
+        m = await self._full(info)
+        return list(m.aliases)
 
     @strawberry.field(description="Life-event and theme codes it belongs to.")
-    def life_events(self) -> list[str]:
-        return list(self._m.life_events)
+    async def life_events(self, info: Info[Context, None]) -> list[str]:
+        m = await self._full(info)
+        return list(m.life_events)
 
     @strawberry.field(description="受理条件.")
-    def conditions(self) -> list[str]:
-        return list(self._m.conditions)
+    async def conditions(self, info: Info[Context, None]) -> list[str]:
+        m = await self._full(info)
+        return list(m.conditions)
 
     @strawberry.field(description="办事情形, each with its own materials.")
-    def situations(self) -> list[Situation]:
-        return [Situation.of(s) for s in self._m.situations]
+    async def situations(self, info: Info[Context, None]) -> list[Situation]:
+        m = await self._full(info)
+        return [Situation.of(s) for s in m.situations]
 
     @strawberry.field(description="Every material of every situation, once each by name.")
-    def materials(self) -> list[Material]:
+    async def materials(self, info: Info[Context, None]) -> list[Material]:
+        m = await self._full(info)
         seen: dict[str, models.Material] = {}
-        for situation in self._m.situations:
+        for situation in m.situations:
             for material in situation.materials:
                 seen.setdefault(material.name, material)
         return [Material.of(m) for m in seen.values()]
 
     @strawberry.field(description="设定依据.")
-    def legal_basis(self) -> list[LegalBasis]:
-        return [LegalBasis(**b.model_dump()) for b in self._m.legal_basis]
+    async def legal_basis(self, info: Info[Context, None]) -> list[LegalBasis]:
+        m = await self._full(info)
+        return [LegalBasis(**b.model_dump()) for b in m.legal_basis]
 
     @strawberry.field(description="办理流程, in order.")
-    def steps(self) -> list[Step]:
-        return [Step(**s.model_dump()) for s in self._m.steps]
+    async def steps(self, info: Info[Context, None]) -> list[Step]:
+        m = await self._full(info)
+        return [Step(**s.model_dump()) for s in m.steps]
 
     @strawberry.field(description="The steps as a Mermaid flowchart (办理流程图).")
-    def flowchart(self) -> str:
-        nodes = [f'  S{s.order}["{s.name}"]' for s in self._m.steps]
-        links = [f"  S{s.order} --> S{s.order + 1}" for s in self._m.steps[:-1]]
+    async def flowchart(self, info: Info[Context, None]) -> str:
+        m = await self._full(info)
+        nodes = [f'  S{s.order}["{s.name}"]' for s in m.steps]
+        links = [f"  S{s.order} --> S{s.order + 1}" for s in m.steps[:-1]]
         return "\n".join(["flowchart TD", *nodes, *links])
 
     @strawberry.field(description="法定办结时限, working days.")
-    def statutory_days(self) -> int:
-        return self._m.statutory_days
+    async def statutory_days(self, info: Info[Context, None]) -> int:
+        m = await self._full(info)
+        return m.statutory_days
 
     @strawberry.field(description="承诺办结时限, working days (0 = 即办).")
-    def committed_days(self) -> int:
-        return self._m.committed_days
+    async def committed_days(self, info: Info[Context, None]) -> int:
+        m = await self._full(info)
+        return m.committed_days
 
     @strawberry.field(description="Whether fees are charged.")
-    def charged(self) -> bool:
-        return self._m.charged
+    async def charged(self, info: Info[Context, None]) -> bool:
+        m = await self._full(info)
+        return m.charged
 
     @strawberry.field(description="收费项目.")
-    def fees(self) -> list[Fee]:
-        return [Fee(**f.model_dump()) for f in self._m.fees]
+    async def fees(self, info: Info[Context, None]) -> list[Fee]:
+        m = await self._full(info)
+        return [Fee(**f.model_dump()) for f in m.fees]
 
     @strawberry.field(description="Whether fees can be paid online.")
-    def online_payment(self) -> bool:
-        return self._m.online_payment
+    async def online_payment(self, info: Info[Context, None]) -> bool:
+        m = await self._full(info)
+        return m.online_payment
 
     @strawberry.field(description="到办事现场次数 (0 = 不见面).")
     def visits(self) -> int:
-        return self._m.visits
+        return self._s.visits
 
     @strawberry.field(description="网上办理深度.")
     def online_depth(self) -> models.OnlineDepth:
-        return self._m.online_depth
+        return self._s.online_depth
 
     @strawberry.field(description="Whether any part can be done online.")
     def online_capable(self) -> bool:
-        return self._m.online_capable
+        return self._s.online_capable
 
     @strawberry.field(description="服务方式.")
     def service_modes(self) -> list[models.ServiceMode]:
-        return list(self._m.service_modes)
+        return list(self._s.service_modes)
 
     @strawberry.field(description="通办范围.")
-    def tongban_scope(self) -> models.TongbanScope:
-        return self._m.tongban_scope
+    async def tongban_scope(self, info: Info[Context, None]) -> models.TongbanScope:
+        m = await self._full(info)
+        return m.tongban_scope
 
     @strawberry.field(description="办理形式 / channels.")
-    def channels(self) -> list[models.Channel]:
-        return list(self._m.channels)
+    async def channels(self, info: Info[Context, None]) -> list[models.Channel]:
+        m = await self._full(info)
+        return list(m.channels)
 
     @strawberry.field(description="Where to go in person.")
     async def service_points(self, info: Info[Context, None]) -> list[ServicePoint]:
-        points = await info.context.matters.service_points(list(self._m.service_point_codes))
+        m = await self._full(info)
+        points = await info.context.matters.service_points(list(m.service_point_codes))
         return [ServicePoint.of(p) for p in points]
 
     @strawberry.field(description="办理时间.")
-    def office_hours(self) -> str:
-        return self._m.office_hours
+    async def office_hours(self, info: Info[Context, None]) -> str:
+        m = await self._full(info)
+        return m.office_hours
 
     @strawberry.field(description="审批结果名称 (e.g. 营业执照); null if none.")
-    def result_name(self) -> str | None:
-        return self._m.result_name
+    async def result_name(self, info: Info[Context, None]) -> str | None:
+        m = await self._full(info)
+        return m.result_name
 
     @strawberry.field(description="常见问题.")
-    def faq(self) -> list[Faq]:
-        return [Faq(**f.model_dump()) for f in self._m.faq]
+    async def faq(self, info: Info[Context, None]) -> list[Faq]:
+        m = await self._full(info)
+        return [Faq(**f.model_dump()) for f in m.faq]
 
     @strawberry.field(description="咨询电话.")
-    def consultation_phone(self) -> str:
-        return self._m.consultation_phone
+    async def consultation_phone(self, info: Info[Context, None]) -> str:
+        m = await self._full(info)
+        return m.consultation_phone
 
     @strawberry.field(description="监督投诉电话.")
-    def complaint_phone(self) -> str:
-        return self._m.complaint_phone
+    async def complaint_phone(self, info: Info[Context, None]) -> str:
+        m = await self._full(info)
+        return m.complaint_phone
 
     @strawberry.field(description="办件量 used to rank hot matters and search ties.")
     def popularity(self) -> int:
-        return self._m.popularity
+        return self._s.popularity
 
     @strawberry.field(description="码上办 deep link that opens this guide in the app.")
     def deep_link(self) -> str:
-        return f"zsb://matters/{self._m.code}"
+        return f"zsb://matters/{self._s.code}"
 
     @strawberry.field(description="The application form; its schema is owned by 申办.")
-    def form(self) -> MatterForm:
-        schema = self._m.form_schema or {
+    async def form(self, info: Info[Context, None]) -> MatterForm:
+        m = await self._full(info)
+        schema = m.form_schema or {
             "type": "object",
             "properties": {
-                "situation": {"enum": [s.code for s in self._m.situations]},
+                "situation": {"enum": [s.code for s in m.situations]},
             },
             "required": ["situation"],
         }
@@ -305,16 +340,16 @@ class Matter:
 
     @strawberry.field(description="Version number; each published change is a new one.")
     def version(self) -> int:
-        return self.record.version
+        return self._s.version
 
     @strawberry.field(description="Status of this version.")
     def status(self) -> models.MatterStatus:
-        return self.record.status
+        return self._s.status
 
     @strawberry.field(description="Last change of this version.")
     def updated_at(self) -> datetime:
-        return self.record.updated_at
+        return self._s.updated_at
 
     @strawberry.field(description="When this version was published; null for a draft.")
     def published_at(self) -> datetime | None:
-        return self.record.published_at
+        return self._s.published_at

@@ -116,3 +116,20 @@ async def test_bad_search_input_gets_typed_errors(
     assert error_codes(payload) == [code]
     assert payload["errors"][0]["extensions"]["field"] == field
     assert "Unexpected" not in payload["errors"][0]["message"]
+
+
+async def test_results_load_the_whole_guide_when_asked(
+    api: Api, catalogue: demo.Catalogue
+) -> None:
+    data = await api.data(
+        """{ searchMatters(query: "食品经营许可", first: 3) {
+              nodes { code name version materials { name } servicePoints { name } } } }"""
+    )
+    nodes = data["searchMatters"]["nodes"]
+    assert len(nodes) == 3
+    by_code = {m.code: m for m in catalogue.matters}
+    for node in nodes:
+        expected = by_code[node["code"]]
+        assert node["version"] == 1
+        assert node["materials"][0]["name"] == expected.situations[0].materials[0].name
+        assert node["servicePoints"]
