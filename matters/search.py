@@ -118,6 +118,10 @@ class SearchIndex:
         for row in rows:
             self._add(row)
 
+        # Popularity (办件量) as a small multiplicative boost: relevance decides, volume breaks
+        # near-ties.
+        self.boost = [1 + 0.05 * math.log10(1 + d.popularity) for d in self.docs]
+
     def __len__(self) -> int:
         return len(self.docs)
 
@@ -184,18 +188,14 @@ class SearchIndex:
             for i, score in self._fuzzy(q).items():
                 if i not in scores:
                     scores[i], reasons[i] = score, "FUZZY"
-        ranked = (
-            (round(score * (1 + 0.05 * math.log10(1 + self.docs[i].popularity)), 4), i)
-            for i, score in scores.items()
-        )
+        # (-score, code, i) tuples order natively: best first, ties by code. Scores are not
+        # rounded: a cursor carries the exact float back (JSON round-trips it).
+        boost, docs = self.boost, self.docs
+        ranked = [(-score * boost[i], docs[i].code, i) for i, score in scores.items()]
         if after is not None:
-            a_score, a_code = after
-            ranked = (
-                (s, i)
-                for s, i in ranked
-                if s < a_score or (s == a_score and self.docs[i].code > a_code)
-            )
-        page = heapq.nsmallest(limit + 1, ranked, key=lambda si: (-si[0], self.docs[si[1]].code))
+            key = (-after[0], after[1])
+            ranked = [r for r in ranked if (r[0], r[1]) > key]
+        page = [(-neg, i) for neg, _, i in heapq.nsmallest(limit + 1, ranked)]
         hits = [
             Hit(
                 self.docs[i].code,
@@ -228,16 +228,24 @@ class SearchIndex:
     def _words(self, q: str, terms: dict[str, tuple[str, float]]) -> dict[int, float]:
         scores: dict[int, float] = defaultdict(float)
         n = max(len(self.docs), 1)
-        for term, (reason, weight_) in terms.items():
-            posting = self.postings.get(term)
-            if not posting:
-                continue
+        found = [(t, r, w, self.postings[t]) for t, (r, w) in terms.items() if t in self.postings]
+        # Words in a fifth of all guides (许可, 登记) only rank what rarer words found; alone,
+        # they still find everything. Saves walking thousands of postings per query.
+        common = n // 5
+        has_rare = any(len(p) <= common for _, _, _, p in found)
+        for term, reason, weight_, posting in sorted(found, key=lambda f: len(f[3])):
             # Rare words weigh more; longer words say more than characters split off a phrase.
             factor = weight_ * math.log(1 + n / len(posting)) * min(len(term), 4) / 2
-            if reason == "SYNONYM":
-                posting = {i: wk for i, wk in posting.items() if wk[1] != "department"}
-            for i, (weight, _kind) in posting.items():
-                scores[i] += weight * factor
+            skip_department = reason == "SYNONYM"
+            if has_rare and len(posting) > common:
+                for i in list(scores):
+                    hit = posting.get(i)
+                    if hit is not None and not (skip_department and hit[1] == "department"):
+                        scores[i] += hit[0] * factor
+                continue
+            for i, (weight, kind) in posting.items():
+                if not (skip_department and kind == "department"):
+                    scores[i] += weight * factor
         for i in scores:
             if q in self.docs[i].name_norm:
                 scores[i] *= 2.0  # the whole query inside the name: what the user meant
@@ -315,7 +323,7 @@ class SearchIndex:
                 counts[i] += 1
         needed = min(2, len(grams))
         candidates = heapq.nlargest(
-            50, (i for i, c in counts.items() if c >= needed), key=counts.__getitem__
+            20, (i for i, c in counts.items() if c >= needed), key=counts.__getitem__
         )
         threshold = 0.75 if ascii_query else 0.6
         found: dict[int, float] = {}

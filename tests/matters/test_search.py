@@ -118,9 +118,7 @@ async def test_bad_search_input_gets_typed_errors(
     assert "Unexpected" not in payload["errors"][0]["message"]
 
 
-async def test_results_load_the_whole_guide_when_asked(
-    api: Api, catalogue: demo.Catalogue
-) -> None:
+async def test_results_load_the_whole_guide_when_asked(api: Api, catalogue: demo.Catalogue) -> None:
     data = await api.data(
         """{ searchMatters(query: "食品经营许可", first: 3) {
               nodes { code name version materials { name } servicePoints { name } } } }"""
