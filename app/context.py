@@ -27,6 +27,9 @@ from auth.sms import DevSmsSender, HttpSmsSender, SmsSender
 from auth.store import AuthStore
 from auth.tokens import TokenKeys
 from auth.user_store import UserStore
+from matters.runtime import CatalogueRuntime
+from matters.service import MatterService
+from matters.store import MatterStore
 
 
 @dataclass
@@ -43,6 +46,7 @@ class AppState:
     operations: dict[str, str]
     sessions: SessionCache = field(default_factory=SessionCache)
     oidc: OidcVerifier | None = None
+    matters: CatalogueRuntime = field(default_factory=CatalogueRuntime)
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -116,3 +120,7 @@ class Context(BaseContext):
     @cached_property
     def auth(self) -> AuthService:
         return self.state.auth_service()
+
+    @cached_property
+    def matters(self) -> MatterService:
+        return MatterService(MatterStore(self.state.db), self.state.matters)

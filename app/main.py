@@ -26,6 +26,7 @@ from auth.dev_issuer import DevIssuer
 from auth.oidc import OidcVerifier
 from auth.store import AuthStore
 from auth.tokens import TokenKeys
+from matters.http_cache import PublicReadCache
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.mount(DEV_ISSUER_PATH, issuer.asgi_app())
 
+    app.add_middleware(PublicReadCache)  # innermost: size limit and request ids still apply
     # Starlette runs the last added outermost: request ids first, then headers, CORS, size.
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(

@@ -28,6 +28,7 @@ from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATION
 from app.settings import Settings
 from auth import schema as auth_schema
 from graphql import GraphQLError, OperationDefinitionNode
+from matters import schema as matters_schema
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,8 @@ class ZsbSchema(strawberry.Schema):
                 )
 
 
-Query = merge_types("Query", (auth_schema.Query,))
-Mutation = merge_types("Mutation", (auth_schema.Mutation,))
+Query = merge_types("Query", (auth_schema.Query, matters_schema.Query))
+Mutation = merge_types("Mutation", (auth_schema.Mutation, matters_schema.Mutation))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

@@ -13,10 +13,13 @@ from app.context import AppState
 from auth.identity_numbers import with_check_digit
 from auth.models import AssuranceLevel, Organization, Role
 from auth.service import UserSpec
+from matters import demo as demo_catalogue
+from matters.service import seed_catalogue
+from matters.store import MatterStore
 
 log = logging.getLogger(__name__)
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: the demo matter catalogue
 META = "meta"
 
 # Identity numbers: valid structure and check digit, Qingdao region codes, fictitious people.
@@ -107,12 +110,13 @@ async def seed_demo(state: AppState) -> None:
     auth = state.auth_service()
     for spec in DEMO_USERS:
         await auth.ensure_user(spec)
+    matters = await seed_catalogue(MatterStore(state.db), demo_catalogue.generate())
     await state.db[META].update_one(
         {"_id": "demo_seed"},
         {"$set": {"version": DEMO_VERSION, "seeded_at": datetime.now(UTC)}},
         upsert=True,
     )
-    log.info("demo data seeded", extra={"users": len(DEMO_USERS)})
+    log.info("demo data seeded", extra={"users": len(DEMO_USERS), "matters": matters})
 
 
 async def seed_demo_if_needed(state: AppState) -> None:
