@@ -26,6 +26,9 @@ from auth.service import AuthService, SessionCache
 from auth.sms import DevSmsSender, HttpSmsSender, SmsSender
 from auth.store import AuthStore
 from auth.tokens import TokenKeys
+from electronic_cards.keys import SdlKeys
+from electronic_cards.service import CardsService
+from electronic_cards.store import CardsStore
 
 
 @dataclass
@@ -62,6 +65,16 @@ class AppState:
             oidc=self.oidc,
             sessions=self.sessions,
             refresh_ttl=timedelta(days=self.settings.refresh_token_ttl_days),
+        )
+
+    @cached_property
+    def sdl_keys(self) -> SdlKeys:
+        """The 亮证 QR signing keys, shared by every request of the process."""
+        return SdlKeys(self.keyring.sdl_key_wrap)
+
+    def cards_service(self) -> CardsService:
+        return CardsService(
+            CardsStore(self.db), self.sdl_keys, self.keyring.licence_data, self.auth_service()
         )
 
 
@@ -110,6 +123,10 @@ class Context(BaseContext):
     @cached_property
     def auth(self) -> AuthService:
         return self.state.auth_service()
+
+    @cached_property
+    def cards(self) -> CardsService:
+        return self.state.cards_service()
 
     def extra(self) -> dict[str, Any]:
         return {"request_id": self.request_id}

@@ -38,8 +38,9 @@ def connect(uri: str, *, app_name: str = "zsb") -> AsyncMongoClient[Document]:
 def _declared_indexes() -> list[CollectionIndexes]:
     # Each domain's store declares its indexes; importing here keeps app/ the only assembler.
     from auth.store import INDEXES as AUTH_INDEXES
+    from electronic_cards.store import INDEXES as CARDS_INDEXES
 
-    return [*AUTH_INDEXES]
+    return [*AUTH_INDEXES, *CARDS_INDEXES]
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

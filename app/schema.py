@@ -23,6 +23,7 @@ from app.errors import should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
 from auth import schema as auth_schema
+from electronic_cards import schema as cards_schema
 from graphql import OperationDefinitionNode
 
 _MAX_OPERATION_LABELS = 200  # unnamed or unknown names share one label: bounded cardinality
@@ -56,8 +57,8 @@ class OperationMetrics(SchemaExtension):
             GRAPHQL_ERRORS.labels(name, kind).inc()
 
 
-Query = merge_types("Query", (auth_schema.Query,))
-Mutation = merge_types("Mutation", (auth_schema.Mutation,))
+Query = merge_types("Query", (auth_schema.Query, cards_schema.Query))
+Mutation = merge_types("Mutation", (auth_schema.Mutation, cards_schema.Mutation))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

@@ -13,10 +13,11 @@ from app.context import AppState
 from auth.identity_numbers import with_check_digit
 from auth.models import AssuranceLevel, Organization, Role
 from auth.service import UserSpec
+from electronic_cards.demo import seed_demo_licences
 
 log = logging.getLogger(__name__)
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: demo licences in the wallets
 META = "meta"
 
 # Identity numbers: valid structure and check digit, Qingdao region codes, fictitious people.
@@ -107,6 +108,7 @@ async def seed_demo(state: AppState) -> None:
     auth = state.auth_service()
     for spec in DEMO_USERS:
         await auth.ensure_user(spec)
+    await seed_demo_licences(auth, state.cards_service())
     await state.db[META].update_one(
         {"_id": "demo_seed"},
         {"$set": {"version": DEMO_VERSION, "seeded_at": datetime.now(UTC)}},
