@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from electronic_cards import sdl1, status_list
+from electronic_cards import registry, sdl1, status_list
 from electronic_cards.keys import kid_of, verify_es256
 from electronic_cards.models import VerificationResult
 from electronic_cards.verification import decode_step, signature_and_time
@@ -28,6 +28,11 @@ class OfflineResult:
     label: str  # OFFLINE, or ONLINE_TOKEN_STATUS_UNCHECKED
     fields: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+
+
+def _type_name(token_code: str) -> str:
+    kind = registry.by_token_code(token_code)
+    return f"{kind.code} {kind.name}" if kind else f"unknown ({token_code})"
 
 
 def _b64url(text: str) -> bytes:
@@ -76,7 +81,7 @@ async def verify_text(text: str, client: httpx.AsyncClient, base_url: str) -> Of
         return OfflineResult(
             VerificationResult.VALID,
             "ONLINE_TOKEN_STATUS_UNCHECKED",
-            {"type": claims.lt},
+            {"type": _type_name(claims.lt)},
             "signature and time verified; live status needs verifyLicenceQr",
         )
     if claims.sl is None or claims.si is None:  # parse_claims guarantees both offline
@@ -92,7 +97,7 @@ async def verify_text(text: str, client: httpx.AsyncClient, base_url: str) -> Of
     value = status_list.value_at(zlib.decompress(payload.compressed), claims.si)
     status = status_list.VALUE_STATUS.get(value)
     fields = {
-        "type": claims.lt,
+        "type": _type_name(claims.lt),
         "holderName": claims.nm,
         "idNumber": claims.idn,
         "number": claims.no,

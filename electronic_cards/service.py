@@ -273,7 +273,9 @@ class CardsService:
         if mode is QrMode.ONLINE:
             ref = secrets.token_bytes(12)  # a fresh handle per token: codes are unlinkable
             token_doc["ref"] = ref
-            claims = sdl1.Claims(ISSUING_PLATFORM, iat, iat + TOKEN_LIFETIME, cti, kind.code, ref)
+            claims = sdl1.Claims(
+                ISSUING_PLATFORM, iat, iat + TOKEN_LIFETIME, cti, kind.token_code, ref
+            )
         else:
             view = self.view(licence, now)
             claims = sdl1.Claims(
@@ -281,7 +283,7 @@ class CardsService:
                 iat,
                 iat + TOKEN_LIFETIME,
                 cti,
-                kind.code,
+                kind.token_code,
                 nm=mask_name(licence.holder_name),
                 idn=view.id_number or "-",
                 no=mask_number(self._decrypt(licence.number_cipher)),
@@ -345,7 +347,7 @@ class CardsService:
                 # The signature holds, so the licence it names is ours to attribute the record to.
                 licence = await self._token_licence(decoded.claims)
             if failed is not None:
-                outcome = Verification(failed, now, decoded.claims.lt)
+                outcome = Verification(failed, now, _type_code(decoded.claims.lt))
             else:
                 outcome = await self._checks_5_to_8(viewer, decoded, scene, licence, now)
         await self._record(viewer, scene, outcome, licence, kid, cti)
@@ -360,33 +362,34 @@ class CardsService:
         now: datetime,
     ) -> Verification:
         claims = decoded.claims
+        type_code = _type_code(claims.lt)
         profile = registry.SCENES.get(scene)
-        fields = profile.fields_for(claims.lt) if profile else None
+        fields = profile.fields_for(type_code) if profile and type_code else None
         if scene not in viewer.scenes or fields is None:
-            return Verification(VerificationResult.NOT_AUTHORISED, now, claims.lt)
+            return Verification(VerificationResult.NOT_AUTHORISED, now, type_code)
         cti = claims.cti.hex()
         earlier = await self.store.claim_token(
             cti, viewer.user_id, now, datetime.fromtimestamp(claims.exp, UTC) + CONSUMPTION_KEEP
         )
         if earlier is not None:
             if earlier["verifier_id"] != viewer.user_id:
-                return Verification(VerificationResult.REPLAYED, now, claims.lt)
+                return Verification(VerificationResult.REPLAYED, now, type_code)
             answer = earlier.get("answer")
             if answer is not None:  # the same verifier again: its first answer again
                 return Verification(
-                    VerificationResult(answer["result"]), now, claims.lt, dict(answer["fields"])
+                    VerificationResult(answer["result"]), now, type_code, dict(answer["fields"])
                 )
         if licence is None:
             # Signed by us but mapping to nothing: the licence was deleted from the wallet.
-            outcome = Verification(VerificationResult.REVOKED, now, claims.lt)
+            outcome = Verification(VerificationResult.REVOKED, now, type_code)
         else:
             status = licence.effective_status(today_in_china(now))
             if status is LicenceStatus.VALID:
                 outcome = Verification(
-                    VerificationResult.VALID, now, claims.lt, self._disclose(licence, fields, now)
+                    VerificationResult.VALID, now, type_code, self._disclose(licence, fields, now)
                 )
             else:
-                outcome = Verification(VerificationResult(status.value), now, claims.lt)
+                outcome = Verification(VerificationResult(status.value), now, type_code)
         await self.store.save_answer(
             cti, {"result": outcome.result.value, "fields": outcome.fields}
         )
@@ -678,6 +681,11 @@ class CardsService:
             status_list.compress(array),
         )
         return sdl1.encode_status_list(payload, self.keys.signing_key(now))
+
+
+def _type_code(token_code: str) -> str | None:
+    kind = registry.by_token_code(token_code)
+    return kind.code if kind else None
 
 
 def _aware(value: datetime) -> datetime:

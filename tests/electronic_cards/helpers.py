@@ -68,13 +68,11 @@ async def seeded(api: Api) -> None:
 
 async def licence_id(api: Api, token: str, type_code: str) -> str:
     data = await api.data(MY_LICENCES, token=token)
-    return next(lic["id"] for lic in data["myLicences"] if lic["type"]["code"] == type_code)
+    return str(next(lic["id"] for lic in data["myLicences"] if lic["type"]["code"] == type_code))
 
 
 async def mint(api: Api, token: str, lid: str, mode: str = "ONLINE") -> dict[str, Any]:
-    payload = (await api.data(CREATE_QR, {"id": lid, "mode": mode}, token=token))[
-        "createLicenceQr"
-    ]
+    payload = (await api.data(CREATE_QR, {"id": lid, "mode": mode}, token=token))["createLicenceQr"]
     return dict(payload)
 
 
