@@ -204,3 +204,52 @@ async def test_offline_token_checked_online_and_bad_inputs(api: Api) -> None:
     )
     assert payload["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await api.state.db["licence_usage_records"].count_documents({}) == 1
+
+
+async def test_races_first_scan_wins_and_mint_limit_holds(api: Api) -> None:
+    import asyncio
+
+    await seeded(api)
+    await create_user(api.state, SECOND_OFFICER)
+    holder = await api.token(HOLDER)
+    officers = [await api.token(TRAFFIC), await api.token(SECOND_OFFICER.phone)]
+    business = await licence_id(api, holder, "YYZZ")
+    driving = await licence_id(api, holder, "JDCJSZ")
+    for _ in range(3):
+        text = await mint_text(api, holder, driving)
+        answers = await asyncio.gather(
+            *(verify(api, officer, text, "TRAFFIC_CHECK") for officer in officers)
+        )
+        assert sorted(a["result"] for a in answers) == ["REPLAYED", "VALID"]
+    minted = await asyncio.gather(*(mint(api, holder, business) for _ in range(14)))
+    codes = [m["userErrors"][0]["code"] if m["userErrors"] else "OK" for m in minted]
+    assert codes.count("OK") == 10
+    assert codes.count("RATE_LIMITED") == 4
+
+
+async def test_expiry_reminders_are_recorded_once(api: Api) -> None:
+    from electronic_cards.service import LicenceSpec, today_in_china
+
+    await seeded(api)
+    cards = api.state.cards_service()
+    holder = await api.state.auth_service().find_user_by_phone(HOLDER)
+    assert holder is not None
+    now = datetime.now(UTC)
+    soon = today_in_china(now) + timedelta(days=7)
+    await cards.issue_licence(
+        holder.id,
+        LicenceSpec(
+            "JSZGZ",
+            "张三明",
+            "20233702000123",
+            "青岛市教育局",
+            "QD-JYJ",
+            soon - timedelta(days=3650),
+            soon,
+        ),
+    )
+    assert await cards.record_expiry_reminders(now) == 1
+    assert await cards.record_expiry_reminders(now) == 0  # idempotent per licence and day
+    event = await api.state.db["licence_events"].find_one({"kind": "LICENCE_EXPIRY_REMINDER"})
+    assert event is not None
+    assert event["data"]["days"] == 7
