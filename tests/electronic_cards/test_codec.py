@@ -206,3 +206,25 @@ def test_decoder_never_raises_on_arbitrary_cose(header: object, claims: object, 
             VerificationResult.UNKNOWN_KEY,
             VerificationResult.INVALID_SIGNATURE,
         )
+
+
+def test_zlib_never_shortens_an_online_token() -> None:
+    """Why encode_token does not try zlib on online tokens: it always loses, by a wide margin."""
+    margin = min(
+        len(zlib.compress(cose, 9)) - len(cose)
+        for cose in (base45.decode(sdl1.encode_token(_online(), KEY)[5:]) for _ in range(2000))
+    )
+    assert margin >= 5
+
+
+def test_outer_structure_must_be_exact() -> None:
+    cose = base45.decode(sdl1.encode_token(_online(), KEY)[5:])
+    assert _check("SDL1:" + base45.encode(cose)) is None
+    assert _check("SDL1:" + base45.encode(cose + b"\x00")) is VerificationResult.MALFORMED
+    # The same structure with a needlessly long length for the protected header (0x58 0x0e).
+    longer = cose[:2] + b"\x58" + bytes((cose[2] & 0x1F,)) + cose[3:]
+    assert _check("SDL1:" + base45.encode(longer)) is VerificationResult.MALFORMED
+    # cbor2 reads our hand-assembled structure as the COSE_Sign1 it claims to be.
+    tagged = cbor2.loads(cose)
+    assert tagged.tag == 18
+    assert len(tagged.value) == 4
