@@ -258,7 +258,8 @@ class CardsService:
         await self.keys.refresh_if_stale(self.store)
         key = self.keys.signing_key(now)
         iat = int(now.timestamp())
-        cti = secrets.token_bytes(8)
+        fresh = secrets.token_bytes(20)  # one draw: cti, and the online handle
+        cti = fresh[:8]
         token_doc: dict[str, Any] = {
             "_id": cti.hex(),
             "licence_id": licence.id,
@@ -271,7 +272,7 @@ class CardsService:
             "expires_at": now + QR_TOKEN_KEEP,
         }
         if mode is QrMode.ONLINE:
-            ref = secrets.token_bytes(12)  # a fresh handle per token: codes are unlinkable
+            ref = fresh[8:]  # a fresh handle per token: codes are unlinkable
             token_doc["ref"] = ref
             claims = sdl1.Claims(
                 ISSUING_PLATFORM, iat, iat + TOKEN_LIFETIME, cti, kind.token_code, ref

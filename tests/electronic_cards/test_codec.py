@@ -228,3 +228,20 @@ def test_outer_structure_must_be_exact() -> None:
     tagged = cbor2.loads(cose)
     assert tagged.tag == 18
     assert len(tagged.value) == 4
+
+
+@settings(max_examples=200)
+@given(st.integers(1, 2**256 - 1), st.integers(1, 2**256 - 1))
+def test_signature_format_conversions_match_the_asn1_helpers(r: int, s: int) -> None:
+    from cryptography.hazmat.primitives.asymmetric.utils import (
+        decode_dss_signature,
+        encode_dss_signature,
+    )
+
+    from electronic_cards.keys import der_to_raw, raw_to_der
+
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    der = encode_dss_signature(r, s)
+    assert raw_to_der(raw) == der
+    assert der_to_raw(der) == raw
+    assert decode_dss_signature(raw_to_der(raw)) == (r, s)
