@@ -41,21 +41,19 @@ def kid_of(public: ec.EllipticCurvePublicKey) -> bytes:
     return hashlib.sha256(spki).digest()[:8]
 
 
-def _der_integer(value: bytes) -> bytes:
-    value = value.lstrip(b"\x00") or b"\x00"
-    if value[0] & 0x80:
-        value = b"\x00" + value
-    return b"\x02" + bytes((len(value),)) + value
-
-
 def raw_to_der(signature: bytes) -> bytes:
     """r‖s (COSE) → DER `SEQUENCE { INTEGER r, INTEGER s }` (what OpenSSL verifies).
 
     Written out because the general ASN.1 helpers cost several microseconds per token, a
     noticeable share of an ES256 verification; `der_to_raw` is the inverse for signing.
     """
-    body = _der_integer(signature[:32]) + _der_integer(signature[32:])
-    return b"\x30" + bytes((len(body),)) + body
+    r = signature[:32].lstrip(b"\x00") or b"\x00"
+    s = signature[32:].lstrip(b"\x00") or b"\x00"
+    if r[0] & 0x80:
+        r = b"\x00" + r
+    if s[0] & 0x80:
+        s = b"\x00" + s
+    return b"".join((b"\x30", bytes((len(r) + len(s) + 4, 2, len(r))), r, bytes((2, len(s))), s))
 
 
 def der_to_raw(der: bytes) -> bytes:
@@ -93,7 +91,11 @@ class SdlKey:
         return der_to_raw(self.private.sign(data, _ECDSA))
 
     def verify(self, signature: bytes, data: bytes) -> bool:
-        return verify_es256(self.public, signature, data)
+        try:
+            self.public.verify(raw_to_der(signature), data, _ECDSA)
+        except InvalidSignature:
+            return False
+        return True
 
 
 class KeyStoreProtocol(Protocol):
