@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
@@ -40,6 +41,25 @@ class VerificationResult(StrEnum):
     def flagged(self) -> bool:
         """Spec §6: a REPLAYED or NOT_AUTHORISED attempt is flagged to the holder."""
         return self in (VerificationResult.REPLAYED, VerificationResult.NOT_AUTHORISED)
+
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def today_in_china(now: datetime) -> date:
+    return now.astimezone(CHINA).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    result: VerificationResult
+    checked_at: datetime
+    type_code: str | None = None
+    fields: dict[str, str | None] = field(default_factory=dict)  # disclosed, already masked
+
+    @property
+    def disclosed(self) -> tuple[str, ...]:
+        return tuple(self.fields)
 
 
 def _date(value: Any) -> date | None:

@@ -15,8 +15,9 @@ from app.context import Context
 from app.ids import to_global_id
 from app.pagination import Connection, Edge
 from electronic_cards import models, registry
+from electronic_cards.models import Verification
 from electronic_cards.rendering import render_png
-from electronic_cards.service import LicenceView, QrToken, Verification
+from electronic_cards.service import LicenceView, QrToken
 from graphql import GraphQLError
 
 strawberry.enum(

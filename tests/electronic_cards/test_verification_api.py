@@ -228,7 +228,8 @@ async def test_races_first_scan_wins_and_mint_limit_holds(api: Api) -> None:
 
 
 async def test_expiry_reminders_are_recorded_once(api: Api) -> None:
-    from electronic_cards.service import LicenceSpec, today_in_china
+    from electronic_cards.models import today_in_china
+    from electronic_cards.service import LicenceSpec
 
     await seeded(api)
     cards = api.state.cards_service()
