@@ -98,9 +98,10 @@ class LicenceQr:
 
     @strawberry.field(
         description="Base64 PNG of the QR code (level M), rendered only when asked for; at "
-        "most `size` pixels wide (64–2048)."
+        "most `size` pixels wide (64–2048, default 300)."
     )
-    async def png(self, size: int = 300) -> str:
+    async def png(self, size: int | None = None) -> str:
+        size = 300 if size is None else size
         if not PNG_SIZES[0] <= size <= PNG_SIZES[1]:
             raise GraphQLError(
                 "size must be 64..2048", extensions={"code": "INVALID_INPUT", "field": "size"}

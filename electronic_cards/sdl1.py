@@ -8,6 +8,7 @@ verifier can map it to `MALFORMED` (spec §6 step 1). Signature checks live with
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -212,11 +213,58 @@ def encode_sign1(payload: bytes, signer: Signer, prefix: str, *, try_zlib: bool 
     return prefix + base45.encode(cose)
 
 
+# The online claim map has one shape: {1: text, 6: uint32, 4: uint32, 7: bstr(8),
+# -70010: text(2), -70011: bstr(12)}. Packing it with one precompiled struct is the same CBOR
+# that cbor2 writes (a test compares them) at a fifth of the cost of building a dict and
+# encoding it; anything of another shape goes through cbor2.
+_ONLINE_TAIL = struct.Struct(">BBIBBIBB8s5sB2s5sB12s")
+_KEY_LT = cbor2.dumps(C_LT)
+_KEY_REF = cbor2.dumps(C_REF)
+
+
+def _online_claims(claims: Claims) -> bytes | None:
+    iss = claims.iss.encode()
+    if not (
+        len(iss) < 24
+        and 2**16 <= claims.iat < 2**32  # where a uint32 head is the shortest form, as
+        and 2**16 <= claims.exp < 2**32  # canonical CBOR wants (every real Unix time)
+        and len(claims.cti) == 8
+        and len(claims.lt) == 2
+        and claims.lt.isascii()
+        and claims.ref is not None
+        and len(claims.ref) == 12
+    ):
+        return None
+    return (
+        bytes((0xA6, C_ISS, 0x60 | len(iss)))
+        + iss
+        + _ONLINE_TAIL.pack(
+            C_IAT,
+            0x1A,
+            claims.iat,
+            C_EXP,
+            0x1A,
+            claims.exp,
+            C_CTI,
+            0x48,
+            claims.cti,
+            _KEY_LT,
+            0x62,
+            claims.lt.encode(),
+            _KEY_REF,
+            0x4C,
+            claims.ref,
+        )
+    )
+
+
 def encode_token(claims: Claims, signer: Signer) -> str:
     # An online token is 142 bytes of which 92 are random (cti, handle, kid, signature) and
     # the rest has nothing to repeat: zlib makes it longer every time (the tests measure the
     # margin over thousands of tokens), so it is not attempted. Offline tokens try it.
-    payload = cbor2.dumps(claims.to_cbor_map())
+    payload = _online_claims(claims) if claims.online else None
+    if payload is None:
+        payload = cbor2.dumps(claims.to_cbor_map())
     return encode_sign1(payload, signer, TOKEN_PREFIX, try_zlib=not claims.online)
 
 

@@ -245,3 +245,17 @@ def test_signature_format_conversions_match_the_asn1_helpers(r: int, s: int) -> 
     assert raw_to_der(raw) == der
     assert der_to_raw(der) == raw
     assert decode_dss_signature(raw_to_der(raw)) == (r, s)
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=1, max_size=23),
+    st.integers(2**16, 2**32 - 301),
+    st.binary(min_size=8, max_size=8),
+    st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2),
+    st.binary(min_size=12, max_size=12),
+)
+def test_packed_online_claims_are_the_cbor_cbor2_writes(
+    iss: str, iat: int, cti: bytes, lt: str, ref: bytes
+) -> None:
+    claims = sdl1.Claims(iss, iat, iat + 60, cti, lt, ref=ref)
+    assert sdl1._online_claims(claims) == cbor2.dumps(claims.to_cbor_map())
