@@ -220,6 +220,7 @@ def encode_sign1(payload: bytes, signer: Signer, prefix: str, *, try_zlib: bool 
 _ONLINE_TAIL = struct.Struct(">BBIBBIBB8s5sB2s5sB12s")
 _KEY_LT = cbor2.dumps(C_LT)
 _KEY_REF = cbor2.dumps(C_REF)
+_ES256_HEADER_START = b"\xa2\x01\x26\x04\x48"  # map(2) 1: -7, 4: bstr(8)
 
 
 def _online_claims(claims: Claims) -> bytes | None:
@@ -352,6 +353,11 @@ def decode_sign1(text: str, prefix: str, *, max_text: int = MAX_TEXT) -> Sign1:
         raise MalformedTokenError("trailing bytes")
     if len(signature) != 64:
         raise MalformedTokenError("signature must be raw r||s, 64 bytes")
+    if len(protected) == 14 and protected[:5] == _ES256_HEADER_START:
+        # {1: -7, 4: h'<8 bytes>'} as every ES256 token of ours carries it: no decoder needed.
+        return Sign1(
+            ALG_ES256, protected[5:], payload, signature, sig_structure(protected, payload)
+        )
     header = _cbor(protected, "protected header")
     if type(header) is not dict:
         raise MalformedTokenError("protected header is not a map")
@@ -388,7 +394,36 @@ _ONLINE_KEYS = frozenset({C_ISS, C_IAT, C_EXP, C_CTI, C_LT, C_REF})
 _OFFLINE_KEYS = frozenset({C_ISS, C_IAT, C_EXP, C_CTI, C_LT, C_NM, C_IDN, C_NO, C_VU, C_SI, C_SL})
 
 
+def _packed_online(payload: bytes) -> Claims | None:
+    """The inverse of `_online_claims` for payloads in exactly that layout, else None."""
+    if len(payload) < 4 or payload[:2] != b"\xa6\x01" or not 0x60 <= payload[2] < 0x78:
+        return None
+    start = 3 + (payload[2] & 0x1F)
+    if len(payload) != start + _ONLINE_TAIL.size:
+        return None
+    fields = _ONLINE_TAIL.unpack_from(payload, start)
+    if fields[:2] != (C_IAT, 0x1A) or fields[3:5] != (C_EXP, 0x1A) or fields[6:8] != (C_CTI, 0x48):
+        return None
+    if fields[9:11] != (_KEY_LT, 0x62) or fields[12:14] != (_KEY_REF, 0x4C):
+        return None
+    iat, exp = fields[2], fields[5]
+    if iat < 2**16 or exp < 2**16:
+        return None  # not the shortest form: let the general path judge it
+    try:
+        iss, lt = payload[3:start].decode(), fields[11].decode()
+    except UnicodeDecodeError as exc:
+        raise MalformedTokenError("claim text is not UTF-8") from exc
+    if not iss or not lt or not 0 < exp - iat <= MAX_LIFETIME:
+        raise MalformedTokenError("claims")
+    return Claims(iss, iat, exp, fields[8], lt, ref=fields[14])
+
+
 def parse_claims(payload: bytes) -> Claims:
+    return _packed_online(payload) or parse_claims_cbor(payload)
+
+
+def parse_claims_cbor(payload: bytes) -> Claims:
+    """The general path: any CBOR map, checked claim by claim."""
     claims = _cbor(payload, "claims")
     if type(claims) is not dict:
         raise MalformedTokenError("claims are not a map")

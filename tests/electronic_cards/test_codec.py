@@ -259,3 +259,29 @@ def test_packed_online_claims_are_the_cbor_cbor2_writes(
 ) -> None:
     claims = sdl1.Claims(iss, iat, iat + 60, cti, lt, ref=ref)
     assert sdl1._online_claims(claims) == cbor2.dumps(claims.to_cbor_map())
+
+
+def _general_claims(payload: bytes) -> sdl1.Claims | str:
+    try:
+        return sdl1.parse_claims_cbor(payload)
+    except sdl1.MalformedTokenError:
+        return "MALFORMED"
+
+
+@given(
+    st.text(min_size=0, max_size=23),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**32 - 1),
+    st.binary(min_size=8, max_size=8),
+    st.text(min_size=2, max_size=2),
+    st.binary(min_size=12, max_size=12),
+)
+def test_fast_claims_parser_agrees_with_the_general_one(
+    iss: str, iat: int, exp: int, cti: bytes, lt: str, ref: bytes
+) -> None:
+    payload = cbor2.dumps({1: iss, 6: iat, 4: exp, 7: cti, -70010: lt, -70011: ref})
+    try:
+        fast: sdl1.Claims | str = sdl1.parse_claims(payload)
+    except sdl1.MalformedTokenError:
+        fast = "MALFORMED"
+    assert fast == _general_claims(payload)

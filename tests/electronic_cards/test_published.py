@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from electronic_cards import sdl1
-from electronic_cards.keys import LONGEST_SIGNED_LIFE
+from electronic_cards.keys import LONGEST_SIGNED_LIFE, SdlKey, kid_of
 from electronic_cards.offline import verify_text
 from electronic_cards.store import CardsStore
 from tests.electronic_cards import spec_verifier
@@ -111,3 +112,26 @@ async def test_rotation_publishes_ahead_and_keeps_old_keys(api: Api, app: FastAP
     assert stored is not None
     assert b"\x30\x81" not in stored["private_cipher"][:16]
     assert "private_pem" not in stored
+
+
+def test_cli_verify_qr_reports_a_malformed_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli import main
+
+    # Step 1 fails before anything is fetched, so no server is needed for this answer.
+    assert main(["verify-qr", "SDL1:not a token", "--base-url", "http://127.0.0.1:9"]) == 1
+    out = capsys.readouterr().out
+    assert "result=MALFORMED" in out
+    # A well-formed token with nowhere to fetch keys from is an error, not a verdict.
+    text = sdl1.encode_token(
+        sdl1.Claims("370200", 1_800_000_000, 1_800_000_060, b"12345678", "04", ref=b"x" * 12),
+        _any_key(),
+    )
+    assert main(["verify-qr", text, "--base-url", "http://127.0.0.1:9"]) == 2
+
+
+def _any_key() -> SdlKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    return SdlKey(kid_of(private.public_key()), private, private.public_key(), now, now, None)
