@@ -108,7 +108,7 @@ class Claims:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, like Claims: built once per verification, never mutated
 class Sign1:
     """A decoded COSE_Sign1 whose signature has not been checked yet."""
 
@@ -119,7 +119,7 @@ class Sign1:
     to_be_signed: bytes  # the Sig_structure bytes (RFC 9052 §4.4)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DecodedToken:
     sign1: Sign1
     claims: Claims
