@@ -10,7 +10,7 @@ from typing import TypeVar
 import strawberry
 from strawberry.types import Info
 
-from app.api_types import UserError, run_mutation
+from app.api_types import JSON, UserError, run_mutation
 from app.context import Context
 from app.ids import to_global_id
 from app.pagination import Connection, Edge
@@ -69,6 +69,9 @@ class Licence:
     valid_from: date = strawberry.field(description="First day of validity.")
     valid_until: date | None = strawberry.field(description="Last day of validity; null: 长期.")
     status: models.LicenceStatus = strawberry.field(description="Live status.")
+    face_data: JSON = strawberry.field(
+        description="Further 照面信息 printed on the licence (e.g. driving_class), by name."
+    )
 
     @classmethod
     def of(cls, view: LicenceView) -> Licence:
@@ -83,6 +86,7 @@ class Licence:
             valid_from=lic.valid_from,
             valid_until=lic.valid_until,
             status=view.status,
+            face_data=JSON(dict(lic.attributes)),
         )
 
 

@@ -30,9 +30,11 @@ from tests.factories import Api
 
 async def test_wallets_are_masked_and_private(api: Api) -> None:
     await seeded(api)
+    await seeded(api)  # seeding again changes nothing
     holder = await api.token(HOLDER)
     other = await api.token(OTHER)
     mine = (await api.data(MY_LICENCES, token=holder))["myLicences"]
+    assert len(mine) == 3
     assert {lic["type"]["code"] for lic in mine} >= {"JMSFZ", "JDCJSZ", "YYZZ"}
     id_card = next(lic for lic in mine if lic["type"]["code"] == "JMSFZ")
     assert id_card["holderName"] == "张*明"
@@ -42,6 +44,10 @@ async def test_wallets_are_masked_and_private(api: Api) -> None:
     assert business["holderName"] == "青岛市市南区三明便利店"  # enterprise names are public
     assert business["number"] == "9237**********YZ1K"
     assert business["validUntil"] is None  # 长期
+    driving = (await api.data("{ myLicences { type { code } faceData } }", token=holder))[
+        "myLicences"
+    ]
+    assert {"driving_class": "C1"} in [lic["faceData"] for lic in driving]
     theirs = (await api.data(MY_LICENCES, token=other))["myLicences"]
     assert [lic["type"]["code"] for lic in theirs] == ["JMSFZ"]
     assert theirs[0]["holderName"] == "李*"
