@@ -148,20 +148,63 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
     from app.audit import AuditEvent
     from app.context import AppState
     from auth.store import AuthStore
+    from electronic_cards.store import CardsStore
 
-    async def rotate(state: AppState) -> str:
-        kid = await state.token_keys.rotate(AuthStore(state.db))
+    async def rotate(state: AppState) -> list[str]:
+        done = []
+        if not args.qr:
+            kid = await state.token_keys.rotate(AuthStore(state.db))
+            await state.audit().record(
+                AuditEvent("auth.keys.rotate", None, target=kid, details={"by": "zsb keys rotate"})
+            )
+            done.append(f"new access-token signing key: {kid}")
+        key = await state.sdl_keys.rotate(CardsStore(state.db), timedelta(seconds=args.qr_lead))
         await state.audit().record(
-            AuditEvent("auth.keys.rotate", None, target=kid, details={"by": "zsb keys rotate"})
+            AuditEvent(
+                "electronic_cards.keys.rotate",
+                None,
+                target=key.kid.hex(),
+                details={"activates_at": key.activates_at.isoformat()},
+            )
         )
-        return kid
+        done.append(
+            f"new SDL (亮证 QR) key {key.kid.hex()}: published now, "
+            f"signs from {key.activates_at.isoformat()}"
+        )
+        return done
 
     with database(settings, announce=False) as live:
-        print(f"new access-token signing key: {_with_state(live, rotate)}")
+        print("\n".join(_with_state(live, rotate)))
     return 0
+
+
+def cmd_verify_qr(args: argparse.Namespace, settings: Settings) -> int:
+    import httpx
+
+    from electronic_cards.offline import OfflineResult, verify_text
+    from electronic_cards.sdl1 import MalformedTokenError
+
+    async def check() -> OfflineResult:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            return await verify_text(args.text, client, args.base_url)
+
+    try:
+        outcome = asyncio.run(check())
+    except (httpx.HTTPError, MalformedTokenError, ValueError) as exc:
+        print(f"error: cannot fetch or check the published material: {exc}", file=sys.stderr)
+        return 2
+    print(f"result={outcome.result.value}")
+    print(f"mode={outcome.label}")
+    for name, value in outcome.fields.items():
+        print(f"{name}={value}")
+    if outcome.note:
+        print(f"note={outcome.note}")
+    return 0 if outcome.result.value == "VALID" else 1
 
 
 def cmd_dev_sms(args: argparse.Namespace, settings: Settings) -> int:
@@ -202,7 +245,22 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(run=cmd_token)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys", required=True)
-    keys.add_parser("rotate", help="start signing with a new key").set_defaults(run=cmd_keys_rotate)
+    rotate = keys.add_parser("rotate", help="start signing with new keys")
+    rotate.add_argument("--qr", action="store_true", help="rotate only the SDL (亮证 QR) key")
+    rotate.add_argument(
+        "--qr-lead",
+        type=int,
+        default=86_400,
+        help="seconds the new QR key is published before it signs (verifiers refresh daily)",
+    )
+    rotate.set_defaults(run=cmd_keys_rotate)
+
+    verify_qr = sub.add_parser(
+        "verify-qr", help="check a 亮证 token with only the published keys and status lists"
+    )
+    verify_qr.add_argument("text")
+    verify_qr.add_argument("--base-url", required=True)
+    verify_qr.set_defaults(run=cmd_verify_qr)
 
     dev = sub.add_parser("dev", help="dev-only tools").add_subparsers(dest="dev", required=True)
     sms = dev.add_parser("sms", help="show the last SMS the dev sender recorded for a phone")

@@ -27,6 +27,9 @@ from auth.sms import DevSmsSender, HttpSmsSender, SmsSender
 from auth.store import AuthStore
 from auth.tokens import TokenKeys
 from auth.user_store import UserStore
+from electronic_cards.keys import SdlKeys
+from electronic_cards.service import CardsService
+from electronic_cards.store import CardsStore
 from matters.runtime import CatalogueRuntime
 from matters.service import MatterService
 from matters.store import MatterStore
@@ -72,6 +75,16 @@ class AppState:
             oidc=self.oidc,
             sessions=self.sessions,
             refresh_ttl=timedelta(days=self.settings.refresh_token_ttl_days),
+        )
+
+    @cached_property
+    def sdl_keys(self) -> SdlKeys:
+        """The 亮证 QR signing keys, shared by every request of the process."""
+        return SdlKeys(self.keyring.sdl_key_wrap)
+
+    def cards_service(self) -> CardsService:
+        return CardsService(
+            CardsStore(self.db), self.sdl_keys, self.keyring.licence_data, self.auth_service()
         )
 
 
@@ -124,3 +137,7 @@ class Context(BaseContext):
     @cached_property
     def matters(self) -> MatterService:
         return MatterService(MatterStore(self.state.db), self.state.matters)
+
+    @cached_property
+    def cards(self) -> CardsService:
+        return self.state.cards_service()

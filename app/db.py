@@ -41,9 +41,10 @@ def _declared_indexes() -> list[CollectionIndexes]:
     from app.audit import INDEXES as AUDIT_INDEXES
     from auth.store import INDEXES as AUTH_INDEXES
     from auth.user_store import INDEXES as USER_INDEXES
+    from electronic_cards.store import INDEXES as CARDS_INDEXES
     from matters.store import INDEXES as MATTERS_INDEXES
 
-    return [*AUDIT_INDEXES, *AUTH_INDEXES, *USER_INDEXES, *MATTERS_INDEXES]
+    return [*AUDIT_INDEXES, *AUTH_INDEXES, *USER_INDEXES, *MATTERS_INDEXES, *CARDS_INDEXES]
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

@@ -30,6 +30,8 @@ class Keyring:
     signing_key_wrap: bytes  # AES-GCM wrapping of private signing keys stored in MongoDB
     otp_hash: bytes  # HMAC of one-time login codes
     token_hash: bytes  # HMAC of opaque refresh tokens
+    sdl_key_wrap: bytes  # AES-GCM wrapping of the SDL (亮证 QR) signing keys
+    licence_data: bytes  # AES-GCM for licence and identity numbers held in the wallet
 
     @classmethod
     def from_master(cls, master: bytes) -> Keyring:
@@ -41,6 +43,8 @@ class Keyring:
             signing_key_wrap=_derive(master, "signing-key-wrap"),
             otp_hash=_derive(master, "otp-hash"),
             token_hash=_derive(master, "token-hash"),
+            sdl_key_wrap=_derive(master, "sdl-key-wrap"),
+            licence_data=_derive(master, "licence-data"),
         )
 
 

@@ -26,6 +26,8 @@ from auth.dev_issuer import DevIssuer
 from auth.oidc import OidcVerifier
 from auth.store import AuthStore
 from auth.tokens import TokenKeys
+from electronic_cards.http import well_known_router
+from electronic_cards.store import CardsStore
 from matters.http_cache import PublicReadCache
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ async def build_state(settings: Settings) -> AppState:
     )
     await database.ensure_indexes(state.db)
     await state.token_keys.ensure(AuthStore(state.db))
+    await state.sdl_keys.ensure(CardsStore(state.db))
     return state
 
 
@@ -125,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         multipart_uploads_enabled=True,
     )
     app.include_router(router, prefix="/graphql")
+    app.include_router(well_known_router(current_state))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -27,6 +27,7 @@ from app.errors import DomainError, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
 from auth import schema as auth_schema
+from electronic_cards import schema as cards_schema
 from graphql import GraphQLError, OperationDefinitionNode
 from matters import schema as matters_schema
 
@@ -82,8 +83,10 @@ class ZsbSchema(strawberry.Schema):
                 )
 
 
-Query = merge_types("Query", (auth_schema.Query, matters_schema.Query))
-Mutation = merge_types("Mutation", (auth_schema.Mutation, matters_schema.Mutation))
+Query = merge_types("Query", (auth_schema.Query, matters_schema.Query, cards_schema.Query))
+Mutation = merge_types(
+    "Mutation", (auth_schema.Mutation, matters_schema.Mutation, cards_schema.Mutation)
+)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

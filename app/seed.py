@@ -13,13 +13,14 @@ from app.context import AppState
 from auth.identity_numbers import with_check_digit
 from auth.models import AssuranceLevel, Organization, Role
 from auth.service import UserSpec
+from electronic_cards.demo import seed_demo_licences
 from matters import demo as demo_catalogue
 from matters.service import seed_catalogue
 from matters.store import MatterStore
 
 log = logging.getLogger(__name__)
 
-DEMO_VERSION = 2  # 2: the demo matter catalogue
+DEMO_VERSION = 3  # 2: the demo matter catalogue; 3: demo licences in the wallets
 META = "meta"
 
 # Identity numbers: valid structure and check digit, Qingdao region codes, fictitious people.
@@ -111,6 +112,7 @@ async def seed_demo(state: AppState) -> None:
     for spec in DEMO_USERS:
         await auth.ensure_user(spec)
     matters = await seed_catalogue(MatterStore(state.db), demo_catalogue.generate())
+    await seed_demo_licences(auth, state.cards_service())
     await state.db[META].update_one(
         {"_id": "demo_seed"},
         {"$set": {"version": DEMO_VERSION, "seeded_at": datetime.now(UTC)}},

@@ -355,6 +355,10 @@ class AuthService:
     async def get_user(self, user_id: ObjectId) -> User | None:
         return await self.users.get_user(user_id)
 
+    async def find_user_by_phone(self, phone: str, *, field: str = "phone") -> User | None:
+        """The account with this mobile number (e.g. a person named as a licence delegate)."""
+        return await self.users.find_by_phone(identity_numbers.normalize_phone(phone, field=field))
+
     def reveal_id_number(self, user: User) -> str | None:
         """The plain number, for masking or for a service that needs it; never log it."""
         if user.id_number_cipher is None:

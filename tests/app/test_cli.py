@@ -97,13 +97,17 @@ def test_serve_seeds_keeps_data_across_restarts_and_stops_cleanly(data_dir: Path
         assert me["data"]["me"] == {"phone": "138****0001", "name": "张*明", "roles": ["CITIZEN"]}
         rotated = _zsb("keys", "rotate", env=first.env)
         assert rotated.returncode == 0, rotated.stderr
-        kid = rotated.stdout.strip().rsplit(" ", 1)[-1]
+        kid = re.search(r"access-token signing key: (\w+)", rotated.stdout).group(1)  # type: ignore[union-attr]
         uri = json.loads((data_dir / "db.uri").read_text())["uri"]
         client: MongoClient[dict[str, Any]]
         with MongoClient(uri) as client:
             audit = client["zsb"]["audit_events"].find_one({"action": "auth.keys.rotate"})
+            qr_audit = client["zsb"]["audit_events"].find_one(
+                {"action": "electronic_cards.keys.rotate"}
+            )
         assert audit is not None
         assert audit["target"] == kid
+        assert qr_audit is not None
     finally:
         code = first.stop()
     assert code == 0
