@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -11,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from app import sealing
 from app.errors import DomainError, ForbiddenError, RateLimitedError
 from app.ids import object_id_from_global
 from app.masking import mask_name, mask_number
@@ -51,7 +50,7 @@ MINT_WINDOW = timedelta(seconds=60)  # ... per minute
 CONSUMPTION_KEEP = timedelta(seconds=sdl1.MAX_LIFETIME + 120)
 QR_TOKEN_KEEP = timedelta(days=1)  # token → licence mapping outlives every token
 REMINDER_DAYS = (30, 7)
-_SEAL_AAD = b"zsb:licence-data:v1"
+_SEAL_PURPOSE = "licence-data"
 _SCENE = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
 _ORG_CODE = re.compile(r"^[A-Za-z0-9-]{2,40}$")
 MAX_GRANT = timedelta(days=90)
@@ -99,17 +98,16 @@ class CardsService(SharingRules):
     ) -> None:
         self.store = store
         self.keys = keys
-        self._seal = AESGCM(seal_key)
+        self._seal_key = seal_key
         self.auth = auth
 
     # -- sealing personal data at rest --------------------------------------------------------
 
     def _encrypt(self, text: str) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self._seal.encrypt(nonce, text.encode(), _SEAL_AAD)
+        return sealing.encrypt(self._seal_key, text, _SEAL_PURPOSE)
 
     def _decrypt(self, blob: bytes) -> str:
-        return self._seal.decrypt(blob[:12], blob[12:], _SEAL_AAD).decode()
+        return sealing.decrypt(self._seal_key, blob, _SEAL_PURPOSE)
 
     # -- issuing ------------------------------------------------------------------------------
 
