@@ -11,6 +11,8 @@ import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _VERSION = b"\x01"
@@ -38,3 +40,24 @@ def decrypt(key: bytes, blob: bytes, purpose: str) -> str:
 def blind_index(key: bytes, value: str) -> str:
     """Deterministic keyed hash: equal values match, the value cannot be recovered from it."""
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def wrap_private_key(key: bytes, private: ec.EllipticCurvePrivateKey, purpose: str) -> bytes:
+    """A signing key as stored in MongoDB: PKCS#8 DER sealed under a key-wrapping key."""
+    der = private.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    nonce = os.urandom(12)
+    return _VERSION + nonce + AESGCM(key).encrypt(nonce, der, _aad(purpose))
+
+
+def unwrap_private_key(key: bytes, blob: bytes, purpose: str) -> ec.EllipticCurvePrivateKey:
+    if blob[:1] != _VERSION:
+        raise ValueError(f"unknown {purpose} cipher version")
+    der = AESGCM(key).decrypt(blob[1:13], blob[13:], _aad(purpose))
+    private = serialization.load_der_private_key(der, password=None)
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{purpose} is not an EC private key")
+    return private

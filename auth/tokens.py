@@ -7,7 +7,6 @@ Private keys are stored wrapped with AES-GCM under a key derived from the master
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -15,17 +14,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from app import sealing
 from app.errors import UnauthenticatedError
 from auth.models import AssuranceLevel, Role, User
 from auth.store import AuthStore
 
 ALGORITHM = "ES256"
 _RELOAD_INTERVAL = 30.0  # seconds between key reloads, so a rotation reaches every process
-_WRAP_AAD = b"zsb:signing-key:v1"
+_WRAP_PURPOSE = "signing-key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +50,7 @@ class TokenKeys:
     """The signing keys of this process, reloaded from the store now and then."""
 
     def __init__(self, wrap_key: bytes, *, issuer: str, audience: str, ttl_seconds: int) -> None:
-        self._wrap = AESGCM(wrap_key)
+        self._wrap_key = wrap_key
         self.issuer = issuer
         self.audience = audience
         self.ttl = timedelta(seconds=ttl_seconds)
@@ -63,20 +61,10 @@ class TokenKeys:
     # -- key management ------------------------------------------------------------------
 
     def _wrap_private(self, key: ec.EllipticCurvePrivateKey) -> bytes:
-        der = key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        nonce = os.urandom(12)
-        return nonce + self._wrap.encrypt(nonce, der, _WRAP_AAD)
+        return sealing.wrap_private_key(self._wrap_key, key, _WRAP_PURPOSE)
 
     def _unwrap_private(self, blob: bytes) -> ec.EllipticCurvePrivateKey:
-        der = self._wrap.decrypt(blob[:12], blob[12:], _WRAP_AAD)
-        key = serialization.load_der_private_key(der, password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise TypeError("signing key is not an EC key")
-        return key
+        return sealing.unwrap_private_key(self._wrap_key, blob, _WRAP_PURPOSE)
 
     async def rotate(self, store: AuthStore) -> str:
         """Create a new signing key and retire the older ones; returns the new `kid`."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,11 +19,11 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from app import sealing
 from electronic_cards.sdl1 import ALG_ES256, MAX_LIFETIME
 
-_WRAP_AAD = b"zsb:sdl-signing-key:v1"
+_WRAP_PURPOSE = "sdl-signing-key"
 _RELOAD_INTERVAL = 30.0
 _ECDSA = ec.ECDSA(hashes.SHA256())
 STATUS_LIST_LIFETIME = timedelta(hours=24)
@@ -110,26 +109,16 @@ class SdlKeys:
     """The SDL key ring of this process."""
 
     def __init__(self, wrap_key: bytes) -> None:
-        self._wrap = AESGCM(wrap_key)
+        self._wrap_key = wrap_key
         self._keys: dict[bytes, SdlKey] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
 
     def _wrap_private(self, key: ec.EllipticCurvePrivateKey) -> bytes:
-        der = key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        nonce = os.urandom(12)
-        return nonce + self._wrap.encrypt(nonce, der, _WRAP_AAD)
+        return sealing.wrap_private_key(self._wrap_key, key, _WRAP_PURPOSE)
 
     def _unwrap_private(self, blob: bytes) -> ec.EllipticCurvePrivateKey:
-        der = self._wrap.decrypt(blob[:12], blob[12:], _WRAP_AAD)
-        key = serialization.load_der_private_key(der, password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise TypeError("SDL signing key is not an EC key")
-        return key
+        return sealing.unwrap_private_key(self._wrap_key, blob, _WRAP_PURPOSE)
 
     async def rotate(self, store: KeyStoreProtocol, lead: timedelta) -> SdlKey:
         """Publish a new key now that starts signing after `lead`; returns it."""
