@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
@@ -91,13 +92,18 @@ Mutation = merge_types(
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     # Factories, so each request gets fresh extension instances (the parse and validation
-    # caches themselves are shared module-level LRUs inside strawberry).
+    # caches themselves are shared module-level LRUs inside strawberry). The depth and alias
+    # rules are built once: the validation cache keys on the rule classes, and a limiter built
+    # per request makes a new class each time, so nothing would ever be a cache hit.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     extensions: list[Callable[[], SchemaExtension]] = [
         OperationMetrics,
         lambda: ParserCache(maxsize=2048),
         lambda: ValidationCache(maxsize=2048),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
     ]
