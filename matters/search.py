@@ -67,6 +67,17 @@ class _Doc:
     pinyin: list[tuple[str, list[str]]] = field(default_factory=list)  # (text, syllables)
 
 
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """What a name or colloquial name contributes to the lookup tables."""
+
+    syllables: list[str]
+    char_grams: frozenset[str]
+    spellings: frozenset[str]
+    initials: frozenset[str]
+    pinyin_grams: frozenset[str]
+
+
 def normalize(text: str) -> str:
     """Full-width to half-width, lower case, no spaces (users type 全角 and spaces freely)."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
@@ -115,8 +126,11 @@ class SearchIndex:
         self.spellings: dict[str, set[int]] = defaultdict(set)
         self.char_grams: dict[str, set[int]] = defaultdict(set)
         self.pinyin_grams: dict[str, set[int]] = defaultdict(set)
+        self._word_memo: dict[str, set[str]] = {}
+        self._key_memo: dict[str, _Keys] = {}
         for row in rows:
             self._add(row)
+        del self._word_memo, self._key_memo
 
         # Popularity (办件量) as a small multiplicative boost: relevance decides, volume breaks
         # near-ties.
@@ -143,31 +157,54 @@ class SearchIndex:
         self.docs.append(doc)
         for kind, text in texts:
             weight = _FIELD_WEIGHTS[kind]
-            for word in words(text):
+            for word in self._words_of(text):
                 if weight > self.postings[word].get(i, (0.0, ""))[0]:
                     self.postings[word][i] = (weight, kind)
             if kind in ("name", "alias"):
-                norm = normalize(text)
-                for gram in _bigrams(norm):
-                    self.char_grams[gram].add(i)
-                syllables = lazy_pinyin(norm, errors="ignore")
-                doc.pinyin.append((text, syllables))
+                keys = self._keys_of(text)
+                doc.pinyin.append((text, keys.syllables))
                 if kind == "name":
-                    doc.name_pinyin = "".join(syllables)
-                self._add_pinyin(i, syllables)
+                    doc.name_pinyin = "".join(keys.syllables)
+                for gram in keys.char_grams:
+                    self.char_grams[gram].add(i)
+                for key in keys.spellings:
+                    self.spellings[key].add(i)
+                for key in keys.initials:
+                    self.initials[key].add(i)
+                for gram in keys.pinyin_grams:
+                    self.pinyin_grams[gram].add(i)
 
-    def _add_pinyin(self, i: int, syllables: list[str]) -> None:
-        # Every run of whole syllables, as spelling and as initials: `gtgsh`, `getihu`, `gsh`.
-        n = len(syllables)
-        for start in range(n):
-            for end in range(start + 1, min(n, start + 12) + 1):
-                run = syllables[start:end]
-                self.spellings["".join(run)].add(i)
-                if end - start >= 2:
-                    self.initials["".join(s[0] for s in run)].add(i)
-        full = "".join(syllables)
-        for gram in _trigrams(full):
-            self.pinyin_grams[gram].add(i)
+    # Implementation lists repeat the same names in every district: segment and spell each
+    # distinct text once per build.
+
+    def _words_of(self, text: str) -> set[str]:
+        found = self._word_memo.get(text)
+        if found is None:
+            found = self._word_memo[text] = words(text)
+        return found
+
+    def _keys_of(self, text: str) -> _Keys:
+        keys = self._key_memo.get(text)
+        if keys is None:
+            norm = normalize(text)
+            syllables = lazy_pinyin(norm, errors="ignore")
+            spellings, initials = set(), set()
+            # Every run of whole syllables, as spelling and as initials: `gtgsh`, `getihu`.
+            n = len(syllables)
+            for start in range(n):
+                for end in range(start + 1, min(n, start + 12) + 1):
+                    run = syllables[start:end]
+                    spellings.add("".join(run))
+                    if end - start >= 2:
+                        initials.add("".join(s[0] for s in run))
+            keys = self._key_memo[text] = _Keys(
+                syllables,
+                frozenset(_bigrams(norm)),
+                frozenset(spellings),
+                frozenset(initials),
+                frozenset(_trigrams("".join(syllables))),
+            )
+        return keys
 
     # -- querying --------------------------------------------------------------------------
 
