@@ -128,16 +128,32 @@ class SearchIndex:
         self.pinyin_grams: dict[str, set[int]] = defaultdict(set)
         self._word_memo: dict[str, set[str]] = {}
         self._key_memo: dict[str, _Keys] = {}
+        self.by_code: dict[str, int] = {}
+        self.dead: set[int] = set()  # positions of guides since replaced or withdrawn
         for row in rows:
             self._add(row)
-        del self._word_memo, self._key_memo
 
         # Popularity (办件量) as a small multiplicative boost: relevance decides, volume breaks
         # near-ties.
         self.boost = [1 + 0.05 * math.log10(1 + d.popularity) for d in self.docs]
 
     def __len__(self) -> int:
-        return len(self.docs)
+        return len(self.docs) - len(self.dead)
+
+    def apply(self, version: int, rows: Sequence[Document]) -> None:
+        """Bring the index to `version` from the rows changed since (any status): the code's
+        old entry is retired, its published version (if any) added."""
+        published = {r["code"]: r for r in rows if r["status"] == "PUBLISHED"}
+        for code in {r["code"] for r in rows}:
+            old = self.by_code.pop(code, None)
+            if old is not None:
+                self.dead.add(old)
+            if code in published:
+                self._add(published[code])
+        self.boost += [
+            1 + 0.05 * math.log10(1 + d.popularity) for d in self.docs[len(self.boost) :]
+        ]
+        self.version = version
 
     def _add(self, row: Document) -> None:
         content = row.get("content", {})
@@ -155,6 +171,7 @@ class SearchIndex:
         )
         i = len(self.docs)
         self.docs.append(doc)
+        self.by_code[doc.code] = i
         for kind, text in texts:
             weight = _FIELD_WEIGHTS[kind]
             for word in self._words_of(text):
@@ -221,8 +238,12 @@ class SearchIndex:
         else:
             terms = self._terms(q)
             scores, reasons = self._words(q, terms), {}
+        for i in self.dead:
+            scores.pop(i, None)
         if len(scores) < 3:
             for i, score in self._fuzzy(q).items():
+                if i in self.dead:
+                    continue
                 if i not in scores:
                     scores[i], reasons[i] = score, "FUZZY"
         # (-score, code, i) tuples order natively: best first, ties by code. Scores are not
