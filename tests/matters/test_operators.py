@@ -144,6 +144,7 @@ async def test_search_follows_a_publish_without_a_full_rebuild(
     before = (await api.data(SEARCH_MORE, {"q": "高龄津贴"}))["searchMatters"]["nodes"]
     assert target.code in [n["code"] for n in before]
     index = api.state.matters._index
+    assert index is not None
     guide = target.to_content()
     guide.update(name="百岁老人长寿补贴申领", aliases=[], keywords=["百岁"])
     edited = await api.data(EDIT, {"code": target.code, "m": guide}, operator_token)
