@@ -80,7 +80,8 @@ class CatalogueRuntime:
             index = self._index
             if index is not None and index.version == version:
                 return index
-            if index is not None and version > index.version:
+            epoch = await store.catalogue_epoch()
+            if index is not None and version > index.version and epoch == index.epoch:
                 # Usually a publish or two: apply just those rows (milliseconds) instead of
                 # reading the whole catalogue again; rebuild when much has changed.
                 rows = await store.changed_since(index.version)
@@ -91,5 +92,6 @@ class CatalogueRuntime:
             rows = await store.search_rows()
             # Segmenting and spelling thousands of names is CPU work: keep the loop free.
             index = await asyncio.to_thread(SearchIndex, version, rows)
+            index.epoch = epoch
             self._index = index
         return index

@@ -120,6 +120,7 @@ def _word_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
 class SearchIndex:
     def __init__(self, version: int, rows: Sequence[Document]) -> None:
         self.version = version
+        self.epoch = 0  # catalogue epoch it was built in (a reseed starts a new one)
         self.docs: list[_Doc] = []
         self.postings: dict[str, dict[int, tuple[float, str]]] = defaultdict(dict)
         self.initials: dict[str, set[int]] = defaultdict(set)

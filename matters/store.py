@@ -145,7 +145,7 @@ class MatterStore:
 
     async def latest_version(self, code: str) -> int:
         doc = await self.matters.find_one({"code": code}, sort=[("version", DESCENDING)])
-        return int(doc["version"]) if doc else 0
+        return int(doc.get("version", 0)) if doc else 0
 
     async def list_published(
         self, query: dict[str, Any], first: int | None, after: str | None
@@ -283,12 +283,18 @@ class MatterStore:
 
     async def catalogue_version(self) -> int:
         doc = await self.db[STATE].find_one({"_id": "catalogue"})
-        return int(doc["version"]) if doc else 0
+        return int(doc.get("version", 0)) if doc else 0
 
     async def clear(self) -> None:
-        """Remove the whole catalogue (the demo seed replaces it)."""
+        """Remove the whole catalogue (the demo seed replaces it). A new epoch tells search
+        indexes that rows vanished without a trace, so they rebuild instead of updating."""
         for name in (MATTERS, DEPARTMENTS, BUNDLES, SERVICE_POINTS):
             await self.db[name].delete_many({})
+        await self.db[STATE].update_one({"_id": "catalogue"}, {"$inc": {"epoch": 1}}, upsert=True)
+
+    async def catalogue_epoch(self) -> int:
+        doc = await self.db[STATE].find_one({"_id": "catalogue"})
+        return int(doc.get("epoch", 0)) if doc else 0
 
     # -- reference data --------------------------------------------------------------------
 
