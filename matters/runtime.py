@@ -78,9 +78,20 @@ class CatalogueRuntime:
             return index
         async with self._index_lock:
             index = self._index
-            if index is None or index.version != version:
-                rows = await store.search_rows()
-                # Segmenting and spelling thousands of names is CPU work: keep the loop free.
-                index = await asyncio.to_thread(SearchIndex, version, rows)
-                self._index = index
+            if index is not None and index.version == version:
+                return index
+            epoch = await store.catalogue_epoch()
+            if index is not None and version > index.version and epoch == index.epoch:
+                # Usually a publish or two: apply just those rows (milliseconds) instead of
+                # reading the whole catalogue again; rebuild when much has changed.
+                rows = await store.changed_since(index.version)
+                small = len(rows) <= max(50, len(index) // 10)
+                if small and len(index.dead) + len(rows) <= len(index.docs) // 5 + 50:
+                    index.apply(version, rows)
+                    return index
+            rows = await store.search_rows()
+            # Segmenting and spelling thousands of names is CPU work: keep the loop free.
+            index = await asyncio.to_thread(SearchIndex, version, rows)
+            index.epoch = epoch
+            self._index = index
         return index

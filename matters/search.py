@@ -67,6 +67,17 @@ class _Doc:
     pinyin: list[tuple[str, list[str]]] = field(default_factory=list)  # (text, syllables)
 
 
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """What a name or colloquial name contributes to the lookup tables."""
+
+    syllables: list[str]
+    char_grams: frozenset[str]
+    spellings: frozenset[str]
+    initials: frozenset[str]
+    pinyin_grams: frozenset[str]
+
+
 def normalize(text: str) -> str:
     """Full-width to half-width, lower case, no spaces (users type 全角 and spaces freely)."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
@@ -109,12 +120,17 @@ def _word_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
 class SearchIndex:
     def __init__(self, version: int, rows: Sequence[Document]) -> None:
         self.version = version
+        self.epoch = 0  # catalogue epoch it was built in (a reseed starts a new one)
         self.docs: list[_Doc] = []
         self.postings: dict[str, dict[int, tuple[float, str]]] = defaultdict(dict)
         self.initials: dict[str, set[int]] = defaultdict(set)
         self.spellings: dict[str, set[int]] = defaultdict(set)
         self.char_grams: dict[str, set[int]] = defaultdict(set)
         self.pinyin_grams: dict[str, set[int]] = defaultdict(set)
+        self._word_memo: dict[str, set[str]] = {}
+        self._key_memo: dict[str, _Keys] = {}
+        self.by_code: dict[str, int] = {}
+        self.dead: set[int] = set()  # positions of guides since replaced or withdrawn
         for row in rows:
             self._add(row)
 
@@ -123,7 +139,22 @@ class SearchIndex:
         self.boost = [1 + 0.05 * math.log10(1 + d.popularity) for d in self.docs]
 
     def __len__(self) -> int:
-        return len(self.docs)
+        return len(self.docs) - len(self.dead)
+
+    def apply(self, version: int, rows: Sequence[Document]) -> None:
+        """Bring the index to `version` from the rows changed since (any status): the code's
+        old entry is retired, its published version (if any) added."""
+        published = {r["code"]: r for r in rows if r["status"] == "PUBLISHED"}
+        for code in {r["code"] for r in rows}:
+            old = self.by_code.pop(code, None)
+            if old is not None:
+                self.dead.add(old)
+            if code in published:
+                self._add(published[code])
+        self.boost += [
+            1 + 0.05 * math.log10(1 + d.popularity) for d in self.docs[len(self.boost) :]
+        ]
+        self.version = version
 
     def _add(self, row: Document) -> None:
         content = row.get("content", {})
@@ -141,33 +172,57 @@ class SearchIndex:
         )
         i = len(self.docs)
         self.docs.append(doc)
+        self.by_code[doc.code] = i
         for kind, text in texts:
             weight = _FIELD_WEIGHTS[kind]
-            for word in words(text):
+            for word in self._words_of(text):
                 if weight > self.postings[word].get(i, (0.0, ""))[0]:
                     self.postings[word][i] = (weight, kind)
             if kind in ("name", "alias"):
-                norm = normalize(text)
-                for gram in _bigrams(norm):
-                    self.char_grams[gram].add(i)
-                syllables = lazy_pinyin(norm, errors="ignore")
-                doc.pinyin.append((text, syllables))
+                keys = self._keys_of(text)
+                doc.pinyin.append((text, keys.syllables))
                 if kind == "name":
-                    doc.name_pinyin = "".join(syllables)
-                self._add_pinyin(i, syllables)
+                    doc.name_pinyin = "".join(keys.syllables)
+                for gram in keys.char_grams:
+                    self.char_grams[gram].add(i)
+                for key in keys.spellings:
+                    self.spellings[key].add(i)
+                for key in keys.initials:
+                    self.initials[key].add(i)
+                for gram in keys.pinyin_grams:
+                    self.pinyin_grams[gram].add(i)
 
-    def _add_pinyin(self, i: int, syllables: list[str]) -> None:
-        # Every run of whole syllables, as spelling and as initials: `gtgsh`, `getihu`, `gsh`.
-        n = len(syllables)
-        for start in range(n):
-            for end in range(start + 1, min(n, start + 12) + 1):
-                run = syllables[start:end]
-                self.spellings["".join(run)].add(i)
-                if end - start >= 2:
-                    self.initials["".join(s[0] for s in run)].add(i)
-        full = "".join(syllables)
-        for gram in _trigrams(full):
-            self.pinyin_grams[gram].add(i)
+    # Implementation lists repeat the same names in every district: segment and spell each
+    # distinct text once per build.
+
+    def _words_of(self, text: str) -> set[str]:
+        found = self._word_memo.get(text)
+        if found is None:
+            found = self._word_memo[text] = words(text)
+        return found
+
+    def _keys_of(self, text: str) -> _Keys:
+        keys = self._key_memo.get(text)
+        if keys is None:
+            norm = normalize(text)
+            syllables = lazy_pinyin(norm, errors="ignore")
+            spellings, initials = set(), set()
+            # Every run of whole syllables, as spelling and as initials: `gtgsh`, `getihu`.
+            n = len(syllables)
+            for start in range(n):
+                for end in range(start + 1, min(n, start + 12) + 1):
+                    run = syllables[start:end]
+                    spellings.add("".join(run))
+                    if end - start >= 2:
+                        initials.add("".join(s[0] for s in run))
+            keys = self._key_memo[text] = _Keys(
+                syllables,
+                frozenset(_bigrams(norm)),
+                frozenset(spellings),
+                frozenset(initials),
+                frozenset(_trigrams("".join(syllables))),
+            )
+        return keys
 
     # -- querying --------------------------------------------------------------------------
 
@@ -184,8 +239,12 @@ class SearchIndex:
         else:
             terms = self._terms(q)
             scores, reasons = self._words(q, terms), {}
+        for i in self.dead:
+            scores.pop(i, None)
         if len(scores) < 3:
             for i, score in self._fuzzy(q).items():
+                if i in self.dead:
+                    continue
                 if i not in scores:
                     scores[i], reasons[i] = score, "FUZZY"
         # (-score, code, i) tuples order natively: best first, ties by code. Scores are not

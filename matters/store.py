@@ -60,6 +60,7 @@ INDEXES = [
             IndexModel([("status", ASCENDING), ("department_code", ASCENDING), ("code", 1)]),
             IndexModel([("status", ASCENDING), ("region_code", ASCENDING), ("code", 1)]),
             IndexModel([("status", ASCENDING), ("popularity", DESCENDING), ("code", 1)]),
+            IndexModel([("seq", ASCENDING)]),
         ],
     ),
     CollectionIndexes(DEPARTMENTS, [IndexModel([("region_code", ASCENDING)])]),
@@ -144,7 +145,7 @@ class MatterStore:
 
     async def latest_version(self, code: str) -> int:
         doc = await self.matters.find_one({"code": code}, sort=[("version", DESCENDING)])
-        return int(doc["version"]) if doc else 0
+        return int(doc.get("version", 0)) if doc else 0
 
     async def list_published(
         self, query: dict[str, Any], first: int | None, after: str | None
@@ -216,19 +217,19 @@ class MatterStore:
             draft = await self.matters.find_one({"code": code, "status": _DRAFT}, session=session)
             if draft is None:
                 return None
+            seq = await self._bump(session)
             await self.matters.update_one(
                 {"code": code, "status": _PUBLISHED},
-                {"$set": {"status": MatterStatus.SUPERSEDED.value}},
+                {"$set": {"status": MatterStatus.SUPERSEDED.value, "seq": seq}},
                 session=session,
             )
-            published = await self.matters.find_one_and_update(
+            changes = {"status": _PUBLISHED, "published_at": now, "updated_at": now, "seq": seq}
+            return await self.matters.find_one_and_update(
                 {"_id": draft["_id"], "status": _DRAFT},
-                {"$set": {"status": _PUBLISHED, "published_at": now, "updated_at": now}},
+                {"$set": changes},
                 return_document=ReturnDocument.AFTER,
                 session=session,
             )
-            await self._bump(session)
-            return published
 
         async with self.db.client.start_session() as session:
             doc = await session.with_transaction(run)
@@ -236,15 +237,16 @@ class MatterStore:
 
     async def withdraw(self, code: str, now: datetime) -> MatterRecord | None:
         async def run(session: AsyncClientSession) -> Document | None:
-            doc = await self.matters.find_one_and_update(
-                {"code": code, "status": _PUBLISHED},
-                {"$set": {"status": MatterStatus.WITHDRAWN.value, "updated_at": now}},
+            guard = {"code": code, "status": _PUBLISHED}
+            if await self.matters.find_one(guard, {"_id": 1}, session=session) is None:
+                return None
+            seq = await self._bump(session)
+            return await self.matters.find_one_and_update(
+                guard,
+                {"$set": {"status": MatterStatus.WITHDRAWN.value, "updated_at": now, "seq": seq}},
                 return_document=ReturnDocument.AFTER,
                 session=session,
             )
-            if doc is not None:
-                await self._bump(session)
-            return doc
 
         async with self.db.client.start_session() as session:
             doc = await session.with_transaction(run)
@@ -254,23 +256,45 @@ class MatterStore:
         """Bulk load (demo seed, importer): one insert_many, then one catalogue bump."""
         batch = list(docs)
         if batch:
-            await self.matters.insert_many(batch, ordered=False)
+            # Written before the bump, so nobody sees the new version without these rows.
+            seq = await self.catalogue_version() + 1
+            await self.matters.insert_many([{**d, "seq": seq} for d in batch], ordered=False)
             await self._bump(None)
         return len(batch)
 
-    async def _bump(self, session: AsyncClientSession | None) -> None:
-        await self.db[STATE].update_one(
-            {"_id": "catalogue"}, {"$inc": {"version": 1}}, upsert=True, session=session
+    async def _bump(self, session: AsyncClientSession | None) -> int:
+        """The next catalogue version. Documents a change touches carry it as `seq`, so a
+        process can read just what changed since the version its search index was built at."""
+        state = await self.db[STATE].find_one_and_update(
+            {"_id": "catalogue"},
+            {"$inc": {"version": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
         )
+        if state is None:  # cannot happen with upsert and ReturnDocument.AFTER
+            raise RuntimeError("catalogue state missing after upsert")
+        return int(state["version"])
+
+    async def changed_since(self, version: int) -> list[Document]:
+        """Search rows of every version a publish or withdrawal touched after `version`."""
+        cursor = self.matters.find({"seq": {"$gt": version}}, SEARCH_PROJECTION)
+        return await cursor.to_list(None)
 
     async def catalogue_version(self) -> int:
         doc = await self.db[STATE].find_one({"_id": "catalogue"})
-        return int(doc["version"]) if doc else 0
+        return int(doc.get("version", 0)) if doc else 0
 
     async def clear(self) -> None:
-        """Remove the whole catalogue (the demo seed replaces it)."""
+        """Remove the whole catalogue (the demo seed replaces it). A new epoch tells search
+        indexes that rows vanished without a trace, so they rebuild instead of updating."""
         for name in (MATTERS, DEPARTMENTS, BUNDLES, SERVICE_POINTS):
             await self.db[name].delete_many({})
+        await self.db[STATE].update_one({"_id": "catalogue"}, {"$inc": {"epoch": 1}}, upsert=True)
+
+    async def catalogue_epoch(self) -> int:
+        doc = await self.db[STATE].find_one({"_id": "catalogue"})
+        return int(doc.get("epoch", 0)) if doc else 0
 
     # -- reference data --------------------------------------------------------------------
 

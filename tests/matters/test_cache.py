@@ -95,14 +95,13 @@ async def test_a_publish_reaches_other_processes_within_the_version_ttl(
     assert seen.json()["data"]["matter"]["name"] == "旧名称"
     await publish_guide(api, operator_token, "新名称")
     published_at = time.monotonic()
-    # Poll the other process: it must serve the new guide within the version TTL (plus slack
-    # for the request itself), never the old one after that.
+    # Poll the other process. A request that starts more than the version TTL after the
+    # publish must get the new guide (earlier ones may still see the old one).
     while True:
+        started = time.monotonic() - published_at
         name = (await second_process.get(guide_url(CODE), headers=JSON_ONLY)).json()["data"][
             "matter"
         ]["name"]
-        elapsed = time.monotonic() - published_at
         if name == "新名称":
             break
-        assert elapsed < VERSION_TTL + 0.5, "stale guide served past the version TTL"
-    assert elapsed <= VERSION_TTL + 0.5
+        assert started <= VERSION_TTL, f"stale guide served {started:.2f}s after the publish"

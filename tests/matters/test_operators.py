@@ -131,3 +131,28 @@ async def test_publishing_without_a_draft_is_a_user_error(
         CREATE, {"m": new_guide(code=catalogue.matters[0].code)}, operator_token
     )
     assert [e["code"] for e in exists["createMatter"]["userErrors"]] == ["ALREADY_EXISTS"]
+
+
+SEARCH_MORE = """
+query S($q: String!) { searchMatters(query: $q, first: 20) { nodes { code name } } }"""
+
+
+async def test_search_follows_a_publish_without_a_full_rebuild(
+    api: Api, catalogue: demo.Catalogue, operator_token: str
+) -> None:
+    target = next(m for m in catalogue.matters if m.name == "高龄津贴申领")
+    before = (await api.data(SEARCH_MORE, {"q": "高龄津贴"}))["searchMatters"]["nodes"]
+    assert target.code in [n["code"] for n in before]
+    index = api.state.matters._index
+    assert index is not None
+    guide = target.to_content()
+    guide.update(name="百岁老人长寿补贴申领", aliases=[], keywords=["百岁"])
+    edited = await api.data(EDIT, {"code": target.code, "m": guide}, operator_token)
+    assert edited["editMatter"]["userErrors"] == []
+    await api.data(PUBLISH, {"code": target.code}, operator_token)
+    after = (await api.data(SEARCH, {"q": "长寿补贴"}))["searchMatters"]["nodes"]
+    assert after[0] == {"code": target.code, "name": "百岁老人长寿补贴申领"}
+    again = (await api.data(SEARCH_MORE, {"q": "高龄津贴"}))["searchMatters"]["nodes"]
+    assert target.code not in [n["code"] for n in again]
+    assert api.state.matters._index is index  # applied in place: 2 rows, not 303
+    assert len(index) == len(catalogue.matters)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from matters import demo
+from matters.service import seed_catalogue
+from matters.store import MatterStore
 from tests.factories import Api
 from tests.matters.conftest import error_codes
 
@@ -131,3 +133,18 @@ async def test_results_load_the_whole_guide_when_asked(api: Api, catalogue: demo
         assert node["version"] == 1
         assert node["materials"][0]["name"] == expected.situations[0].materials[0].name
         assert node["servicePoints"]
+
+
+async def test_a_reseeded_catalogue_is_searched_afresh(api: Api, catalogue: demo.Catalogue) -> None:
+    assert (await api.data(SEARCH, {"q": "公租房", "first": 1}))["searchMatters"]["nodes"]
+    smaller = demo.Catalogue(
+        [m for m in catalogue.matters if m.name == "个体工商户设立登记"],
+        catalogue.departments,
+        [],
+        catalogue.service_points,
+    )
+    await seed_catalogue(MatterStore(api.state.db), smaller)
+    api.state.matters.invalidate()  # as the seeding process does; others see it within 1 s
+    assert (await api.data(SEARCH, {"q": "公租房"}))["searchMatters"]["nodes"] == []
+    found = (await api.data(SEARCH, {"q": "gtgsh", "first": 100}))["searchMatters"]["nodes"]
+    assert len(found) == len(smaller.matters)
