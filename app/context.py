@@ -26,6 +26,7 @@ from auth.service import AuthService, SessionCache
 from auth.sms import DevSmsSender, HttpSmsSender, SmsSender
 from auth.store import AuthStore
 from auth.tokens import TokenKeys
+from notifications.events import InboxHub
 
 
 @dataclass
@@ -42,6 +43,7 @@ class AppState:
     operations: dict[str, str]
     sessions: SessionCache = field(default_factory=SessionCache)
     oidc: OidcVerifier | None = None
+    inbox_hub: InboxHub = field(default_factory=InboxHub)  # inboxEvents fan-out
 
     @property
     def db(self) -> AsyncDatabase[Document]:

@@ -39,8 +39,9 @@ def connect(uri: str, *, app_name: str = "zsb") -> AsyncMongoClient[Document]:
 def _declared_indexes() -> list[CollectionIndexes]:
     # Each domain's store declares its indexes; importing here keeps app/ the only assembler.
     from auth.store import INDEXES as AUTH_INDEXES
+    from notifications.store import INDEXES as NOTIFICATION_INDEXES
 
-    return [*AUTH_INDEXES]
+    return [*AUTH_INDEXES, *NOTIFICATION_INDEXES]
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

@@ -28,6 +28,7 @@ from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATION
 from app.settings import Settings
 from auth import schema as auth_schema
 from graphql import GraphQLError, OperationDefinitionNode
+from notifications import schema as notifications_schema
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,9 @@ class ZsbSchema(strawberry.Schema):
                 )
 
 
-Query = merge_types("Query", (auth_schema.Query,))
-Mutation = merge_types("Mutation", (auth_schema.Mutation,))
+Query = merge_types("Query", (auth_schema.Query, notifications_schema.Query))
+Mutation = merge_types("Mutation", (auth_schema.Mutation, notifications_schema.Mutation))
+Subscription = merge_types("Subscription", (notifications_schema.Subscription,))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -102,6 +104,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return ZsbSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         # Field suggestions ("did you mean …") would describe the schema to production probers.
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
