@@ -371,7 +371,8 @@ class NotificationStore:
         result = await self._c(OUTBOX).update_one(
             {"_id": job_id, "status": "LEASED", "lease_owner": owner}, update
         )
-        return result.modified_count == 1
+        # matched, not modified: an update that happens to change nothing still holds the lease
+        return result.matched_count == 1
 
     async def get_job(self, job_id: str) -> dict[str, Any] | None:
         return await self._c(OUTBOX).find_one({"_id": job_id})

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -90,13 +91,23 @@ class FcmProvider:
 
     async def aclose(self) -> None:
         await self._service._async_client.aclose()
-        firebase_admin.delete_app(self.app)
+        # delete_app closes the service with asyncio.run(), which needs a thread without a
+        # running loop; the client it closes there is already closed.
+        await asyncio.to_thread(firebase_admin.delete_app, self.app)
 
 
 def _to_fcm(m: PushMessage) -> messaging.Message:
     data = {"category": m.category, **m.data}
     if m.deep_link:
         data["deepLink"] = m.deep_link
+    with warnings.catch_warnings():
+        # firebase-admin 7.7 deprecates `token` for `fid` (installation ids); the apps register
+        # FCM registration tokens, which FCM v1 still takes as `message.token`.
+        warnings.filterwarnings("ignore", "Message.token is deprecated", DeprecationWarning)
+        return _message(m, data)
+
+
+def _message(m: PushMessage, data: dict[str, str]) -> messaging.Message:
     return messaging.Message(
         token=m.token,
         notification=messaging.Notification(title=m.title, body=m.body),
