@@ -54,6 +54,7 @@ class DispatchConfig:
     jobs_in_flight: int = 8
     poll_interval: float = 0.2
     chunks_per_plan_step: int = 20
+    chunk_size: int = outbox.CHUNK_SIZE  # recipients per campaign job
 
 
 class LeaseLost(Exception):
@@ -163,7 +164,7 @@ class Dispatcher:
         cursor: ObjectId | None = doc.get("plan_cursor")
         message = outbox.campaign_message(campaign, now)
         for _ in range(self.config.chunks_per_plan_step):
-            user_ids = await self.audience.page(campaign.target, cursor, outbox.CHUNK_SIZE)
+            user_ids = await self.audience.page(campaign.target, cursor, self.config.chunk_size)
             if user_ids:
                 await self.store.insert_job(
                     outbox.new_job(
@@ -182,7 +183,7 @@ class Dispatcher:
                 ):
                     return True  # another planner took over; its cursor is authoritative
                 cursor, seq = user_ids[-1], seq + 1
-            if len(user_ids) < outbox.CHUNK_SIZE:
+            if len(user_ids) < self.config.chunk_size:
                 await self.store.finish_plan(campaign.id, self.owner)
                 await self._maybe_finish_campaign(campaign.id)
                 return True

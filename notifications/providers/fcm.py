@@ -36,7 +36,7 @@ from notifications.models import Provider
 from notifications.providers.base import Outcome, PushMessage, SendResult, parse_retry_after
 
 FCM_MAX_BATCH = 500
-FCM_DATA_LIMIT = 4096
+POOL_SIZE = 100  # httpx's default connection limit, which firebase-admin keeps
 
 
 def fcm_url(endpoint: str, project_id: str) -> str:
@@ -80,12 +80,21 @@ class FcmProvider:
     async def send(self, messages: Sequence[PushMessage]) -> list[SendResult]:
         if not messages:
             return []
+        results: list[SendResult] = []
+        # send_each_async starts every request of its list at once, but its httpx client holds
+        # 100 connections and counts the wait for one against the timeout: 500 at once time out
+        # in the queue. Slices of POOL_SIZE keep every request on a live connection.
+        for start in range(0, len(messages), POOL_SIZE):
+            results += await self._send_slice(messages[start : start + POOL_SIZE])
+        return results
+
+    async def _send_slice(self, messages: Sequence[PushMessage]) -> list[SendResult]:
         fcm_messages = [_to_fcm(m) for m in messages]
         try:
             batch = await messaging.send_each_async(fcm_messages, app=self.app)
         except exceptions.FirebaseError as exc:
             # firebase-admin turns a garbage answer (a 200 that is not JSON) into one error for
-            # the whole batch: nothing was recorded as accepted, so all of it is retried.
+            # the whole call: nothing was recorded as accepted, so all of it is retried.
             return [SendResult(Outcome.RETRY, code=f"BATCH:{exc.code}") for _ in messages]
         return [_result(r) for r in batch.responses]
 

@@ -62,7 +62,7 @@ def dispatcher(
         providers,  # type: ignore[arg-type]
         quiet=QuietHours.parse(quiet),
         clock=clock,
-        config=DispatchConfig(base_delay=2.0, **config),  # type: ignore[arg-type]
+        config=DispatchConfig(**{"base_delay": 2.0, "chunk_size": 20, **config}),  # type: ignore[arg-type]
     )
 
 
@@ -82,3 +82,40 @@ async def add_device(
         (clock.now() if clock else DAYTIME),
     )
     return device.id
+
+
+async def insert_citizens(
+    state: AppState, n: int, *, region: str = "370211", tokens_prefix: str | None = "ok-"
+) -> list[ObjectId]:
+    """`n` citizens (and one FCM device each), written in bulk for audience-sized tests."""
+    from auth.models import AssuranceLevel, Role
+
+    now = datetime.now(UTC)
+    users = [
+        User(
+            id=ObjectId(),
+            phone=f"139{i:08d}",
+            roles=(Role.CITIZEN,),
+            assurance_level=AssuranceLevel.L2,
+            created_at=now,
+            region_code=region,
+        )
+        for i in range(n)
+    ]
+    await state.db["users"].insert_many([u.to_document() for u in users])
+    if tokens_prefix is not None:
+        await NotificationStore(state.db).insert_devices(
+            [
+                {
+                    "provider": "FCM",
+                    "token": f"{tokens_prefix}{u.id}-{'t' * 20}",
+                    "user_id": u.id,
+                    "platform": "ANDROID",
+                    "enabled": True,
+                    "created_at": now,
+                    "last_seen_at": now,
+                }
+                for u in users
+            ]
+        )
+    return [u.id for u in users]
