@@ -192,7 +192,7 @@ async def test_two_workers_share_one_campaign_without_duplicates(
     stop = asyncio.Event()
     running = [asyncio.create_task(w.run(stop)) for w in workers]
     deadline = asyncio.get_running_loop().time() + 60
-    while (await api.state.db["notification_campaigns"].find_one({}))["status"] != "DONE":
+    while (await api.state.db["notification_campaigns"].find_one({"status": "DONE"})) is None:
         assert asyncio.get_running_loop().time() < deadline, "campaign did not finish"
         await asyncio.sleep(0.05)  # polling an async outcome with a deadline
     stop.set()
@@ -200,9 +200,11 @@ async def test_two_workers_share_one_campaign_without_duplicates(
     owners = {j["lease_owner"] async for j in api.state.db["notification_outbox"].find({})}
     assert owners == {w.owner for w in workers}  # both took part
     sent = Counter(fcm_server.tokens_accepted())
-    assert len(sent) == 130 and set(sent.values()) == {1}
+    assert len(sent) == 130
+    assert set(sent.values()) == {1}
     copies = Counter([d["user_id"] async for d in api.state.db[INBOX].find({}, {"user_id": 1})])
-    assert set(copies) == set(users) and set(copies.values()) == {1}
+    assert set(copies) == set(users)
+    assert set(copies.values()) == {1}
     stats = (await api.data(CAMPAIGN, {"id": campaign["id"]}, checker))["campaign"]
     assert stats["status"] == "DONE"
-    assert stats["stats"]["targeted"] == 130 and stats["stats"]["sent"] == 130
+    assert (stats["stats"]["targeted"], stats["stats"]["sent"]) == (130, 130)
