@@ -185,6 +185,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         lease_seconds=args.lease_seconds,
         concurrency=args.concurrency,
         jobs_in_flight=args.concurrency,
+        chunk_size=args.chunk_size,
     )
     with database(settings, announce=False) as live:
         _with_state(live, lambda state: run_worker(state, config, once=args.once))
@@ -217,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=8, help="provider batches in flight")
     worker.add_argument("--lease-seconds", type=float, default=30.0)
     worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    worker.add_argument("--chunk-size", type=int, default=500, help="recipients per campaign job")
     worker.set_defaults(run=cmd_worker)
 
     dev = sub.add_parser("dev", help="dev-only tools").add_subparsers(dest="dev", required=True)
