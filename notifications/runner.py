@@ -29,6 +29,8 @@ async def build_providers(state: AppState) -> dict[Provider, PushProvider]:
 
 
 async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = False) -> int:
+    # httpx logs every request at INFO: one line per push would drown the worker's own log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     providers = await build_providers(state)
     dispatcher = Dispatcher(
         state.db, providers, quiet=QuietHours.parse(state.settings.quiet_hours), config=config
