@@ -6,11 +6,15 @@ import asyncio
 import logging
 import signal
 
+import httpx
+
 from app.context import AppState
 from notifications.models import Provider
 from notifications.policy import QuietHours
 from notifications.providers.base import PushProvider
 from notifications.providers.fcm import FcmProvider
+from notifications.providers.wechat import WeChatProvider
+from notifications.store import NotificationStore
 from notifications.worker import DispatchConfig, Dispatcher
 
 log = logging.getLogger(__name__)
@@ -25,6 +29,15 @@ async def build_providers(state: AppState) -> dict[Provider, PushProvider]:
         )
     else:
         log.warning("ZSB_FCM_CREDENTIALS unset: FCM devices get inbox copies only")
+    if settings.wechat_appid and settings.wechat_secret:
+        providers[Provider.WECHAT_MINIPROGRAM] = WeChatProvider(
+            httpx.AsyncClient(timeout=httpx.Timeout(10.0)),
+            NotificationStore(state.db),
+            appid=settings.wechat_appid,
+            secret=settings.wechat_secret.get_secret_value(),
+            api_base=settings.wechat_api_base,
+            templates=settings.wechat_templates,
+        )
     return providers
 
 

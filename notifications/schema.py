@@ -209,6 +209,24 @@ class MarkNotificationOpenedPayload(NotificationPayload):
     pass
 
 
+@strawberry.input(description="Consents the mini-program got from wx.requestSubscribeMessage.")
+class RecordSubscribeGrantInput:
+    device_id: strawberry.ID = strawberry.field(description="My WECHAT_MINIPROGRAM device.")
+    template_ids: list[str] = strawberry.field(description="Accepted template ids (1-3).")
+    long_term: bool = strawberry.field(
+        default=False,
+        description="Long-term subscription (政务民生 templates) instead of one-time.",
+    )
+
+
+@strawberry.type(description="Result of recordSubscribeGrant.")
+class RecordSubscribeGrantPayload:
+    recorded: int = strawberry.field(default=0, description="Templates recorded.")
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="NOT_FOUND, INVALID_TEMPLATE_IDS."
+    )
+
+
 @strawberry.input(description="Mark every message of my inbox read.")
 class MarkAllNotificationsReadInput:
     confirm: bool = strawberry.field(default=True, description="Kept for the input convention.")
@@ -417,6 +435,24 @@ class Mutation:
             return UnregisterDevicePayload(ok=True)
 
         return await run_mutation(UnregisterDevicePayload, act)
+
+    @strawberry.mutation(
+        description="Record WeChat subscribe-message consents; each one-time consent allows "
+        "one message."
+    )
+    async def record_subscribe_grant(
+        self, info: Info[Context, None], input: RecordSubscribeGrantInput
+    ) -> RecordSubscribeGrantPayload:
+        viewer = info.context.require_viewer()
+
+        async def act() -> RecordSubscribeGrantPayload:
+            device_id = object_id_from_global(input.device_id, "Device", field="deviceId")
+            n = await _svc(info).record_subscribe_grants(
+                viewer, device_id, list(input.template_ids), input.long_term
+            )
+            return RecordSubscribeGrantPayload(recorded=n)
+
+        return await run_mutation(RecordSubscribeGrantPayload, act)
 
     @strawberry.mutation(description="Mark one of my messages read.")
     async def mark_notification_read(

@@ -25,7 +25,7 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.db import Document
-from app.errors import NotFoundError
+from app.errors import DomainError, NotFoundError
 from app.pagination import Connection
 from auth.permissions import Viewer
 from notifications import outbox
@@ -46,6 +46,8 @@ _TOKEN_PATTERNS = {
     Provider.FCM: re.compile(r"^[A-Za-z0-9_:\-.]{16,4096}$"),
     Provider.WECHAT_MINIPROGRAM: re.compile(r"^[A-Za-z0-9_\-]{16,64}$"),
 }
+
+_TEMPLATE_ID = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,22 @@ class NotificationService:
     async def unregister_device(self, viewer: Viewer, device_id: ObjectId) -> None:
         if not await self.store.delete_device(device_id, viewer.user_id):
             raise NotFoundError("设备不存在 (no such device)", field="deviceId")
+
+    async def record_subscribe_grants(
+        self, viewer: Viewer, device_id: ObjectId, template_ids: list[str], long_term: bool
+    ) -> int:
+        """What `wx.requestSubscribeMessage` returned as accepted (≤ 3 templates per tap)."""
+        device = await self.store.get_device(device_id, viewer.user_id)
+        if device is None or device.provider is not Provider.WECHAT_MINIPROGRAM:
+            raise NotFoundError("小程序设备不存在 (no such mini-program device)", field="deviceId")
+        if not 1 <= len(template_ids) <= 3 or not all(_TEMPLATE_ID.match(t) for t in template_ids):
+            raise DomainError(
+                "订阅模板须为 1-3 个有效模板 ID (1-3 template ids)",
+                code="INVALID_TEMPLATE_IDS",
+                field="templateIds",
+            )
+        await self.store.add_wechat_grants(device.token, template_ids, long_term, self.clock.now())
+        return len(template_ids)
 
     async def my_devices(self, viewer: Viewer) -> list[Device]:
         return await self.store.user_devices(viewer.user_id)

@@ -22,6 +22,7 @@ PREFERENCES = "notification_preferences"
 CAMPAIGNS = "notification_campaigns"
 OUTBOX = "notification_outbox"
 FAILURES = "notification_failures"
+WECHAT_GRANTS = "wechat_subscribe_grants"
 
 _DUPLICATE_KEY = 11000
 
@@ -60,6 +61,8 @@ INDEXES = [
         ],
     ),
     CollectionIndexes(FAILURES, [IndexModel([("job_id", ASCENDING)])]),
+    # _id is "<openid>:<template id>"; no further index needed.
+    CollectionIndexes(WECHAT_GRANTS, []),
 ]
 
 
@@ -91,6 +94,10 @@ class NotificationStore:
         if saved is None:
             raise RuntimeError("device upsert returned nothing")
         return Device.from_document(saved)
+
+    async def get_device(self, device_id: ObjectId, user_id: ObjectId) -> Device | None:
+        doc = await self._c(DEVICES).find_one({"_id": device_id, "user_id": user_id})
+        return Device.from_document(doc) if doc else None
 
     async def delete_device(self, device_id: ObjectId, user_id: ObjectId) -> bool:
         result = await self._c(DEVICES).delete_one({"_id": device_id, "user_id": user_id})
@@ -389,3 +396,47 @@ class NotificationStore:
 
     async def count_failures(self, job_id: str) -> int:
         return await self._c(FAILURES).count_documents({"job_id": job_id})
+
+    # -- WeChat subscribe-message consent ledger ---------------------------------------
+
+    async def add_wechat_grants(
+        self, openid: str, template_ids: Sequence[str], long_term: bool, now: datetime
+    ) -> None:
+        """Each accepted one-time consent allows one more message; long-term ones any number."""
+        for template_id in template_ids:
+            await self._c(WECHAT_GRANTS).update_one(
+                {"_id": f"{openid}:{template_id}"},
+                {
+                    "$inc": {"remaining": 0 if long_term else 1},
+                    "$set": {"updated_at": now, **({"long_term": True} if long_term else {})},
+                    "$setOnInsert": {"openid": openid, "template_id": template_id},
+                },
+                upsert=True,
+            )
+
+    async def take_wechat_grant(self, openid: str, template_id: str) -> bool:
+        """Consume one consent (guard in the filter: two sends cannot share one); False when
+        there is none. A long-term subscription is never used up."""
+        key = f"{openid}:{template_id}"
+        taken = await self._c(WECHAT_GRANTS).find_one_and_update(
+            {"_id": key, "long_term": {"$ne": True}, "remaining": {"$gt": 0}},
+            {"$inc": {"remaining": -1}},
+        )
+        if taken is not None:
+            return True
+        return await self._c(WECHAT_GRANTS).count_documents({"_id": key, "long_term": True}) == 1
+
+    async def return_wechat_grant(self, openid: str, template_id: str) -> None:
+        await self._c(WECHAT_GRANTS).update_one(
+            {"_id": f"{openid}:{template_id}", "long_term": {"$ne": True}},
+            {"$inc": {"remaining": 1}},
+        )
+
+    async def clear_wechat_grant(self, openid: str, template_id: str) -> None:
+        await self._c(WECHAT_GRANTS).update_one(
+            {"_id": f"{openid}:{template_id}"},
+            {"$set": {"remaining": 0, "long_term": False}},
+        )
+
+    async def wechat_grant(self, openid: str, template_id: str) -> dict[str, Any] | None:
+        return await self._c(WECHAT_GRANTS).find_one({"_id": f"{openid}:{template_id}"})

@@ -200,10 +200,29 @@ class Dispatcher:
     # -- one job -------------------------------------------------------------------------
 
     async def process(self, job: dict[str, Any]) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(job))
         try:
             await self._process(job)
         except LeaseLost:
             log.info("lease lost", extra={"job": job["_id"]})
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, job: dict[str, Any]) -> None:
+        """Keep the lease while the job waits for a provider slot or a slow provider answer.
+
+        Without it a job queued behind others in this process would lose its lease and be
+        claimed again — by this very process — and its devices pushed twice.
+        """
+        while True:
+            await asyncio.sleep(self.config.lease_seconds / 3)
+            renewed = await self.store.update_job(
+                job["_id"], self.owner, {"$set": {"lease_until": self._lease(self.clock.now())}}
+            )
+            if not renewed:
+                return
 
     async def _update(self, job: dict[str, Any], update: dict[str, Any]) -> None:
         if not await self.store.update_job(job["_id"], self.owner, update):
