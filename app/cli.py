@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="deliver notifications (run any number of these)")
     worker.add_argument("--concurrency", type=int, default=8, help="provider batches in flight")
-    worker.add_argument("--lease-seconds", type=float, default=30.0)
+    worker.add_argument("--lease-seconds", type=float, default=60.0)
     worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
     worker.add_argument("--chunk-size", type=int, default=500, help="recipients per campaign job")
     worker.set_defaults(run=cmd_worker)

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class DispatchConfig:
-    lease_seconds: float = 30.0
+    lease_seconds: float = 60.0  # renewed every third of it while a job is processed
     max_attempts: int = 8  # transient failures before a device's push is given up
     base_delay: float = 2.0  # first retry after ~2 s, then doubling …
     max_delay: float = 3600.0  # … up to an hour
@@ -216,12 +216,19 @@ class Dispatcher:
         Without it a job queued behind others in this process would lose its lease and be
         claimed again — by this very process — and its devices pushed twice.
         """
+        interval = self.config.lease_seconds / 3
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.config.lease_seconds / 3)
+            due = loop.time() + interval
+            await asyncio.sleep(interval)
             renewed = await self.store.update_job(
                 job["_id"], self.owner, {"$set": {"lease_until": self._lease(self.clock.now())}}
             )
+            late = loop.time() - due
+            if late > interval:  # the loop or the database is too slow for this lease
+                log.warning("lease renewal late", extra={"job": job["_id"], "late_s": late})
             if not renewed:
+                log.warning("lease renewal refused", extra={"job": job["_id"]})
                 return
 
     async def _update(self, job: dict[str, Any], update: dict[str, Any]) -> None:

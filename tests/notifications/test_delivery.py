@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from firebase_admin import messaging
@@ -10,11 +14,12 @@ from firebase_admin import messaging
 from app.context import AppState
 from notifications import service as notifications_service
 from notifications.errors import MissingDataError, UnknownTemplateError
-from notifications.models import Category
-from notifications.policy import ManualClock
+from notifications.models import Category, Provider
+from notifications.policy import ManualClock, SystemClock
 from notifications.providers.fcm import FcmProvider
 from notifications.service import NotificationService
 from notifications.store import FAILURES, INBOX, OUTBOX, NotificationStore
+from notifications.worker import DispatchConfig, Dispatcher
 from tests.factories import Api, create_demo_user
 from tests.notifications.conftest import add_device, dispatcher
 from tests.notifications.fcm_standin import PROJECT, FcmStandIn
@@ -261,7 +266,7 @@ async def test_a_worker_that_lost_its_lease_cannot_record(
     slow, quick = dispatcher(api.state, fcm, clock), dispatcher(api.state, fcm, clock)
     job = await slow.claim()
     assert job is not None
-    clock.advance(31)  # the lease (30 s) ran out: `slow` is presumed dead
+    clock.advance(61)  # the lease (60 s) ran out: `slow` is presumed dead
     taken = await quick.claim()
     assert taken is not None
     assert taken["_id"] == job["_id"]
@@ -282,3 +287,45 @@ def test_fcm_error_codes_are_classified() -> None:
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("Mon, 23 Nov 2026 00:00:30 GMT", now) == 30.0
     assert parse_retry_after("soon") is None
+
+
+async def test_jobs_waiting_for_a_slow_provider_keep_their_lease(
+    api: Api, fcm_credentials: Path, fcm_server: FcmStandIn
+) -> None:
+    # Real time here: leases of 0.3 s, an FCM answering in 0.2 s, one request slice in flight
+    # per provider. Six two-device jobs queue for ~1.2 s: without lease renewal they would be
+    # claimed again (by the other worker or the same one) and pushed twice.
+    fcm_server.delay = 0.2
+    provider = await FcmProvider.create(fcm_credentials, fcm_server.base_url, http_timeout=5)
+    clock = SystemClock()
+    try:
+        for phone in ("13800000001", "13800000002", "13800000003"):
+            user = await create_demo_user(api.state, phone)
+            for n in range(2):
+                await add_device(api.state, user, f"ok-{phone}-{n}-" + "s" * 30)
+                await _notify(api.state, clock, user.id, key=f"{phone}-{n}")  # type: ignore[arg-type]
+        workers = [
+            Dispatcher(
+                api.state.db,
+                {Provider.FCM: provider},
+                quiet=None,
+                clock=clock,
+                config=DispatchConfig(lease_seconds=0.3, jobs_in_flight=3, poll_interval=0.05),
+            )
+            for _ in range(2)
+        ]
+        stop = asyncio.Event()
+        running = [asyncio.create_task(w.run(stop)) for w in workers]
+        deadline = time.monotonic() + 30
+        while await api.state.db[OUTBOX].count_documents({"status": {"$ne": "DONE"}}):
+            assert time.monotonic() < deadline, "jobs did not finish"
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.gather(*running)
+    finally:
+        await provider.aclose()
+    claims = [j["claims"] async for j in api.state.db[OUTBOX].find({})]
+    assert claims == [1] * 6  # no job was taken over
+    sent = Counter(fcm_server.tokens_accepted())
+    assert len(sent) == 6
+    assert set(sent.values()) == {2}  # each device once per notification (two each)
