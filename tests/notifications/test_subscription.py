@@ -7,9 +7,11 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from bson import ObjectId
 from pymongo import AsyncMongoClient, MongoClient
@@ -18,8 +20,14 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.main import create_app
 from notifications import service as notifications_service
+from notifications.models import Provider
+from notifications.providers.fcm import FcmProvider
+from notifications.store import NotificationStore
+from notifications.worker import Dispatcher
 from tests.app.test_websocket import PROTOCOL, _init, _token, _ws_url
 from tests.conftest import ThreadedServer, make_settings
+from tests.notifications.fcm_standin import FcmStandIn
+from tests.notifications.test_campaigns import APPROVE, CREATE, _draft
 
 SUBSCRIBE = "subscription { inboxEvents { id title category deepLink readAt } }"
 
@@ -110,3 +118,82 @@ async def test_a_subscription_needs_a_signed_in_user(server: ThreadedServer) -> 
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
         message = json.loads(await ws.recv())
         assert message["payload"]["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+
+
+async def _gql(server: ThreadedServer, token: str, query: str, variables: dict[str, Any]) -> Any:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"authorization": f"Bearer {token}"},
+        )
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+@pytest.mark.parametrize("source", ["status_change", "licence_check", "campaign"])
+async def test_each_kind_reaches_inbox_socket_and_fcm(
+    server: ThreadedServer,
+    db: AsyncDatabase[dict[str, Any]],
+    fcm: FcmProvider,
+    fcm_server: FcmStandIn,
+    source: str,
+) -> None:
+    """The issue's "done when": a status change, a licence check and an approved campaign."""
+    token = await _token(server, "13800000003")
+    user_id = await _user_id(db, "13800000003")
+    await NotificationStore(db).upsert_device(
+        {
+            "provider": "FCM",
+            "token": "ok-wang-" + "w" * 40,
+            "user_id": user_id,
+            "platform": "HARMONYOS",
+            "app_version": "5.2.0",
+            "locale": "zh-CN",
+        },
+        datetime.now(UTC),
+    )
+    async with connect(_ws_url(server), subprotocols=[PROTOCOL]) as ws:  # type: ignore[list-item]
+        assert (await _init(ws, {"authorization": f"Bearer {token}"}))["type"] == "connection_ack"
+        await _subscribed(ws, server, user_id)
+        if source == "status_change":
+            await notifications_service.notify(
+                db,
+                user_id,
+                "APPLICATION_STATUS_CHANGED",
+                {
+                    "matter_name": "老年人优待证",
+                    "receipt_number": "QD9",
+                    "status": "已办结",
+                    "application_id": "a9",
+                },
+                key="application:a9:DONE",
+            )
+            title = "您的办件有新进展"
+        elif source == "licence_check":
+            await notifications_service.notify(
+                db,
+                user_id,
+                "LICENCE_CHECKED",
+                {
+                    "licence_name": "老年人优待证",
+                    "checked_at": "09:30",
+                    "verifier": "青岛地铁",
+                    "licence_id": "l3",
+                },
+            )
+            title = "您的证照被查验"
+        else:
+            creator = await _token(server, "13800000301")
+            checker = await _token(server, "13800000302")
+            created = await _gql(server, creator, CREATE, _draft({"tags": ["老年人"]}))
+            campaign_id = created["createCampaign"]["campaign"]["id"]
+            await _gql(server, checker, APPROVE, {"id": campaign_id})
+            title = "稳岗补贴免申即享"
+        worker = Dispatcher(db, {Provider.FCM: fcm}, quiet=None)
+        await worker.run_until_idle()
+        event = json.loads(await asyncio.wait_for(ws.recv(), timeout=1.0))
+        assert event["payload"]["data"]["inboxEvents"]["title"] == title
+    assert await db["notifications"].count_documents({"user_id": user_id, "title": title}) == 1
+    assert [m["message"]["notification"]["title"] for m in fcm_server.accepted] == [title]
