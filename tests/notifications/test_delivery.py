@@ -329,3 +329,30 @@ async def test_jobs_waiting_for_a_slow_provider_keep_their_lease(
     sent = Counter(fcm_server.tokens_accepted())
     assert len(sent) == 6
     assert set(sent.values()) == {2}  # each device once per notification (two each)
+
+
+async def test_a_slow_provider_times_out_and_is_retried_not_lost(
+    api: Api, fcm_credentials: Path, fcm_server: FcmStandIn, clock: ManualClock
+) -> None:
+    fcm_server.delay = 1.5
+    provider = await FcmProvider.create(fcm_credentials, fcm_server.base_url, http_timeout=0.3)
+    try:
+        user = await create_demo_user(api.state, "13800000001")
+        await add_device(api.state, user, "ok-" + "z" * 40)
+        await _notify(api.state, clock, user.id, key="k")
+        worker = dispatcher(api.state, provider, clock)
+        await worker.run_until_idle()
+        job = await api.state.db[OUTBOX].find_one({"_id": "notify:k"})
+        assert job is not None
+        assert (job["status"], job["attempts"], job["counts"]["sent"]) == ("PENDING", 1, 0)
+        fcm_server.delay = 0
+        clock.advance(5)
+        await worker.run_until_idle()
+    finally:
+        await provider.aclose()
+    job = await api.state.db[OUTBOX].find_one({"_id": "notify:k"})
+    assert job is not None
+    assert (job["status"], job["counts"]["sent"]) == ("DONE", 1)
+    # The stand-in finished the slow request after we gave up on it: at-least-once, as designed.
+    assert fcm_server.tokens_accepted().count("ok-" + "z" * 40) in (1, 2)
+    assert await api.state.db[INBOX].count_documents({}) == 1
