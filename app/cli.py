@@ -225,6 +225,21 @@ def cmd_dev_sms(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from notifications.runner import run_worker
+    from notifications.worker import DispatchConfig
+
+    config = DispatchConfig(
+        lease_seconds=args.lease_seconds,
+        concurrency=args.concurrency,
+        jobs_in_flight=args.concurrency,
+        chunk_size=args.chunk_size,
+    )
+    with database(settings, announce=False) as live:
+        _with_state(live, lambda state: run_worker(state, config, once=args.once))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zsb", description="掌上办 back-end")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -262,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify_qr.add_argument("--base-url", required=True)
     verify_qr.set_defaults(run=cmd_verify_qr)
 
+    worker = sub.add_parser("worker", help="deliver notifications (run any number of these)")
+    worker.add_argument("--concurrency", type=int, default=8, help="provider batches in flight")
+    worker.add_argument("--lease-seconds", type=float, default=60.0)
+    worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    worker.add_argument("--chunk-size", type=int, default=500, help="recipients per campaign job")
+    worker.set_defaults(run=cmd_worker)
+
     dev = sub.add_parser("dev", help="dev-only tools").add_subparsers(dest="dev", required=True)
     sms = dev.add_parser("sms", help="show the last SMS the dev sender recorded for a phone")
     sms.add_argument("--phone", required=True)
@@ -272,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
-    configure_logging(settings.log_level if args.command == "serve" else "WARNING")
+    configure_logging(settings.log_level if args.command in ("serve", "worker") else "WARNING")
     try:
         code: int = args.run(args, settings)
     except ProductionMisconfigured as exc:

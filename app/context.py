@@ -33,6 +33,7 @@ from electronic_cards.store import CardsStore
 from matters.runtime import CatalogueRuntime
 from matters.service import MatterService
 from matters.store import MatterStore
+from notifications.events import InboxHub
 
 
 @dataclass
@@ -50,6 +51,7 @@ class AppState:
     sessions: SessionCache = field(default_factory=SessionCache)
     oidc: OidcVerifier | None = None
     matters: CatalogueRuntime = field(default_factory=CatalogueRuntime)
+    inbox_hub: InboxHub = field(default_factory=InboxHub)  # inboxEvents fan-out
 
     @property
     def db(self) -> AsyncDatabase[Document]:

@@ -43,8 +43,16 @@ def _declared_indexes() -> list[CollectionIndexes]:
     from auth.user_store import INDEXES as USER_INDEXES
     from electronic_cards.store import INDEXES as CARDS_INDEXES
     from matters.store import INDEXES as MATTERS_INDEXES
+    from notifications.store import INDEXES as NOTIFICATION_INDEXES
 
-    return [*AUDIT_INDEXES, *AUTH_INDEXES, *USER_INDEXES, *MATTERS_INDEXES, *CARDS_INDEXES]
+    return [
+        *AUDIT_INDEXES,
+        *AUTH_INDEXES,
+        *USER_INDEXES,
+        *MATTERS_INDEXES,
+        *CARDS_INDEXES,
+        *NOTIFICATION_INDEXES,
+    ]
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

@@ -78,6 +78,7 @@ async def build_state(settings: Settings) -> AppState:
 
 
 async def close_state(state: AppState) -> None:
+    await state.inbox_hub.close()
     await state.http.aclose()
     await state.client.close()
 

@@ -31,6 +31,7 @@ from auth import schema as auth_schema
 from electronic_cards import schema as cards_schema
 from graphql import GraphQLError, OperationDefinitionNode
 from matters import schema as matters_schema
+from notifications import schema as notifications_schema
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,20 @@ class ZsbSchema(strawberry.Schema):
                 )
 
 
-Query = merge_types("Query", (auth_schema.Query, matters_schema.Query, cards_schema.Query))
-Mutation = merge_types(
-    "Mutation", (auth_schema.Mutation, matters_schema.Mutation, cards_schema.Mutation)
+Query = merge_types(
+    "Query",
+    (auth_schema.Query, matters_schema.Query, cards_schema.Query, notifications_schema.Query),
 )
+Mutation = merge_types(
+    "Mutation",
+    (
+        auth_schema.Mutation,
+        matters_schema.Mutation,
+        cards_schema.Mutation,
+        notifications_schema.Mutation,
+    ),
+)
+Subscription = merge_types("Subscription", (notifications_schema.Subscription,))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -112,6 +123,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return ZsbSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         # Field suggestions ("did you mean …") would describe the schema to production probers.
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),

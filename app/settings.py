@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     fcm_credentials: Path | None = None
     fcm_endpoint: str | None = None
     quiet_hours: str = "22:00-08:00"
+    # WeChat mini-program subscribe messages: app credentials, API base (tests, gateways) and
+    # one subscribe-message template id per category, e.g. {"APPLICATION_STATUS": "tmpl…"}.
+    wechat_appid: str | None = None
+    wechat_secret: SecretStr | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_templates: dict[str, str] = Field(default_factory=dict)
 
     log_level: str = "INFO"
     operations_dir: Path | None = Field(

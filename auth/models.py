@@ -107,3 +107,13 @@ class User:
             "department_code": self.department_code,
             "tags": list(self.tags),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenFilter:
+    """Every given part must hold. `phone_keys` are phones' blind indexes (see `phone_keys`)."""
+
+    region_codes: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    phone_keys: tuple[str, ...] = ()
+    legal_person: bool | None = None  # True: 法人 accounts only; False: individuals only

@@ -18,7 +18,7 @@ from app import sealing
 from app.db import CollectionIndexes, Document
 from app.errors import AlreadyExistsError
 from app.keyring import Keyring
-from auth.models import User
+from auth.models import CitizenFilter, User
 
 USERS = "users"
 PHONE_PURPOSE = "phone"
@@ -39,6 +39,44 @@ INDEXES = [
         ],
     ),
 ]
+
+
+# 法人 accounts: a business identity. Until accounts record their kind, a user counts as 法人
+# when an organisation is attached or one of these tags is present.
+LEGAL_PERSON_TAGS = ("法人", "企业", "个体工商户")
+
+
+def _citizen_query(where: CitizenFilter) -> dict[str, Any]:
+    clauses: list[dict[str, Any]] = [{"roles": "CITIZEN"}]
+    if where.region_codes:
+        clauses.append({"region_code": {"$in": list(where.region_codes)}})
+    if where.tags:
+        clauses.append({"tags": {"$in": list(where.tags)}})
+    if where.phone_keys:
+        clauses.append({"phone_index": {"$in": list(where.phone_keys)}})
+    legal = {"$or": [{"organization": {"$ne": None}}, {"tags": {"$in": list(LEGAL_PERSON_TAGS)}}]}
+    if where.legal_person is True:
+        clauses.append(legal)
+    elif where.legal_person is False:
+        clauses.append({"$nor": [legal]})
+    return {"$and": clauses}
+
+
+class UserQuery:
+    """Counting and listing users by profile fields; reads ids only, never personal data."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.users = db[USERS]
+
+    async def count(self, where: CitizenFilter) -> int:
+        return await self.users.count_documents(_citizen_query(where))
+
+    async def ids(self, where: CitizenFilter, after: ObjectId | None, limit: int) -> list[ObjectId]:
+        query = _citizen_query(where)
+        if after is not None:
+            query = {"$and": [query, {"_id": {"$gt": after}}]}
+        cursor = self.users.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)
+        return [d["_id"] async for d in cursor]
 
 
 def phone_key(keyring: Keyring, phone: str) -> str:
@@ -83,6 +121,11 @@ class UserStore:
             await self.db[USERS].insert_one(self._encode(user))
         except DuplicateKeyError as exc:
             raise AlreadyExistsError("该手机号或身份证号已注册 (already registered)") from exc
+
+    async def insert_users(self, users: list[User]) -> None:
+        """Bulk registration (imports, load tests): one round trip per call."""
+        if users:
+            await self.db[USERS].insert_many([self._encode(u) for u in users], ordered=False)
 
     async def upsert_user_by_phone(self, user: User) -> User:
         """Insert, or replace everything but `_id` and `created_at` (idempotent demo seeding)."""

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from app.db import Document
+from app.vocabulary import Audience as Audience  # re-exported: part of this model
 
 
 def _f(chinese: str, english: str, default: Any = ..., **kwargs: Any) -> Any:
@@ -34,11 +35,6 @@ class MatterType(StrEnum):
     OTHER_POWER = "其他行政权力"
     PUBLIC_SERVICE = "公共服务"
     FILING = "行政备案"
-
-
-class Audience(StrEnum):
-    PERSON = "个人"
-    ORGANIZATION = "法人"
 
 
 class ServiceMode(StrEnum):

@@ -15,7 +15,6 @@ from matters import models
 from matters.demo_templates import REGIONS
 
 strawberry.enum(models.MatterType, description="事项类型 (national basic catalogue).")
-strawberry.enum(models.Audience, description="服务对象: PERSON 个人, ORGANIZATION 法人.")
 strawberry.enum(
     models.ServiceMode,
     description="服务方式: 秒批, 即办, 承诺办, 容缺受理, 告知承诺, 全程网办, 预约办.",

@@ -1,0 +1,40 @@
+"""Who matches a description of citizens: the user directory other domains may query.
+
+Campaign targeting (notifications) asks here instead of reading `users`: the collection, its
+sealed phones and what counts as a 法人 account stay auth's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
+
+from app import sealing
+from app.db import Document
+from app.keyring import Keyring
+from auth.models import CitizenFilter
+from auth.user_store import UserQuery
+
+
+def phone_keys(keyring: Keyring, phones: Iterable[str]) -> tuple[str, ...]:
+    """How a list of phones is kept and matched without storing the phones themselves."""
+    return tuple(sealing.blind_index(keyring.phone_index, p) for p in phones)
+
+
+__all__ = ["CitizenFilter", "UserDirectory", "phone_keys"]
+
+
+class UserDirectory:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._queries = UserQuery(db)
+
+    async def count_citizens(self, where: CitizenFilter) -> int:
+        return await self._queries.count(where)
+
+    async def citizen_ids(
+        self, where: CitizenFilter, after: ObjectId | None, limit: int
+    ) -> list[ObjectId]:
+        """The next `limit` matching user ids in `_id` order (keyset: resumable after a crash)."""
+        return await self._queries.ids(where, after, limit)

@@ -1,0 +1,243 @@
+"""GraphQL types and operations of policy campaigns (operators): thin calls into the service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from app.api_types import UserError, run_mutation
+from app.context import Context
+from app.ids import object_id_from_global, to_global_id
+from notifications import enums as _enums  # noqa: F401 - registers the GraphQL enums
+from notifications import models
+from notifications.campaigns import CampaignDraft, CampaignService
+
+
+def _campaigns(info: Info[Context, None]) -> CampaignService:
+    return CampaignService(info.context.state.db, info.context.state.keyring)
+
+
+@strawberry.type(description="Delivery figures of a campaign.")
+class CampaignStats:
+    targeted: int = strawberry.field(description="Recipients (accounts) the target matched.")
+    queued: int = strawberry.field(description="Recipients whose delivery is not finished.")
+    inboxed: int = strawberry.field(description="Inbox copies written.")
+    sent: int = strawberry.field(description="Pushes a provider accepted.")
+    failed: int = strawberry.field(description="Pushes that failed for good.")
+    suppressed: int = strawberry.field(
+        description="Recipients kept to the inbox only (opt-out or the 2-a-day cap)."
+    )
+    opened: int = strawberry.field(description="Inbox copies opened.")
+
+
+@strawberry.type(description="An operator's policy push (政策推送).")
+class Campaign:
+    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+    title: str = strawberry.field(description="Title shown in the notification.")
+    body: str = strawberry.field(description="Message text.")
+    deep_link: str | None = strawberry.field(description="Where the app opens.")
+    category: models.Category = strawberry.field(description="Message category.")
+    status: models.CampaignStatus = strawberry.field(description="Where the campaign is.")
+    scheduled_at: datetime | None = strawberry.field(description="Earliest send time.")
+    created_at: datetime = strawberry.field(description="When it was drafted.")
+    _model: strawberry.Private[models.Campaign]
+
+    @classmethod
+    def of(cls, c: models.Campaign) -> Campaign:
+        return cls(
+            id=strawberry.ID(to_global_id("Campaign", c.id)),
+            title=c.title,
+            body=c.body,
+            deep_link=c.deep_link,
+            category=c.category,
+            status=c.status,
+            scheduled_at=c.scheduled_at,
+            created_at=c.created_at,
+            _model=c,
+        )
+
+    @strawberry.field(description="Delivery figures so far.")
+    async def stats(self, info: Info[Context, None]) -> CampaignStats:
+        s = await _campaigns(info).stats(self._model)
+        return CampaignStats(
+            targeted=s.targeted,
+            queued=s.queued,
+            inboxed=s.inboxed,
+            sent=s.sent,
+            failed=s.failed,
+            suppressed=s.suppressed,
+            opened=s.opened,
+        )
+
+
+@strawberry.input(description="Who a campaign reaches; every given criterion must hold.")
+class CampaignTargetInput:
+    all: bool = strawberry.field(default=False, description="Every citizen (no other criteria).")
+    region_codes: list[str] | None = strawberry.field(
+        default=None, description="6-digit administrative division codes, e.g. 370202."
+    )
+    audience: models.Audience | None = strawberry.field(
+        default=None, description="个人 or 法人 accounts only."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=None, description="Accounts with any of these profile tags."
+    )
+    licence_type_code: str | None = strawberry.field(
+        default=None, description="Holders of this licence type (not available yet)."
+    )
+    phones: list[str] | None = strawberry.field(
+        default=None, description="An explicit (uploaded) list of mobile numbers, ≤ 10,000."
+    )
+
+    def to_model(self) -> models.Target:
+        return models.Target(
+            all=self.all,
+            region_codes=tuple(self.region_codes or ()),
+            audience=self.audience,
+            tags=tuple(self.tags or ()),
+            licence_type_code=self.licence_type_code,
+            phones=tuple(self.phones or ()),
+        )
+
+
+@strawberry.input(description="Draft a policy push; a second operator must approve it.")
+class CreateCampaignInput:
+    title: str = strawberry.field(description="Title, ≤ 40 characters.")
+    body: str = strawberry.field(description="Text, ≤ 500 characters.")
+    deep_link: str | None = strawberry.field(default=None, description="zsb:// or https:// link.")
+    category: models.Category = strawberry.field(
+        default=models.Category.POLICY, description="Usually POLICY."
+    )
+    target: CampaignTargetInput = strawberry.field(description="Who it reaches.")
+    scheduled_at: datetime | None = strawberry.field(
+        default=None, description="Send no earlier than this; null: as soon as approved."
+    )
+
+
+@strawberry.type(description="Result of createCampaign, approveCampaign and cancelCampaign.")
+class CampaignPayload:
+    campaign: Campaign | None = strawberry.field(default=None, description="The campaign.")
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="INVALID_TARGET, EMPTY_AUDIENCE, FOUR_EYES_REQUIRED, INVALID_STATE, NOT_FOUND.",
+    )
+
+
+@strawberry.type(description="Result of createCampaign.")
+class CreateCampaignPayload(CampaignPayload):
+    pass
+
+
+@strawberry.type(description="Result of approveCampaign.")
+class ApproveCampaignPayload(CampaignPayload):
+    pass
+
+
+@strawberry.type(description="Result of cancelCampaign.")
+class CancelCampaignPayload(CampaignPayload):
+    pass
+
+
+@strawberry.input(description="A campaign to approve or cancel.")
+class CampaignIdInput:
+    campaign_id: strawberry.ID = strawberry.field(description="The campaign's id.")
+
+
+@strawberry.input(description="Approve a campaign drafted by another operator.")
+class ApproveCampaignInput(CampaignIdInput):
+    pass
+
+
+@strawberry.input(description="Cancel a campaign that has not finished.")
+class CancelCampaignInput(CampaignIdInput):
+    pass
+
+
+@strawberry.input(description="A target to count before drafting a campaign.")
+class PreviewCampaignInput:
+    target: CampaignTargetInput = strawberry.field(description="Who it would reach.")
+
+
+@strawberry.type(description="Result of previewCampaign.")
+class PreviewCampaignPayload:
+    audience_size: int | None = strawberry.field(
+        default=None, description="Accounts the target matches now."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="INVALID_TARGET."
+    )
+
+
+@strawberry.type
+class CampaignQuery:
+    @strawberry.field(description="A campaign (operators only).")
+    async def campaign(self, info: Info[Context, None], id: strawberry.ID) -> Campaign | None:
+        viewer = info.context.require_viewer()
+        campaign_id = object_id_from_global(id, "Campaign")
+        return Campaign.of(await _campaigns(info).get(viewer, campaign_id))
+
+
+@strawberry.type
+class CampaignMutation:
+    @strawberry.mutation(description="Count who a target reaches (operators).")
+    async def preview_campaign(
+        self, info: Info[Context, None], input: PreviewCampaignInput
+    ) -> PreviewCampaignPayload:
+        viewer = info.context.require_viewer()
+
+        async def act() -> PreviewCampaignPayload:
+            size = await _campaigns(info).preview(viewer, input.target.to_model())
+            return PreviewCampaignPayload(audience_size=size)
+
+        return await run_mutation(PreviewCampaignPayload, act)
+
+    @strawberry.mutation(description="Draft a policy push (operators); it waits for approval.")
+    async def create_campaign(
+        self, info: Info[Context, None], input: CreateCampaignInput
+    ) -> CreateCampaignPayload:
+        viewer = info.context.require_viewer()
+
+        async def act() -> CreateCampaignPayload:
+            draft = CampaignDraft(
+                title=input.title,
+                body=input.body,
+                deep_link=input.deep_link,
+                category=input.category,
+                target=input.target.to_model(),
+                scheduled_at=input.scheduled_at,
+            )
+            return CreateCampaignPayload(
+                campaign=Campaign.of(await _campaigns(info).create(viewer, draft))
+            )
+
+        return await run_mutation(CreateCampaignPayload, act)
+
+    @strawberry.mutation(description="Approve a campaign drafted by another operator.")
+    async def approve_campaign(
+        self, info: Info[Context, None], input: ApproveCampaignInput
+    ) -> ApproveCampaignPayload:
+        viewer = info.context.require_viewer()
+
+        async def act() -> ApproveCampaignPayload:
+            cid = object_id_from_global(input.campaign_id, "Campaign", field="campaignId")
+            return ApproveCampaignPayload(
+                campaign=Campaign.of(await _campaigns(info).approve(viewer, cid))
+            )
+
+        return await run_mutation(ApproveCampaignPayload, act)
+
+    @strawberry.mutation(description="Stop a campaign before it finishes; sent pushes stay sent.")
+    async def cancel_campaign(
+        self, info: Info[Context, None], input: CancelCampaignInput
+    ) -> CancelCampaignPayload:
+        viewer = info.context.require_viewer()
+
+        async def act() -> CancelCampaignPayload:
+            cid = object_id_from_global(input.campaign_id, "Campaign", field="campaignId")
+            return CancelCampaignPayload(
+                campaign=Campaign.of(await _campaigns(info).cancel(viewer, cid))
+            )
+
+        return await run_mutation(CancelCampaignPayload, act)

@@ -1,0 +1,64 @@
+"""`zsb worker`: a dispatcher process with the providers the settings configure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import httpx
+
+from app.context import AppState
+from notifications.models import Provider
+from notifications.policy import QuietHours
+from notifications.providers.base import PushProvider
+from notifications.providers.fcm import FcmProvider
+from notifications.providers.wechat import WeChatProvider
+from notifications.store import NotificationStore
+from notifications.worker import DispatchConfig, Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+async def build_providers(state: AppState) -> dict[Provider, PushProvider]:
+    settings = state.settings
+    providers: dict[Provider, PushProvider] = {}
+    if settings.fcm_credentials:
+        providers[Provider.FCM] = await FcmProvider.create(
+            settings.fcm_credentials, settings.fcm_endpoint
+        )
+    else:
+        log.warning("ZSB_FCM_CREDENTIALS unset: FCM devices get inbox copies only")
+    if settings.wechat_appid and settings.wechat_secret:
+        providers[Provider.WECHAT_MINIPROGRAM] = WeChatProvider(
+            httpx.AsyncClient(timeout=httpx.Timeout(10.0)),
+            NotificationStore(state.db),
+            appid=settings.wechat_appid,
+            secret=settings.wechat_secret.get_secret_value(),
+            api_base=settings.wechat_api_base,
+            templates=settings.wechat_templates,
+        )
+    return providers
+
+
+async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = False) -> int:
+    # httpx logs every request at INFO: one line per push would drown the worker's own log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    providers = await build_providers(state)
+    dispatcher = Dispatcher(
+        state.db, providers, quiet=QuietHours.parse(state.settings.quiet_hours), config=config
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Finish the jobs in hand, then exit; anything unfinished goes back with its lease.
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", extra={"owner": dispatcher.owner})
+    try:
+        if once:
+            return await dispatcher.run_until_idle()
+        await dispatcher.run(stop)
+        return 0
+    finally:
+        for provider in providers.values():
+            await provider.aclose()
