@@ -8,12 +8,13 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
 from app import sealing
 from app.errors import DomainError, ForbiddenError, RateLimitedError
-from app.ids import object_id_from_global
+from app.ids import object_id_from_global, to_global_id
 from app.masking import mask_name, mask_number
 from app.pagination import Connection
 from auth.models import AssuranceLevel, Role
@@ -40,8 +41,10 @@ from electronic_cards.models import (
 from electronic_cards.sharing import SharingRules, text_input
 from electronic_cards.store import STATUS_LIST_SIZE, CardsStore, StatusSlotTaken
 from electronic_cards.verification import decode_step, signature_and_time
+from notifications import service as notifications_service
 
 log = logging.getLogger(__name__)
+_CHINA = ZoneInfo("Asia/Shanghai")
 
 ISSUING_PLATFORM = "370200"  # claim `iss`: the Qingdao platform's region code
 TOKEN_LIFETIME = 60  # seconds (spec §3 default)
@@ -424,6 +427,38 @@ class CardsService(SharingRules):
                     "delivered_at": None,
                 }
             )
+            await self._tell_holder_of_check(licence, record)
+
+    async def _tell_holder_of_check(self, licence: Licence, record: UsageRecord) -> None:
+        """Every check reaches the holder (inbox, pushes); a failed or refused one as a warning.
+
+        The usage record and the event are already written; if notifying fails, the answer to
+        the verifier still goes out and the failure is logged, never the verification lost.
+        """
+        kind = registry.licence_type(licence.type_code)
+        checked_at = record.at.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M")
+        data: dict[str, object] = {
+            "licence_name": kind.name if kind else licence.type_code,
+            "checked_at": checked_at,
+            "licence_id": to_global_id("Licence", licence.id),
+        }
+        if record.result.value == "VALID":
+            template = "LICENCE_CHECKED"
+            data["verifier"] = record.verifier_org_name or record.verifier_org_code or "查验机构"
+        else:
+            template = "LICENCE_CHECK_REFUSED"
+            data["reason"] = record.result.value
+        try:
+            await notifications_service.notify(
+                self.store.db,
+                licence.holder_id,
+                template,
+                data,
+                urgent=record.flagged,
+                key=f"licence-check:{record.id}",
+            )
+        except Exception:  # the check itself must not fail because a notice could not be sent
+            log.exception("could not notify the holder of a licence check")
 
     # -- issuer actions ------------------------------------------------------------------------
 

@@ -254,3 +254,24 @@ async def test_expiry_reminders_are_recorded_once(api: Api) -> None:
     event = await api.state.db["licence_events"].find_one({"kind": "LICENCE_EXPIRY_REMINDER"})
     assert event is not None
     assert event["data"]["days"] == 7
+
+
+async def test_checks_reach_the_holders_inbox(api: Api) -> None:
+    await seeded(api)
+    holder = await api.token(HOLDER)
+    officer = await api.token(TRAFFIC)
+    hotel = await api.token(HOTEL)
+    driving = await licence_id(api, holder, "JDCJSZ")
+    text = await mint_text(api, holder, driving)
+    assert (await verify(api, officer, text, "TRAFFIC_CHECK"))["result"] == "VALID"
+    assert (await verify(api, hotel, text, "HOTEL_CHECKIN"))["result"] != "VALID"
+    inbox = await api.data(
+        "{ inbox(first: 10) { nodes { title body category deepLink } } }", token=holder
+    )
+    messages = inbox["inbox"]["nodes"]
+    bodies = sorted(m["body"] for m in messages)
+    assert len(messages) == 2
+    assert all(m["category"] == "LICENCE" for m in messages)
+    assert any("青岛市公安局交通警察支队" in b and "机动车驾驶证" in b for b in bodies)
+    assert any("未通过" in b for b in bodies)
+    assert all(m["deepLink"] == f"zsb://licences/{driving}" for m in messages)
