@@ -22,6 +22,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.base import get_object_definition
 from strawberry.types.execution import PreExecutionError
 
 from app.errors import DomainError, should_mask
@@ -99,6 +100,12 @@ Mutation = merge_types(
     ),
 )
 Subscription = merge_types("Subscription", (notifications_schema.Subscription,))
+for _root, _about in (
+    (Query, "Reads: guides and search are public; everything personal needs sign-in."),
+    (Mutation, "Changes: each takes one `input` and returns a payload with `userErrors`."),
+    (Subscription, "Live updates over the graphql-transport-ws WebSocket."),
+):
+    get_object_definition(_root, strict=True).description = _about
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
