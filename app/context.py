@@ -19,6 +19,9 @@ from app.errors import UnauthenticatedError
 from app.keyring import Keyring
 from app.ratelimit import RateLimiter
 from app.settings import Settings
+from applications.results import RecordingSink
+from applications.service import ApplicationService
+from applications.store import ApplicationStore
 from auth.models import User
 from auth.oidc import OidcVerifier
 from auth.permissions import Viewer, require_viewer
@@ -118,6 +121,13 @@ class Context(BaseContext):
     @cached_property
     def matters(self) -> MatterService:
         return MatterService(MatterStore(self.state.db), self.state.matters)
+
+    @cached_property
+    def applications(self) -> ApplicationService:
+        store = ApplicationStore(self.state.db)
+        return ApplicationService(
+            store, self.matters, self.auth, RecordingSink(store.record_delivery)
+        )
 
     def extra(self) -> dict[str, Any]:
         return {"request_id": self.request_id}

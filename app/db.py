@@ -37,10 +37,11 @@ def connect(uri: str, *, app_name: str = "zsb") -> AsyncMongoClient[Document]:
 
 def _declared_indexes() -> list[CollectionIndexes]:
     # Each domain's store declares its indexes; importing here keeps app/ the only assembler.
+    from applications.store import INDEXES as APPLICATIONS_INDEXES
     from auth.store import INDEXES as AUTH_INDEXES
     from matters.store import INDEXES as MATTERS_INDEXES
 
-    return [*AUTH_INDEXES, *MATTERS_INDEXES]
+    return [*AUTH_INDEXES, *MATTERS_INDEXES, *APPLICATIONS_INDEXES]
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

@@ -22,6 +22,7 @@ from strawberry.tools import merge_types
 from app.errors import should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
+from applications import schema as applications_schema
 from auth import schema as auth_schema
 from graphql import OperationDefinitionNode
 from matters import schema as matters_schema
@@ -57,8 +58,10 @@ class OperationMetrics(SchemaExtension):
             GRAPHQL_ERRORS.labels(name, kind).inc()
 
 
-Query = merge_types("Query", (auth_schema.Query, matters_schema.Query))
-Mutation = merge_types("Mutation", (auth_schema.Mutation, matters_schema.Mutation))
+Query = merge_types("Query", (auth_schema.Query, matters_schema.Query, applications_schema.Query))
+Mutation = merge_types(
+    "Mutation", (auth_schema.Mutation, matters_schema.Mutation, applications_schema.Mutation)
+)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.types import Info
@@ -293,14 +293,16 @@ class Matter:
         return f"zsb://matters/{self._m.code}"
 
     @strawberry.field(description="The application form; its schema is owned by 申办.")
-    def form(self) -> MatterForm:
-        schema = self._m.form_schema or {
-            "type": "object",
-            "properties": {
-                "situation": {"enum": [s.code for s in self._m.situations]},
-            },
-            "required": ["situation"],
-        }
+    def form(
+        self,
+        situation: Annotated[
+            str | None,
+            strawberry.argument(description="办事情形 code or name; null: the first situation."),
+        ] = None,
+    ) -> MatterForm:
+        from applications.forms import form_schema  # 申办 owns forms; imported late: no cycle
+
+        schema = form_schema(self._m, situation)
         return MatterForm(schema=cast(JSON, schema))
 
     @strawberry.field(description="Version number; each published change is a new one.")
