@@ -187,7 +187,9 @@ class ApplicationService:
             "deficiencies": [],
             "instant_reasons": [],
             "result": None,
-            "timeline": [self._event(viewer, "SUBMIT", Status.DRAFT, Status.SUBMITTED, now)],
+            "timeline": [
+                self._event(viewer, "SUBMIT", Status.DRAFT, Status.SUBMITTED, now).to_document()
+            ],
         }
         spec: ResultSpec | None = None
         if ServiceMode.INSTANT_APPROVAL in matter.service_modes:
