@@ -36,15 +36,15 @@ def add_working_days(start: date, days: int) -> date:
     """The date `days` working days after `start` (0: `start` itself if it is a working day).
 
     The day of receipt does not count (行政许可法 counts from the next day), so 1 working day
-    from a Friday is the following Monday unless that is a holiday.
+    from a Friday is the following Monday unless that is a holiday; a case received on a rest
+    day is received on the next working day.
     """
     if days < 0:
         raise ValueError("days must be >= 0")
+    # Received on a rest day: it counts as received on the next working day.
     day = start
-    if days == 0:
-        while not is_working_day(day):
-            day += timedelta(days=1)
-        return day
+    while not is_working_day(day):
+        day += timedelta(days=1)
     remaining = days
     while remaining:
         day += timedelta(days=1)

@@ -185,7 +185,8 @@ async def test_instant_approval_for_an_elder_lands_a_result(api: Api, elder: str
     assert steps[-1] == ("IN_REVIEW", "APPROVED")
     assert {e["actorRole"] for e in app["timeline"][1:]} == {"SYSTEM"}
     doc = await api.state.db["applications"].find_one({})
-    assert doc is not None and doc["result"]["delivery"] == "WALLET_PENDING_WIRING"
+    assert doc is not None
+    assert doc["result"]["delivery"] == "WALLET_PENDING_WIRING"
     notices = await api.state.db["application_notices"].find({}).to_list(None)
     assert [n["after"] for n in notices] == ["APPROVED"]
 
