@@ -176,6 +176,9 @@ def form_schema(matter: Matter, situation: str | None = None) -> Schema:
         schema.setdefault("properties", {}).update(copy.deepcopy(_AGENT))
         schema["required"] = [*schema.get("required", []), *_AGENT]
     schema["title"] = f"{matter.name}（{chosen.name}）"
+    # The situations to choose from (submitted beside the form, not inside it).
+    schema["x-situations"] = [{"code": s.code, "name": s.name} for s in matter.situations]
+    schema["x-situation"] = chosen.code
     return schema
 
 

@@ -127,15 +127,21 @@ class ApplicationStore:
         return dict(doc.get("form", {})) if doc else {}
 
     async def next_receipt_serial(self, day: str) -> int:
-        doc = await self.counters.find_one_and_update(
-            {"_id": f"receipt:{day}"},
-            {"$inc": {"seq": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:  # cannot happen: an upsert returning AFTER always has a document
-            raise RuntimeError("receipt counter upsert returned nothing")
-        return int(doc["seq"])
+        # Two first-of-the-day upserts can race: the loser sees a duplicate key (or, on some
+        # servers, no document); by then the counter exists, so trying again is enough.
+        for _ in range(5):
+            try:
+                doc = await self.counters.find_one_and_update(
+                    {"_id": f"receipt:{day}"},
+                    {"$inc": {"seq": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if doc is not None:
+                return int(doc["seq"])
+        raise RuntimeError("receipt counter unavailable")
 
     async def add_notice(self, doc: Document) -> None:
         await self.notices.insert_one(doc)

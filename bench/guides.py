@@ -156,7 +156,8 @@ async def search_latency(port: int, samples: int) -> tuple[float, float, int]:
         status, payload = await conn.request("POST", "/graphql", body)
         latencies.append(time.perf_counter() - started)
         data = json.loads(payload)
-        assert status == 200 and "errors" not in data, payload[:300]
+        assert status == 200, payload[:300]
+        assert "errors" not in data, payload[:300]
         hits += bool(data["data"]["searchMatters"]["edges"])
     latencies.sort()
     p50 = 1000 * statistics.median(latencies)
@@ -211,7 +212,11 @@ async def run(quick: bool) -> None:
             gql = await load(gql_port, gql_paths, phase, 32)
             for name, result in (("graphql", gql), ("rest", rest)):
                 for key, value in result.items():
-                    print(f"{name}_{key}={value:.2f}" if key != "errors" else f"{name}_{key}={value:.0f}")
+                    print(
+                        f"{name}_{key}={value:.2f}"
+                        if key != "errors"
+                        else f"{name}_{key}={value:.0f}"
+                    )
             print(f"graphql_vs_rest={gql['rps'] / rest['rps']:.2f}")
             # Uncached GraphQL for comparison: POST bypasses the response cache.
             t1 = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from auth.identity_numbers import with_check_digit
 from tests.applications.conftest import (
@@ -209,7 +210,7 @@ async def test_instant_rules_refuse_someone_elses_identity_number(api: Api, citi
 
 
 async def test_deferred_materials_need_the_commitment(api: Api, citizen: str) -> None:
-    sub = {
+    sub: dict[str, Any] = {
         "matterCode": PROPERTY,
         "idempotencyKey": "property-0001",
         "form": {
