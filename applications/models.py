@@ -95,6 +95,7 @@ class Application:
     instant_reasons: list[str]
     result: Document | None
     timeline: list[Event]
+    rating: Document | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> Application:
@@ -125,4 +126,5 @@ class Application:
             instant_reasons=list(doc.get("instant_reasons", [])),
             result=doc.get("result"),
             timeline=[Event.from_document(e) for e in doc.get("timeline", [])],
+            rating=doc.get("rating"),
         )

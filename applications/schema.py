@@ -103,6 +103,27 @@ class WithdrawApplicationInput:
     reason: str | None = strawberry.field(default=None, description="Optional reason.")
 
 
+@strawberry.input(description="容缺: hand in deferred materials.")
+class SupplementMaterialsInput:
+    application_id: strawberry.ID = strawberry.field(description="The application.")
+    materials: list[MaterialInput] = strawberry.field(description="The deferred materials.")
+
+
+@strawberry.input(
+    description="好差评: rate a finished application once (1 非常不满意 … 5 非常满意)."
+)
+class RateApplicationInput:
+    application_id: strawberry.ID = strawberry.field(description="The application.")
+    score: int = strawberry.field(description="1 to 5.")
+    comment: str | None = strawberry.field(default=None, description="Optional comment.")
+
+
+@strawberry.input(description="你失信、我撤销: revoke an approval.")
+class RevokeApplicationInput:
+    application_id: strawberry.ID = strawberry.field(description="The application.")
+    reason: str = strawberry.field(description="Why it is revoked (required).")
+
+
 def _payload(name: str, verb: str) -> type:
     """`<Mutation>Payload`: the application (null on failure) and `userErrors`."""
 
@@ -125,6 +146,9 @@ ApproveApplicationPayload: Any = _payload("ApproveApplicationPayload", "approveA
 RejectApplicationPayload: Any = _payload("RejectApplicationPayload", "rejectApplication")
 TransferApplicationPayload: Any = _payload("TransferApplicationPayload", "transferApplication")
 WithdrawApplicationPayload: Any = _payload("WithdrawApplicationPayload", "withdrawApplication")
+SupplementMaterialsPayload: Any = _payload("SupplementMaterialsPayload", "supplementMaterials")
+RateApplicationPayload: Any = _payload("RateApplicationPayload", "rateApplication")
+RevokeApplicationPayload: Any = _payload("RevokeApplicationPayload", "revokeApplication")
 
 
 @strawberry.type
@@ -265,3 +289,46 @@ class Mutation:
             return WithdrawApplicationPayload(application=Application(app=app))
 
         return await run_mutation(WithdrawApplicationPayload, act)
+
+    @strawberry.mutation(description="容缺: hand in deferred materials (the applicant).")
+    async def supplement_materials(
+        self, info: Info[Context, None], input: SupplementMaterialsInput
+    ) -> SupplementMaterialsPayload:
+        viewer = info.context.require_viewer()
+
+        async def act() -> Any:
+            given = [MaterialRef(m.name, m.provision, m.reference) for m in input.materials]
+            app = await info.context.applications.supplement(
+                viewer, _app_id(input.application_id), given
+            )
+            return SupplementMaterialsPayload(application=Application(app=app))
+
+        return await run_mutation(SupplementMaterialsPayload, act)
+
+    @strawberry.mutation(description="好差评: rate one's finished application once.")
+    async def rate_application(
+        self, info: Info[Context, None], input: RateApplicationInput
+    ) -> RateApplicationPayload:
+        viewer = info.context.require_viewer()
+
+        async def act() -> Any:
+            app = await info.context.applications.rate(
+                viewer, _app_id(input.application_id), input.score, input.comment
+            )
+            return RateApplicationPayload(application=Application(app=app))
+
+        return await run_mutation(RateApplicationPayload, act)
+
+    @strawberry.mutation(description="Revoke an approval (broken commitment). Clerks.")
+    async def revoke_application(
+        self, info: Info[Context, None], input: RevokeApplicationInput
+    ) -> RevokeApplicationPayload:
+        viewer = info.context.require_viewer()
+
+        async def act() -> Any:
+            app = await info.context.applications.revoke(
+                viewer, _app_id(input.application_id), input.reason
+            )
+            return RevokeApplicationPayload(application=Application(app=app))
+
+        return await run_mutation(RevokeApplicationPayload, act)

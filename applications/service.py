@@ -6,26 +6,28 @@ applications; a clerk acts only on applications handled by a department they may
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
 
 from app.errors import AlreadyExistsError, DomainError, ForbiddenError, InputErrors
 from app.pagination import Connection
-from applications import forms, instant, materials
+from applications import forms, materials
 from applications.deadlines import CHINA, due_at
+from applications.decide import decide_instantly
+from applications.departments import may_process
 from applications.errors import (
     ApplicationNotFoundError,
     ConcurrentChangeError,
     IdempotencyConflictError,
     InvalidTransitionError,
 )
+from applications.followup import FollowUp
 from applications.models import Application, Event, MaterialRef
-from applications.results import LICENCE_TYPES, ResultSink, ResultSpec, deliver_result
+from applications.results import ResultSink, ResultSpec, deliver_result
 from applications.store import ApplicationStore
 from applications.workflow import WITHDRAWABLE, Status, path
 from auth.models import Role, User
@@ -35,23 +37,9 @@ from matters.errors import MatterNotFoundError
 from matters.models import Matter, ServiceMode
 from matters.service import MatterService
 
+APPLICANT_ACTIONS = frozenset({"SUBMIT", "WITHDRAW", "SUPPLEMENT"})
 MAX_KEY = 100
 MAX_NOTE = 500
-CITY_BUREAU = "370200-XZSPFWJ"  # 青岛市行政审批服务局
-
-
-def may_process(clerk_department: str | None, handling_department: str) -> bool:
-    """Whether a clerk of `clerk_department` may act on a case handled by `handling_department`.
-
-    The implementing department's own clerks may. So may the city 行政审批服务局, for the district
-    行政审批服务局s' cases (`3702xx-XZSPJ`): under 相对集中行政许可权 it receives and handles their
-    matters citywide (全市通办, 一窗受理). Everyone else is refused.
-    """
-    if clerk_department is None:
-        return False
-    if clerk_department == handling_department:
-        return True
-    return clerk_department == CITY_BUREAU and handling_department.endswith("-XZSPJ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +54,7 @@ class Submission:
 
 
 @dataclass
-class ApplicationService:
+class ApplicationService(FollowUp):
     store: ApplicationStore
     matters: MatterService
     auth: AuthService
@@ -193,7 +181,7 @@ class ApplicationService:
         }
         spec: ResultSpec | None = None
         if ServiceMode.INSTANT_APPROVAL in matter.service_modes:
-            spec = self._instant(doc, matter, user, id_number, checked, now)
+            spec = decide_instantly(doc, matter, user, id_number, checked, now)
         try:
             app = await self.store.insert(doc)
         except AlreadyExistsError:
@@ -212,46 +200,6 @@ class ApplicationService:
         if existing.matter_code != sub.matter_code:
             raise IdempotencyConflictError()
         return existing
-
-    def _instant(
-        self,
-        doc: dict[str, Any],
-        matter: Matter,
-        user: User,
-        id_number: str | None,
-        checked: materials.MaterialCheck,
-        now: datetime,
-    ) -> ResultSpec | None:
-        """Evaluate 秒批; on success turn `doc` into an approved case and return its result."""
-        facts = instant.Facts(
-            doc["form"], id_number, user.region_code, now.astimezone(CHINA).date()
-        )
-        reasons = instant.evaluate(matter.name, facts)
-        if checked.pending or checked.commitment:
-            reasons.append("存在容缺或告知承诺材料，转人工审核")
-        if reasons:
-            doc["instant_reasons"] = reasons
-            doc["timeline"].append(
-                self._system("INSTANT_FALLBACK", None, None, now, note="；".join(reasons))
-            )
-            return None
-        steps = [Status.SUBMITTED, Status.ACCEPTED, Status.IN_REVIEW, Status.APPROVED]
-        for before, after in itertools.pairwise(steps):
-            doc["timeline"].append(self._system("INSTANT_APPROVAL", before, after, now))
-        doc["status"] = Status.APPROVED.value
-        doc["finished_at"] = now
-        spec = ResultSpec(
-            type_code=LICENCE_TYPES.get(matter.result_name or "", "RESULT"),
-            holder_name=user.name or "",
-            number=f"{doc['receipt_number']}",
-            id_number=id_number,
-            issuer=matter.department_name,
-            issuer_code=matter.department_code,
-            valid_from=now.astimezone(CHINA).date(),
-            attributes={"matterCode": matter.code, "resultName": matter.result_name or ""},
-        )
-        doc["result"] = {"name": matter.result_name, **spec.to_document(), "delivery": None}
-        return spec
 
     # -- processing ------------------------------------------------------------------------
 
@@ -425,18 +373,8 @@ class ApplicationService:
         note: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> Event:
-        role = "CLERK" if action not in ("SUBMIT", "WITHDRAW") else "APPLICANT"
+        role = "APPLICANT" if action in APPLICANT_ACTIONS else "CLERK"
         return Event(at, viewer.user_id, role, action, before, after, note, data)
-
-    @staticmethod
-    def _system(
-        action: str,
-        before: Status | None,
-        after: Status | None,
-        at: datetime,
-        note: str | None = None,
-    ) -> dict[str, Any]:
-        return Event(at, None, "SYSTEM", action, before, after, note).to_document()
 
 
 def _note(text: str | None) -> str | None:
@@ -444,7 +382,3 @@ def _note(text: str | None) -> str | None:
         return None
     text = text.strip()[:MAX_NOTE]
     return text or None
-
-
-def today_in_china(now: datetime) -> date:
-    return now.astimezone(CHINA).date()

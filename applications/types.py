@@ -44,6 +44,13 @@ class ApplicationEvent:
     )
 
 
+@strawberry.type(description="好差评: the applicant's rating of a finished application.")
+class Rating:
+    score: int = strawberry.field(description="1 非常不满意 … 5 非常满意.")
+    comment: str | None = strawberry.field(description="Optional comment.")
+    rated_at: datetime = strawberry.field(description="When it was given.")
+
+
 @strawberry.type(description="A material as submitted.")
 class SubmittedMaterial:
     name: str = strawberry.field(description="Material name, as in the guide.")
@@ -135,6 +142,13 @@ class Application:
             return None
         return cast(JSON, {k: (v.isoformat() if isinstance(v, datetime) else v)
                            for k, v in self.app.result.items()})  # fmt: skip
+
+    @strawberry.field(description="The applicant's rating, once given (never editable).")
+    def rating(self) -> Rating | None:
+        r = self.app.rating
+        if r is None:
+            return None
+        return Rating(score=r["score"], comment=r.get("comment"), rated_at=r["at"])
 
     @strawberry.field(description="When it was submitted.")
     def submitted_at(self) -> datetime | None:

@@ -1,0 +1,144 @@
+"""After acceptance or decision: 容缺 supplements, 好差评 ratings, 告知承诺 revocation.
+
+A mixin of `ApplicationService` (kept apart so each module stays one concept); it relies on the
+service's store, clock, clerk check and guarded `_move`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+
+from app.errors import DomainError, InputErrors
+from applications.errors import (
+    ApplicationNotFoundError,
+    ConcurrentChangeError,
+    InvalidTransitionError,
+)
+from applications.materials import MAX_REFERENCE
+from applications.models import Application, Event, MaterialRef, Provision
+from applications.store import ApplicationStore
+from applications.workflow import Status
+from auth.permissions import Viewer
+
+RATABLE = frozenset({Status.APPROVED, Status.REJECTED})
+MAX_COMMENT = 500
+
+
+class FollowUp:
+    store: ApplicationStore
+    now: Callable[[], datetime]
+
+    async def _for_clerk(self, viewer: Viewer, app_id: ObjectId) -> Application:
+        raise NotImplementedError
+
+    async def _move(
+        self,
+        viewer: Viewer,
+        app: Application,
+        target: Status,
+        action: str,
+        label: str,
+        *,
+        note: str | None = None,
+        fields: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Application:
+        raise NotImplementedError
+
+    async def _own(self, viewer: Viewer, app_id: ObjectId) -> Application:
+        app = await self.store.get(app_id)
+        if app is None or app.applicant_id != viewer.user_id:
+            raise ApplicationNotFoundError()
+        return app
+
+    async def supplement(
+        self, viewer: Viewer, app_id: ObjectId, given: list[MaterialRef]
+    ) -> Application:
+        """容缺: hand in deferred materials; the last one makes the case ACCEPTED."""
+        app = await self._own(viewer, app_id)
+        if app.status is not Status.ACCEPTED_PENDING_SUPPLEMENT:
+            raise InvalidTransitionError(app.status.value, "补交材料")
+        errors: list[DomainError] = []
+        supplied: list[MaterialRef] = []
+        for i, item in enumerate(given):
+            field = f"materials[{i}]"
+            if item.name not in app.pending_supplements or item.name in {m.name for m in supplied}:
+                errors.append(
+                    DomainError(
+                        f"“{item.name}”不是待补交的材料", code="NOT_PENDING", field=f"{field}.name"
+                    )
+                )
+            elif item.provision is Provision.COMMITMENT or not (
+                item.reference and len(item.reference) <= MAX_REFERENCE
+            ):
+                errors.append(
+                    DomainError(
+                        "材料引用无效", code="INVALID_REFERENCE", field=f"{field}.reference"
+                    )
+                )
+            else:
+                supplied.append(item)
+        if not given:
+            errors.append(DomainError("请选择要补交的材料", code="REQUIRED", field="materials"))
+        if errors:
+            raise InputErrors(errors)
+        remaining = [n for n in app.pending_supplements if n not in {m.name for m in supplied}]
+        fields = {
+            "pending_supplements": remaining,
+            "materials": [m.to_document() for m in [*app.materials, *supplied]],
+        }
+        data = {"materials": [m.name for m in supplied]}
+        if not remaining:
+            return await self._move(
+                viewer, app, Status.ACCEPTED, "SUPPLEMENT", "补交材料", fields=fields, data=data
+            )
+        event = Event(self.now(), viewer.user_id, "APPLICANT", "SUPPLEMENT", app.status,
+                      app.status, None, data)  # fmt: skip
+        moved = await self.store.transition(app, app.status, [event], fields)
+        if moved is None:
+            raise ConcurrentChangeError()
+        return moved
+
+    async def rate(
+        self, viewer: Viewer, app_id: ObjectId, score: int, comment: str | None
+    ) -> Application:
+        """好差评: once per finished application, by its applicant only; never editable."""
+        if not isinstance(score, int) or not 1 <= score <= 5:
+            raise DomainError("评价等级应为1到5 (score 1..5)", code="INVALID_SCORE", field="score")
+        text = (comment or "").strip()
+        if len(text) > MAX_COMMENT:
+            raise DomainError(f"评价内容不能超过{MAX_COMMENT}字", code="TOO_LONG", field="comment")
+        app = await self._own(viewer, app_id)
+        if app.status not in RATABLE:
+            raise DomainError(
+                "办结后才能评价 (rate after completion)", code="NOT_FINISHED", field="applicationId"
+            )
+        rating = {"score": score, "comment": text or None, "at": self.now(), "channel": "APP"}
+        # The filter is the guard: a second rating (even a concurrent one) matches nothing.
+        doc = await self.store.apps.find_one_and_update(
+            {"_id": app.id, "applicant_id": viewer.user_id, "rating": None},
+            {"$set": {"rating": rating}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise DomainError("已评价，不能修改 (already rated)", code="ALREADY_RATED",
+                              field="applicationId")  # fmt: skip
+        return Application.from_document(doc)
+
+    async def revoke(self, viewer: Viewer, app_id: ObjectId, reason: str) -> Application:
+        """你失信、我撤销: a clerk revokes an approval (e.g. a broken 告知承诺)."""
+        text = (reason or "").strip()[:MAX_COMMENT]
+        if not text:
+            raise DomainError("撤销须说明理由 (reason required)", code="REASON_REQUIRED",
+                              field="reason")  # fmt: skip
+        app = await self._for_clerk(viewer, app_id)
+        if app.status is not Status.APPROVED:
+            raise InvalidTransitionError(app.status.value, "撤销")
+        return await self._move(
+            viewer, app, Status.REVOKED, "REVOKE", "撤销", note=text, fields={"revoke_reason": text}
+        )
