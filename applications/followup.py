@@ -97,8 +97,16 @@ class FollowUp:
             return await self._move(
                 viewer, app, Status.ACCEPTED, "SUPPLEMENT", "补交材料", fields=fields, data=data
             )
-        event = Event(self.now(), viewer.user_id, "APPLICANT", "SUPPLEMENT", app.status,
-                      app.status, None, data)  # fmt: skip
+        event = Event(
+            self.now(),
+            viewer.user_id,
+            "APPLICANT",
+            "SUPPLEMENT",
+            app.status,
+            app.status,
+            None,
+            data,
+        )
         moved = await self.store.transition(app, app.status, [event], fields)
         if moved is None:
             raise ConcurrentChangeError()
@@ -126,16 +134,18 @@ class FollowUp:
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
-            raise DomainError("已评价，不能修改 (already rated)", code="ALREADY_RATED",
-                              field="applicationId")  # fmt: skip
+            raise DomainError(
+                "已评价，不能修改 (already rated)", code="ALREADY_RATED", field="applicationId"
+            )
         return Application.from_document(doc)
 
     async def revoke(self, viewer: Viewer, app_id: ObjectId, reason: str) -> Application:
         """你失信、我撤销: a clerk revokes an approval (e.g. a broken 告知承诺)."""
         text = (reason or "").strip()[:MAX_COMMENT]
         if not text:
-            raise DomainError("撤销须说明理由 (reason required)", code="REASON_REQUIRED",
-                              field="reason")  # fmt: skip
+            raise DomainError(
+                "撤销须说明理由 (reason required)", code="REASON_REQUIRED", field="reason"
+            )
         app = await self._for_clerk(viewer, app_id)
         if app.status is not Status.APPROVED:
             raise InvalidTransitionError(app.status.value, "撤销")

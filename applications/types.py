@@ -117,8 +117,10 @@ class Application:
 
     @strawberry.field(description="Materials as submitted.")
     def materials(self) -> list[SubmittedMaterial]:
-        return [SubmittedMaterial(name=m.name, provision=m.provision, reference=m.reference)
-                for m in self.app.materials]  # fmt: skip
+        return [
+            SubmittedMaterial(name=m.name, provision=m.provision, reference=m.reference)
+            for m in self.app.materials
+        ]
 
     @strawberry.field(description="容缺: deferred materials still to be supplied.")
     def pending_supplements(self) -> list[str]:
@@ -140,8 +142,13 @@ class Application:
     def result(self) -> JSON | None:
         if self.app.result is None:
             return None
-        return cast(JSON, {k: (v.isoformat() if isinstance(v, datetime) else v)
-                           for k, v in self.app.result.items()})  # fmt: skip
+        return cast(
+            JSON,
+            {
+                k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in self.app.result.items()
+            },
+        )
 
     @strawberry.field(description="The applicant's rating, once given (never editable).")
     def rating(self) -> Rating | None:
@@ -162,8 +169,13 @@ class Application:
     def timeline(self) -> list[ApplicationEvent]:
         return [
             ApplicationEvent(
-                at=e.at, actor_role=e.actor_role, action=e.action, before=e.before,
-                after=e.after, note=e.note, data=cast(JSON, e.data) if e.data else None,
+                at=e.at,
+                actor_role=e.actor_role,
+                action=e.action,
+                before=e.before,
+                after=e.after,
+                note=e.note,
+                data=cast(JSON, e.data) if e.data else None,
             )
             for e in self.app.timeline
-        ]  # fmt: skip
+        ]

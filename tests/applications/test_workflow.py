@@ -129,10 +129,13 @@ async def test_random_action_sequences_never_reach_an_illegal_state(
     who = {
         "citizen": Viewer(citizen.id, "s1", frozenset({Role.CITIZEN}), AssuranceLevel.L3),
         "clerk": Viewer(
-            clerk.id, "s2", frozenset({Role.CLERK}), AssuranceLevel.L3,
+            clerk.id,
+            "s2",
+            frozenset({Role.CLERK}),
+            AssuranceLevel.L3,
             department_code=clerk.department_code,
         ),
-    }  # fmt: skip
+    }
     svc = _service(api)
     raw = business_input(f"prop-{uuid.uuid4().hex}")
     app = await svc.submit(
@@ -146,7 +149,7 @@ async def test_random_action_sequences_never_reach_an_illegal_state(
             ],
             idempotency_key=raw["idempotencyKey"],
         ),
-    )  # fmt: skip
+    )
     status = app.status
     for step in steps:
         results = await asyncio.gather(*(_do(svc, a, app.id, who) for a in step))

@@ -1,0 +1,133 @@
+"""容缺 supplements, 好差评 ratings and revocation, through HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from auth.identity_numbers import with_check_digit
+from tests.applications.conftest import (
+    APPLICATION,
+    PROPERTY,
+    SUBMIT,
+    business_input,
+    clerk_mutation,
+    errors,
+    top_codes,
+)
+from tests.applications.test_process import ACCEPT, APPROVE, act, submit
+from tests.factories import Api
+
+SUPPLEMENT = clerk_mutation("supplementMaterials", "SupplementMaterialsInput")
+REVOKE = clerk_mutation("revokeApplication", "RevokeApplicationInput")
+RATE = """
+mutation Rate($input: RateApplicationInput!) {
+  rateApplication(input: $input) {
+    application { id rating { score comment ratedAt } }
+    userErrors { field code message }
+  }
+}"""
+
+
+def upload(name: str, reference: str) -> dict[str, str]:
+    return {"name": name, "provision": "UPLOAD", "reference": reference}
+
+
+def property_input(key: str) -> dict[str, Any]:
+    names = ["不动产登记申请书", "申请人身份证明", "不动产权属来源证明"]
+    return {
+        "matterCode": PROPERTY,
+        "idempotencyKey": key,
+        "deferralCommitment": True,
+        "form": {
+            "applicantType": "个人",
+            "applicantName": "张三明",
+            "idNumber": with_check_digit("37020219850615123"),
+            "phone": "13800000001",
+        },
+        "materials": [
+            {"name": n, "provision": "UPLOAD", "reference": f"f{i}"} for i, n in enumerate(names)
+        ],
+    }
+
+
+async def test_deferred_material_supplied_later_completes_acceptance(
+    api: Api, citizen: str, clerk: str
+) -> None:
+    sub = await api.data(SUBMIT, {"input": property_input("defer-00001")}, citizen)
+    app_id = sub["submitApplication"]["application"]["id"]
+    early = await act(
+        api, SUPPLEMENT, citizen, applicationId=app_id, materials=[upload("完税凭证", "t")]
+    )
+    assert errors(early) == [("applicationId", "INVALID_TRANSITION")]
+    accepted = await act(api, ACCEPT, clerk, applicationId=app_id)
+    assert accepted["application"]["status"] == "ACCEPTED_PENDING_SUPPLEMENT"
+    # Approval must wait for the deferred material.
+    blocked = await act(api, APPROVE, clerk, applicationId=app_id)
+    assert errors(blocked) == [("applicationId", "INVALID_TRANSITION")]
+    wrong = await act(
+        api, SUPPLEMENT, citizen, applicationId=app_id, materials=[upload("结婚证", "t")]
+    )
+    assert errors(wrong) == [("materials[0].name", "NOT_PENDING")]
+    done = await act(
+        api, SUPPLEMENT, citizen, applicationId=app_id, materials=[upload("完税凭证", "tax")]
+    )
+    assert done["application"]["status"] == "ACCEPTED"
+    approved = await act(api, APPROVE, clerk, applicationId=app_id)
+    assert approved["application"]["status"] == "APPROVED"
+    timeline = (await api.data(APPLICATION, {"id": app_id}, citizen))["application"]["timeline"]
+    assert [e["action"] for e in timeline] == [
+        "SUBMIT",
+        "ACCEPT",
+        "SUPPLEMENT",
+        "APPROVE",
+        "APPROVE",
+    ]
+    assert timeline[2]["actorRole"] == "APPLICANT"
+
+
+async def test_rating_once_after_completion_by_the_applicant_only(
+    api: Api, citizen: str, elder: str, clerk: str
+) -> None:
+    app_id = await submit(api, citizen, "rate-0000001")
+    early = await api.data(RATE, {"input": {"applicationId": app_id, "score": 5}}, citizen)
+    assert errors(early["rateApplication"]) == [("applicationId", "NOT_FINISHED")]
+    await act(api, ACCEPT, clerk, applicationId=app_id)
+    await act(api, APPROVE, clerk, applicationId=app_id)
+    bad = await api.data(RATE, {"input": {"applicationId": app_id, "score": 6}}, citizen)
+    assert errors(bad["rateApplication"]) == [("score", "INVALID_SCORE")]
+    stranger = await api.data(RATE, {"input": {"applicationId": app_id, "score": 1}}, elder)
+    assert errors(stranger["rateApplication"]) == [("applicationId", "NOT_FOUND")]
+    both = await asyncio.gather(
+        api.data(RATE, {"input": {"applicationId": app_id, "score": 5, "comment": "快"}}, citizen),
+        api.data(RATE, {"input": {"applicationId": app_id, "score": 1}}, citizen),
+    )
+    outcomes = sorted(bool(r["rateApplication"]["application"]) for r in both)
+    assert outcomes == [False, True]
+    loser = next(r for r in both if not r["rateApplication"]["application"])
+    assert errors(loser["rateApplication"]) == [("applicationId", "ALREADY_RATED")]
+    query = "query A($id: ID!) { application(id: $id) { rating { score } } }"
+    score = (await api.data(query, {"id": app_id}, citizen))["application"]["rating"]["score"]
+    assert score in (1, 5)
+
+
+async def test_revocation_needs_a_clerk_a_reason_and_an_approval(
+    api: Api, citizen: str, clerk: str
+) -> None:
+    app_id = await submit(api, citizen, "revoke-00001")
+    too_early = await act(api, REVOKE, clerk, applicationId=app_id, reason="承诺不实")
+    assert errors(too_early) == [("applicationId", "INVALID_TRANSITION")]
+    await act(api, ACCEPT, clerk, applicationId=app_id)
+    await act(api, APPROVE, clerk, applicationId=app_id)
+    no_reason = await act(api, REVOKE, clerk, applicationId=app_id, reason="")
+    assert errors(no_reason) == [("reason", "REASON_REQUIRED")]
+    by_citizen = await api.gql(REVOKE, {"input": {"applicationId": app_id, "reason": "x"}}, citizen)
+    assert top_codes(by_citizen) == ["FORBIDDEN"]
+    revoked = await act(api, REVOKE, clerk, applicationId=app_id, reason="经核查承诺不实")
+    assert revoked["application"]["status"] == "REVOKED"
+
+
+async def test_business_input_is_reusable(api: Api, citizen: str) -> None:
+    # Guard for the helpers above: the base submission is valid as it stands.
+    payload = await api.data(SUBMIT, {"input": business_input("helper-00001")}, citizen)
+    assert payload["submitApplication"]["userErrors"] == []
