@@ -14,16 +14,18 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from app.errors import DomainError, InputErrors
+from applications.deadlines import due_at
 from applications.errors import (
     ApplicationNotFoundError,
     ConcurrentChangeError,
     InvalidTransitionError,
 )
-from applications.materials import MAX_REFERENCE
+from applications.materials import MAX_REFERENCE, MaterialCheck
 from applications.models import Application, Event, MaterialRef, Provision
 from applications.store import ApplicationStore
 from applications.workflow import Status
 from auth.permissions import Viewer
+from matters.models import Matter, Situation
 
 RATABLE = frozenset({Status.APPROVED, Status.REJECTED})
 MAX_COMMENT = 500
@@ -49,6 +51,52 @@ class FollowUp:
         data: dict[str, Any] | None = None,
     ) -> Application:
         raise NotImplementedError
+
+    async def _checked(
+        self,
+        matter_code: str,
+        situation_code: str | None,
+        form: Any,
+        given: list[MaterialRef],
+        deferral_commitment: bool,
+    ) -> tuple[Matter, Situation, dict[str, Any], MaterialCheck]:
+        raise NotImplementedError
+
+    async def resubmit(
+        self,
+        viewer: Viewer,
+        app_id: ObjectId,
+        form: Any,
+        given: list[MaterialRef],
+        deferral_commitment: bool,
+    ) -> Application:
+        """一次补正: a RETURNED application, corrected, goes back to SUBMITTED — once."""
+        app = await self._own(viewer, app_id)
+        if app.status is not Status.RETURNED:
+            raise InvalidTransitionError(app.status.value, "重新提交")
+        if any(e.action == "RESUBMIT" for e in app.timeline):
+            raise DomainError(
+                "补正机会已用过，请重新申请 (the one correction round is used)",
+                code="CORRECTION_ROUND_USED",
+                field="applicationId",
+            )
+        matter, _, cleaned, checked = await self._checked(
+            app.matter_code, app.situation_code, form, given, deferral_commitment
+        )
+        now = self.now()
+        fields = {
+            "form": cleaned,
+            "materials": [m.to_document() for m in checked.given],
+            "pending_supplements": checked.pending,
+            "commitment": checked.commitment,
+            "deficiencies": [],
+            "submitted_at": now,
+            # The committed time runs again from the corrected submission (补正后重新计算).
+            "due_at": due_at(now, matter.committed_days),
+        }
+        return await self._move(
+            viewer, app, Status.SUBMITTED, "RESUBMIT", "重新提交", fields=fields
+        )
 
     async def _own(self, viewer: Viewer, app_id: ObjectId) -> Application:
         app = await self.store.get(app_id)

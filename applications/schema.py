@@ -124,6 +124,18 @@ class RevokeApplicationInput:
     reason: str = strawberry.field(description="Why it is revoked (required).")
 
 
+@strawberry.input(description="一次补正: resubmit a returned application with its corrections.")
+class ResubmitApplicationInput:
+    application_id: strawberry.ID = strawberry.field(description="The returned application.")
+    form: JSON = strawberry.field(description="The corrected form data.")
+    materials: list[MaterialInput] = strawberry.field(
+        default_factory=list, description="The corrected materials (the whole set)."
+    )
+    deferral_commitment: bool = strawberry.field(
+        default=False, description="容缺受理承诺书 signed."
+    )
+
+
 def _payload(name: str, verb: str) -> type:
     """`<Mutation>Payload`: the application (null on failure) and `userErrors`."""
 
@@ -149,6 +161,7 @@ WithdrawApplicationPayload: Any = _payload("WithdrawApplicationPayload", "withdr
 SupplementMaterialsPayload: Any = _payload("SupplementMaterialsPayload", "supplementMaterials")
 RateApplicationPayload: Any = _payload("RateApplicationPayload", "rateApplication")
 RevokeApplicationPayload: Any = _payload("RevokeApplicationPayload", "revokeApplication")
+ResubmitApplicationPayload: Any = _payload("ResubmitApplicationPayload", "resubmitApplication")
 
 
 @strawberry.type
@@ -173,6 +186,19 @@ class Query:
     ) -> Connection[Application]:
         viewer = info.context.require_viewer()
         page = await _typed(info.context.applications.mine(viewer, status, first, after))
+        return Connection(
+            edges=[Edge(node=Application(app=e.node), cursor=e.cursor) for e in page.edges],
+            page_info=page.page_info,
+        )
+
+    @strawberry.field(
+        description="Clerks: open cases of departments they may process, earliest deadline first."
+    )
+    async def application_queue(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[Application]:
+        viewer = info.context.require_viewer()
+        page = await _typed(info.context.applications.queue(viewer, first, after))
         return Connection(
             edges=[Edge(node=Application(app=e.node), cursor=e.cursor) for e in page.edges],
             page_info=page.page_info,
@@ -332,3 +358,22 @@ class Mutation:
             return RevokeApplicationPayload(application=Application(app=app))
 
         return await run_mutation(RevokeApplicationPayload, act)
+
+    @strawberry.mutation(description="一次补正: resubmit a returned application (once).")
+    async def resubmit_application(
+        self, info: Info[Context, None], input: ResubmitApplicationInput
+    ) -> ResubmitApplicationPayload:
+        viewer = info.context.require_viewer()
+
+        async def act() -> Any:
+            given = [MaterialRef(m.name, m.provision, m.reference) for m in input.materials]
+            app = await info.context.applications.resubmit(
+                viewer,
+                _app_id(input.application_id),
+                input.form,
+                given,
+                input.deferral_commitment,
+            )
+            return ResubmitApplicationPayload(application=Application(app=app))
+
+        return await run_mutation(ResubmitApplicationPayload, act)

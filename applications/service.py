@@ -27,6 +27,7 @@ from applications.errors import (
 )
 from applications.followup import FollowUp
 from applications.models import Application, Event, MaterialRef
+from applications.queues import Queues
 from applications.results import ResultSink, ResultSpec, deliver_result
 from applications.store import ApplicationStore
 from applications.workflow import WITHDRAWABLE, Status, path
@@ -34,10 +35,10 @@ from auth.models import Role, User
 from auth.permissions import Viewer
 from auth.service import AuthService
 from matters.errors import MatterNotFoundError
-from matters.models import Matter, ServiceMode
+from matters.models import Matter, ServiceMode, Situation
 from matters.service import MatterService
 
-APPLICANT_ACTIONS = frozenset({"SUBMIT", "WITHDRAW", "SUPPLEMENT"})
+APPLICANT_ACTIONS = frozenset({"SUBMIT", "WITHDRAW", "SUPPLEMENT", "RESUBMIT"})
 MAX_KEY = 100
 MAX_NOTE = 500
 
@@ -54,7 +55,7 @@ class Submission:
 
 
 @dataclass
-class ApplicationService(FollowUp):
+class ApplicationService(FollowUp, Queues):
     store: ApplicationStore
     matters: MatterService
     auth: AuthService
@@ -130,22 +131,9 @@ class ApplicationService(FollowUp):
                 code="AGENT_NOT_AUTHORISED",
                 field="onBehalfOf",
             )
-        matter = await self._published(sub.matter_code)
-        situation = next(
-            (s for s in matter.situations if sub.situation in (s.code, s.name)),
-            matter.situations[0] if sub.situation is None else None,
+        matter, situation, form, checked = await self._checked(
+            sub.matter_code, sub.situation, sub.form, sub.materials, sub.deferral_commitment
         )
-        if situation is None:
-            raise DomainError(
-                f"事项没有“{sub.situation}”这一办事情形 (unknown situation)",
-                code="UNKNOWN_SITUATION",
-                field="situation",
-            )
-        form, errors = forms.validate(forms.form_schema(matter, situation.code), sub.form)
-        checked = materials.check(matter, situation, sub.materials, sub.deferral_commitment)
-        errors += checked.errors
-        if errors:
-            raise InputErrors(errors)
 
         now = self.now()
         user, id_number = await self._identity(viewer)
@@ -194,6 +182,33 @@ class ApplicationService(FollowUp):
             await deliver_result(self.sink, app.id, app.applicant_id, spec)
         await self._notify_applicant(app, None, app.status)
         return app
+
+    async def _checked(
+        self,
+        matter_code: str,
+        situation_code: str | None,
+        form: Any,
+        given: list[MaterialRef],
+        deferral_commitment: bool,
+    ) -> tuple[Matter, Situation, dict[str, Any], materials.MaterialCheck]:
+        """Matter, situation, cleaned form and materials; every problem at once, or InputErrors."""
+        matter = await self._published(matter_code)
+        situation = next(
+            (s for s in matter.situations if situation_code in (s.code, s.name)),
+            matter.situations[0] if situation_code is None else None,
+        )
+        if situation is None:
+            raise DomainError(
+                f"事项没有“{situation_code}”这一办事情形 (unknown situation)",
+                code="UNKNOWN_SITUATION",
+                field="situation",
+            )
+        cleaned, errors = forms.validate(forms.form_schema(matter, situation.code), form)
+        checked = materials.check(matter, situation, given, deferral_commitment)
+        errors += checked.errors
+        if errors:
+            raise InputErrors(errors)
+        return matter, situation, cleaned, checked
 
     @staticmethod
     def _same(existing: Application, sub: Submission) -> Application:

@@ -15,7 +15,7 @@ from tests.applications.conftest import (
     errors,
     top_codes,
 )
-from tests.applications.test_process import ACCEPT, APPROVE, act, submit
+from tests.applications.test_process import ACCEPT, APPROVE, WITHDRAW, act, submit
 from tests.factories import Api
 
 SUPPLEMENT = clerk_mutation("supplementMaterials", "SupplementMaterialsInput")
@@ -131,3 +131,58 @@ async def test_business_input_is_reusable(api: Api, citizen: str) -> None:
     # Guard for the helpers above: the base submission is valid as it stands.
     payload = await api.data(SUBMIT, {"input": business_input("helper-00001")}, citizen)
     assert payload["submitApplication"]["userErrors"] == []
+
+
+RESUBMIT = clerk_mutation("resubmitApplication", "ResubmitApplicationInput")
+RETURN = clerk_mutation("returnApplication", "ReturnApplicationInput")
+QUEUE = """
+query Q($first: Int, $after: String) {
+  applicationQueue(first: $first, after: $after) {
+    nodes { id status dueAt }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def test_one_correction_round(api: Api, citizen: str, clerk: str) -> None:
+    app_id = await submit(api, citizen, "correct-0001")
+    await act(api, RETURN, clerk, applicationId=app_id, deficiencies=["经营范围填写不规范"])
+    base = business_input("unused-key")
+    bad = await act(
+        api,
+        RESUBMIT,
+        citizen,
+        applicationId=app_id,
+        form={**base["form"], "phone": "1"},
+        materials=base["materials"],
+    )
+    assert errors(bad) == [("form.phone", "INVALID_PHONE")]
+    fixed_form = {**base["form"], "businessScope": "餐饮服务（小吃）"}
+    again = await act(
+        api, RESUBMIT, citizen, applicationId=app_id, form=fixed_form, materials=base["materials"]
+    )
+    assert again["application"]["status"] == "SUBMITTED"
+    assert again["application"]["deficiencies"] == []
+    await act(api, RETURN, clerk, applicationId=app_id, deficiencies=["仍不规范"])
+    twice = await act(
+        api, RESUBMIT, citizen, applicationId=app_id, form=fixed_form, materials=base["materials"]
+    )
+    assert errors(twice) == [("applicationId", "CORRECTION_ROUND_USED")]
+
+
+async def test_clerk_queue_is_ordered_by_deadline_and_scoped(
+    api: Api, citizen: str, clerk: str, other_clerk: str
+) -> None:
+    # 不动产登记 commits 5 working days, 个体工商户设立登记 0 (即办): the latter is due first.
+    slow = await api.data(SUBMIT, {"input": property_input("queue-00001")}, citizen)
+    slow_id = slow["submitApplication"]["application"]["id"]
+    fast_id = await submit(api, citizen, "queue-00002")
+    done_id = await submit(api, citizen, "queue-00003")
+    await act(api, WITHDRAW, citizen, applicationId=done_id)
+    nodes = (await api.data(QUEUE, {}, clerk))["applicationQueue"]["nodes"]
+    assert [n["id"] for n in nodes] == [fast_id, slow_id]
+    page = (await api.data(QUEUE, {"first": 1}, clerk))["applicationQueue"]
+    rest = await api.data(QUEUE, {"first": 1, "after": page["pageInfo"]["endCursor"]}, clerk)
+    assert [n["id"] for n in rest["applicationQueue"]["nodes"]] == [slow_id]
+    assert (await api.data(QUEUE, {}, other_clerk))["applicationQueue"]["nodes"] == []
+    assert top_codes(await api.gql(QUEUE, {}, citizen)) == ["FORBIDDEN"]
