@@ -37,6 +37,12 @@ def _app_id(value: strawberry.ID) -> ObjectId:
     return object_id_from_global(str(value), "Application", field="applicationId")
 
 
+def _draft_id(value: strawberry.ID | None) -> ObjectId | None:
+    if value is None:
+        return None
+    return object_id_from_global(str(value), "Application", field="draftId")
+
+
 @strawberry.input(description="One material of a submission.")
 class MaterialInput:
     name: str = strawberry.field(description="Material name, exactly as in the guide.")
@@ -64,6 +70,9 @@ class SubmitApplicationInput:
     )
     deferral_commitment: bool = strawberry.field(
         default=False, description="容缺受理承诺书 signed: deferrable materials may follow later."
+    )
+    draft_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Submit this saved draft (it becomes the application)."
     )
 
 
@@ -136,6 +145,16 @@ class ResubmitApplicationInput:
     )
 
 
+@strawberry.input(description="Save what is typed so far, to resume later (on any device).")
+class SaveApplicationDraftInput:
+    matter_code: str = strawberry.field(description="事项编码 (ignored when updating a draft).")
+    form: JSON = strawberry.field(description="Form data so far (may be incomplete).")
+    situation: str | None = strawberry.field(default=None, description="办事情形 code or name.")
+    application_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The draft to update; null creates a new draft."
+    )
+
+
 def _payload(name: str, verb: str) -> type:
     """`<Mutation>Payload`: the application (null on failure) and `userErrors`."""
 
@@ -161,6 +180,7 @@ WithdrawApplicationPayload: Any = _payload("WithdrawApplicationPayload", "withdr
 SupplementMaterialsPayload: Any = _payload("SupplementMaterialsPayload", "supplementMaterials")
 RateApplicationPayload: Any = _payload("RateApplicationPayload", "rateApplication")
 RevokeApplicationPayload: Any = _payload("RevokeApplicationPayload", "revokeApplication")
+SaveApplicationDraftPayload: Any = _payload("SaveApplicationDraftPayload", "saveApplicationDraft")
 ResubmitApplicationPayload: Any = _payload("ResubmitApplicationPayload", "resubmitApplication")
 
 
@@ -228,6 +248,7 @@ class Mutation:
                 idempotency_key=input.idempotency_key,
                 on_behalf_of=str(input.on_behalf_of) if input.on_behalf_of else None,
                 deferral_commitment=input.deferral_commitment,
+                draft_id=_draft_id(input.draft_id),
             )
             app = await info.context.applications.submit(viewer, sub)
             return SubmitApplicationPayload(application=Application(app=app))
@@ -377,3 +398,18 @@ class Mutation:
             return ResubmitApplicationPayload(application=Application(app=app))
 
         return await run_mutation(ResubmitApplicationPayload, act)
+
+    @strawberry.mutation(description="Save a draft application (server-side, any device).")
+    async def save_application_draft(
+        self, info: Info[Context, None], input: SaveApplicationDraftInput
+    ) -> SaveApplicationDraftPayload:
+        viewer = info.context.require_viewer()
+
+        async def act() -> Any:
+            draft_id = _app_id(input.application_id) if input.application_id is not None else None
+            app = await info.context.applications.save_draft(
+                viewer, input.matter_code, input.situation, input.form, draft_id
+            )
+            return SaveApplicationDraftPayload(application=Application(app=app))
+
+        return await run_mutation(SaveApplicationDraftPayload, act)

@@ -19,6 +19,7 @@ from applications import forms, materials
 from applications.deadlines import CHINA, due_at
 from applications.decide import decide_instantly
 from applications.departments import may_process
+from applications.drafts import Drafts
 from applications.errors import (
     ApplicationNotFoundError,
     ConcurrentChangeError,
@@ -52,10 +53,11 @@ class Submission:
     idempotency_key: str
     on_behalf_of: str | None = None
     deferral_commitment: bool = False
+    draft_id: ObjectId | None = None
 
 
 @dataclass
-class ApplicationService(FollowUp, Queues):
+class ApplicationService(Drafts, FollowUp, Queues):
     store: ApplicationStore
     matters: MatterService
     auth: AuthService
@@ -91,25 +93,6 @@ class ApplicationService(FollowUp, Queues):
         if user is None:
             raise ForbiddenError()
         return user, self.auth.reveal_id_number(user)
-
-    async def prefill(self, viewer: Viewer, matter_code: str) -> dict[str, Any]:
-        """智能辅助填单: identity first, then what the applicant typed last time."""
-        matter = await self._published(matter_code)
-        props = forms.form_schema(matter).get("properties", {})
-        user, id_number = await self._identity(viewer)
-        earlier = await self.store.latest_form(viewer.user_id)
-        identity = {
-            "applicantName": user.name,
-            "operatorName": user.name,
-            "legalRepresentative": user.name,
-            "idNumber": id_number,
-            "phone": user.phone,
-        }
-        if "applicantType" in props:
-            identity["applicantType"] = "个人"
-        data = {k: v for k, v in earlier.items() if k in props}
-        data.update({k: v for k, v in identity.items() if k in props and v})
-        return data
 
     # -- submission ------------------------------------------------------------------------
 
@@ -171,7 +154,11 @@ class ApplicationService(FollowUp, Queues):
         if ServiceMode.INSTANT_APPROVAL in matter.service_modes:
             spec = decide_instantly(doc, matter, user, id_number, checked, now)
         try:
-            app = await self.store.insert(doc)
+            if sub.draft_id is not None:
+                doc["_id"] = sub.draft_id
+                app = await self._submit_draft(viewer, doc)
+            else:
+                app = await self.store.insert(doc)
         except AlreadyExistsError:
             # A concurrent copy of this request won the insert: answer with its application.
             winner = await self.store.by_key(viewer.user_id, key)
