@@ -1,7 +1,7 @@
 """Filling in: 智能辅助填单 (prefill) and server-side drafts resumable on another device.
 
-A draft is an application document in status DRAFT without an idempotency key (so the unique
-index ignores it); submitting it turns that same document into SUBMITTED with one guarded update.
+A draft is an application document in status DRAFT with a placeholder idempotency key;
+submitting it turns that same document into SUBMITTED with one guarded update.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from auth.permissions import Viewer
 from matters.models import Matter
 
 MAX_DRAFT_BYTES = 20_000
+# Drafts hold a placeholder key so the unique (applicant, key) index needs no partial filter;
+# clients may not choose keys with this prefix.
+DRAFT_KEY_PREFIX = "draft:"
 
 
 class Drafts:
@@ -88,8 +91,10 @@ class Drafts:
             (s.code for s in matter.situations if situation in (s.code, s.name)),
             matter.situations[0].code,
         )
+        new_id = ObjectId()
         doc = {
-            "_id": ObjectId(),
+            "_id": new_id,
+            "idempotency_key": f"{DRAFT_KEY_PREFIX}{new_id}",
             "rev": 0,
             "applicant_id": viewer.user_id,
             "matter_code": matter.code,

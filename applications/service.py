@@ -19,7 +19,7 @@ from applications import forms, materials
 from applications.deadlines import CHINA, due_at
 from applications.decide import decide_instantly
 from applications.departments import may_process
-from applications.drafts import Drafts
+from applications.drafts import DRAFT_KEY_PREFIX, Drafts
 from applications.errors import (
     ApplicationNotFoundError,
     ConcurrentChangeError,
@@ -98,7 +98,12 @@ class ApplicationService(Drafts, FollowUp, Queues):
 
     async def submit(self, viewer: Viewer, sub: Submission) -> Application:
         key = sub.idempotency_key
-        if not isinstance(key, str) or not 8 <= len(key) <= MAX_KEY or not key.isprintable():
+        if (
+            not isinstance(key, str)
+            or not 8 <= len(key) <= MAX_KEY
+            or not key.isprintable()
+            or key.startswith(DRAFT_KEY_PREFIX)
+        ):
             raise DomainError(
                 "幂等键应为8到100个可见字符 (idempotencyKey: 8..100 printable characters)",
                 code="INVALID_IDEMPOTENCY_KEY",

@@ -30,11 +30,12 @@ INDEXES = [
         APPLICATIONS,
         [
             # Idempotent submission: one application per (applicant, key), however often sent.
+            # Not a partial index (drafts get a `draft:<id>` key instead): planners, SecantusDB's
+            # included, do not pick a partial index for a plain equality lookup.
             IndexModel(
                 [("applicant_id", ASCENDING), ("idempotency_key", ASCENDING)],
-                name="applicant_idempotency_key",
+                name="applicant_idempotency_key_v2",
                 unique=True,
-                partialFilterExpression={"idempotency_key": {"$type": "string"}},
             ),
             IndexModel(
                 [("applicant_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
