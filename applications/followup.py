@@ -29,6 +29,8 @@ from matters.models import Matter, Situation
 
 RATABLE = frozenset({Status.APPROVED, Status.REJECTED})
 MAX_COMMENT = 500
+BAD_SCORE = 2  # 1 非常不满意, 2 不满意
+RECTIFICATION_DAYS = 5
 
 
 class FollowUp:
@@ -174,7 +176,21 @@ class FollowUp:
             raise DomainError(
                 "办结后才能评价 (rate after completion)", code="NOT_FINISHED", field="applicationId"
             )
-        rating = {"score": score, "comment": text or None, "at": self.now(), "channel": "APP"}
+        now = self.now()
+        rating: dict[str, Any] = {
+            "score": score,
+            "comment": text or None,
+            "at": now,
+            "channel": "APP",
+        }
+        if score <= BAD_SCORE:
+            # 差评整改: a bad rating opens a rectification the department must close in time;
+            # stored with the rating in the same update, so none is ever missed.
+            rating["rectification"] = {
+                "status": "OPEN",
+                "opened_at": now,
+                "due_at": due_at(now, RECTIFICATION_DAYS),
+            }
         # The filter is the guard: a second rating (even a concurrent one) matches nothing.
         doc = await self.store.apps.find_one_and_update(
             {"_id": app.id, "applicant_id": viewer.user_id, "rating": None},

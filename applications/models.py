@@ -96,6 +96,7 @@ class Application:
     result: Document | None
     timeline: list[Event]
     rating: Document | None = None
+    supplement_due_at: datetime | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> Application:
@@ -127,4 +128,5 @@ class Application:
             result=doc.get("result"),
             timeline=[Event.from_document(e) for e in doc.get("timeline", [])],
             rating=doc.get("rating"),
+            supplement_due_at=doc.get("supplement_due_at"),
         )

@@ -41,6 +41,7 @@ from matters.service import MatterService
 
 APPLICANT_ACTIONS = frozenset({"SUBMIT", "WITHDRAW", "SUPPLEMENT", "RESUBMIT"})
 MAX_KEY = 100
+SUPPLEMENT_DAYS = 5
 MAX_NOTE = 500
 
 
@@ -252,8 +253,13 @@ class ApplicationService(Drafts, FollowUp, Queues):
         app = await self._for_clerk(viewer, app_id)
         if app.status is not Status.SUBMITTED:
             raise InvalidTransitionError(app.status.value, "受理")
-        target = Status.ACCEPTED_PENDING_SUPPLEMENT if app.pending_supplements else Status.ACCEPTED
-        return await self._move(viewer, app, target, "ACCEPT", "受理")
+        if not app.pending_supplements:
+            return await self._move(viewer, app, Status.ACCEPTED, "ACCEPT", "受理")
+        # 容缺: the deferred materials are due within SUPPLEMENT_DAYS working days of acceptance.
+        fields = {"supplement_due_at": due_at(self.now(), SUPPLEMENT_DAYS)}
+        return await self._move(
+            viewer, app, Status.ACCEPTED_PENDING_SUPPLEMENT, "ACCEPT", "容缺受理", fields=fields
+        )
 
     async def return_(
         self, viewer: Viewer, app_id: ObjectId, deficiencies: list[str]

@@ -49,6 +49,12 @@ class Rating:
     score: int = strawberry.field(description="1 非常不满意 … 5 非常满意.")
     comment: str | None = strawberry.field(description="Optional comment.")
     rated_at: datetime = strawberry.field(description="When it was given.")
+    rectification_status: str | None = strawberry.field(
+        description="差评整改: OPEN for a rating of 1–2 until the department closes it; else null."
+    )
+    rectification_due_at: datetime | None = strawberry.field(
+        description="When the rectification must be closed (working days)."
+    )
 
 
 @strawberry.type(description="A material as submitted.")
@@ -126,6 +132,10 @@ class Application:
     def pending_supplements(self) -> list[str]:
         return self.app.pending_supplements
 
+    @strawberry.field(description="容缺: when the pending supplements are due (working days).")
+    def supplement_due_at(self) -> datetime | None:
+        return self.app.supplement_due_at
+
     @strawberry.field(description="告知承诺 used: flagged for post-checking (事后核查).")
     def post_check_required(self) -> bool:
         return self.app.commitment
@@ -155,7 +165,14 @@ class Application:
         r = self.app.rating
         if r is None:
             return None
-        return Rating(score=r["score"], comment=r.get("comment"), rated_at=r["at"])
+        fix = r.get("rectification") or {}
+        return Rating(
+            score=r["score"],
+            comment=r.get("comment"),
+            rated_at=r["at"],
+            rectification_status=fix.get("status"),
+            rectification_due_at=fix.get("due_at"),
+        )
 
     @strawberry.field(description="When it was submitted.")
     def submitted_at(self) -> datetime | None:

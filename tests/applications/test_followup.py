@@ -23,7 +23,7 @@ REVOKE = clerk_mutation("revokeApplication", "RevokeApplicationInput")
 RATE = """
 mutation Rate($input: RateApplicationInput!) {
   rateApplication(input: $input) {
-    application { id rating { score comment ratedAt } }
+    application { id rating { score comment ratedAt rectificationStatus rectificationDueAt } }
     userErrors { field code message }
   }
 }"""
@@ -62,6 +62,10 @@ async def test_deferred_material_supplied_later_completes_acceptance(
     assert errors(early) == [("applicationId", "INVALID_TRANSITION")]
     accepted = await act(api, ACCEPT, clerk, applicationId=app_id)
     assert accepted["application"]["status"] == "ACCEPTED_PENDING_SUPPLEMENT"
+    due = await api.data(
+        "query A($id: ID!) { application(id: $id) { supplementDueAt } }", {"id": app_id}, citizen
+    )
+    assert due["application"]["supplementDueAt"] is not None
     # Approval must wait for the deferred material.
     blocked = await act(api, APPROVE, clerk, applicationId=app_id)
     assert errors(blocked) == [("applicationId", "INVALID_TRANSITION")]
@@ -106,9 +110,17 @@ async def test_rating_once_after_completion_by_the_applicant_only(
     assert outcomes == [False, True]
     loser = next(r for r in both if not r["rateApplication"]["application"])
     assert errors(loser["rateApplication"]) == [("applicationId", "ALREADY_RATED")]
+    winner = next(r for r in both if r["rateApplication"]["application"])
+    rating = winner["rateApplication"]["application"]["rating"]
+    # A bad rating (1–2) opens a rectification with a deadline; a good one does not.
+    if rating["score"] == 1:
+        assert rating["rectificationStatus"] == "OPEN"
+        assert rating["rectificationDueAt"] is not None
+    else:
+        assert rating["rectificationStatus"] is None
     query = "query A($id: ID!) { application(id: $id) { rating { score } } }"
     score = (await api.data(query, {"id": app_id}, citizen))["application"]["rating"]["score"]
-    assert score in (1, 5)
+    assert score == rating["score"]
 
 
 async def test_revocation_needs_a_clerk_a_reason_and_an_approval(
@@ -123,6 +135,8 @@ async def test_revocation_needs_a_clerk_a_reason_and_an_approval(
     assert errors(no_reason) == [("reason", "REASON_REQUIRED")]
     by_citizen = await api.gql(REVOKE, {"input": {"applicationId": app_id, "reason": "x"}}, citizen)
     assert top_codes(by_citizen) == ["FORBIDDEN"]
+    bad = await api.data(RATE, {"input": {"applicationId": app_id, "score": 2}}, citizen)
+    assert bad["rateApplication"]["application"]["rating"]["rectificationStatus"] == "OPEN"
     revoked = await act(api, REVOKE, clerk, applicationId=app_id, reason="经核查承诺不实")
     assert revoked["application"]["status"] == "REVOKED"
 
