@@ -32,6 +32,7 @@ ELDER_CARD = "3702031100053"  # 老年人优待证办理, 市北区 (秒批)
 BUSINESS = "3702020100001"  # 个体工商户设立登记, 市南区 (manual, 即办)
 PROPERTY = "3702020700062"  # 不动产登记, 市南区 (容缺受理: 完税凭证 deferrable)
 COMPANY = "3702020100082"  # 企业设立登记, 市南区 (organisations only)
+RENTAL = "3702021100072"  # 公共租赁住房申请, 市南区 (告知承诺: 收入证明 may be a commitment)
 
 SUBMIT = """
 mutation Submit($input: SubmitApplicationInput!) {
@@ -65,7 +66,7 @@ mutation Act($input: {input_type}!) {{
 def demo_catalogue() -> demo.Catalogue:
     """The demo catalogue cut to the matters these tests use (seeding all ~400 per test is slow)."""
     full = demo.generate()
-    wanted = {ELDER_CARD, BUSINESS, PROPERTY, COMPANY}
+    wanted = {ELDER_CARD, BUSINESS, PROPERTY, COMPANY, RENTAL}
     matters = [m for m in full.matters if m.code in wanted]
     return demo.Catalogue(matters, full.departments, [], full.service_points)
 

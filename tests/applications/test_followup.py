@@ -9,6 +9,7 @@ from auth.identity_numbers import with_check_digit
 from tests.applications.conftest import (
     APPLICATION,
     PROPERTY,
+    RENTAL,
     SUBMIT,
     business_input,
     clerk_mutation,
@@ -200,3 +201,39 @@ async def test_clerk_queue_is_ordered_by_deadline_and_scoped(
     assert [n["id"] for n in rest["applicationQueue"]["nodes"]] == [slow_id]
     assert (await api.data(QUEUE, {}, other_clerk))["applicationQueue"]["nodes"] == []
     assert top_codes(await api.gql(QUEUE, {}, citizen)) == ["FORBIDDEN"]
+
+
+async def test_commitment_replaces_proof_and_flags_post_check(api: Api, citizen: str) -> None:
+    query = """mutation S($input: SubmitApplicationInput!) {
+      submitApplication(input: $input) {
+        application { status postCheckRequired materials { name provision reference } }
+        userErrors { field code }
+      }
+    }"""
+    sub = {
+        "matterCode": RENTAL,
+        "idempotencyKey": "rental-00001",
+        "form": {
+            "applicantName": "张三明",
+            "idNumber": with_check_digit("37020219850615123"),
+            "phone": "13800000001",
+        },
+        "materials": [
+            upload("公共租赁住房申请表", "f1"),
+            upload("家庭成员身份证明", "f2"),
+            {"name": "收入证明", "provision": "COMMITMENT"},
+        ],
+    }
+    payload = (await api.data(query, {"input": sub}, citizen))["submitApplication"]
+    assert payload["userErrors"] == []
+    app = payload["application"]
+    assert app["postCheckRequired"] is True
+    assert app["materials"][2] == {"name": "收入证明", "provision": "COMMITMENT", "reference": None}
+    # Only the material the catalogue allows may be replaced by a commitment.
+    sub["idempotencyKey"] = "rental-00002"
+    sub["materials"][1] = {"name": "家庭成员身份证明", "provision": "COMMITMENT"}
+    payload = (await api.data(query, {"input": sub}, citizen))["submitApplication"]
+    assert payload["userErrors"] == [
+        {"field": "materials[1].provision", "code": "COMMITMENT_NOT_ALLOWED"},
+        {"field": "materials", "code": "MISSING_MATERIAL"},  # so it is still missing
+    ]
