@@ -216,3 +216,33 @@ class FollowUp:
         return await self._move(
             viewer, app, Status.REVOKED, "REVOKE", "撤销", note=text, fields={"revoke_reason": text}
         )
+
+    async def rating_stats(
+        self, matter_code: str | None, department_code: str | None
+    ) -> dict[str, Any]:
+        """好差评 figures for a matter or a department (published: 评价结果公开)."""
+        query: dict[str, Any] = {"rating": {"$ne": None}}
+        if matter_code:
+            query["matter_code"] = str(matter_code)[:64]
+        if department_code:
+            query["department_code"] = str(department_code)[:64]
+        if len(query) == 1:
+            raise DomainError(
+                "请指定事项或部门 (matterCode or departmentCode required)",
+                code="FILTER_REQUIRED",
+                field="matterCode",
+            )
+        rows = await self.store.apps.aggregate(
+            [
+                {"$match": query},
+                {"$group": {"_id": "$rating.score", "n": {"$sum": 1}}},
+            ]
+        )
+        counts = {int(r["_id"]): int(r["n"]) async for r in rows}
+        total = sum(counts.values())
+        return {
+            "count": total,
+            "average": round(sum(k * v for k, v in counts.items()) / total, 2) if total else None,
+            "by_score": [counts.get(score, 0) for score in range(1, 6)],
+            "bad": counts.get(1, 0) + counts.get(2, 0),
+        }

@@ -16,7 +16,7 @@ from app.ids import object_id_from_global
 from app.pagination import Connection, Edge
 from applications.models import MaterialRef, Provision
 from applications.service import Submission
-from applications.types import Application
+from applications.types import Application, RatingStats
 from applications.workflow import Status
 from graphql import GraphQLError
 
@@ -223,6 +223,16 @@ class Query:
             edges=[Edge(node=Application(app=e.node), cursor=e.cursor) for e in page.edges],
             page_info=page.page_info,
         )
+
+    @strawberry.field(description="好差评 figures of a matter or a department (public).")
+    async def rating_stats(
+        self,
+        info: Info[Context, None],
+        matter_code: str | None = None,
+        department_code: str | None = None,
+    ) -> RatingStats:
+        stats = await _typed(info.context.applications.rating_stats(matter_code, department_code))
+        return RatingStats(**stats)
 
     @strawberry.field(description="智能辅助填单: form data pre-filled from the viewer's identity.")
     async def application_prefill(self, info: Info[Context, None], matter_code: str) -> JSON:

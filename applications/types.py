@@ -57,6 +57,14 @@ class Rating:
     )
 
 
+@strawberry.type(description="好差评 figures for a matter or a department.")
+class RatingStats:
+    count: int = strawberry.field(description="Ratings given.")
+    average: float | None = strawberry.field(description="Mean score (1–5); null without any.")
+    by_score: list[int] = strawberry.field(description="Counts of scores 1, 2, 3, 4, 5.")
+    bad: int = strawberry.field(description="差评: ratings of 1 or 2 (each opens a rectification).")
+
+
 @strawberry.type(description="A material as submitted.")
 class SubmittedMaterial:
     name: str = strawberry.field(description="Material name, as in the guide.")

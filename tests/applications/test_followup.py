@@ -8,6 +8,7 @@ from typing import Any
 from auth.identity_numbers import with_check_digit
 from tests.applications.conftest import (
     APPLICATION,
+    BUSINESS,
     PROPERTY,
     RENTAL,
     SUBMIT,
@@ -138,6 +139,13 @@ async def test_revocation_needs_a_clerk_a_reason_and_an_approval(
     assert top_codes(by_citizen) == ["FORBIDDEN"]
     bad = await api.data(RATE, {"input": {"applicationId": app_id, "score": 2}}, citizen)
     assert bad["rateApplication"]["application"]["rating"]["rectificationStatus"] == "OPEN"
+    stats_query = """query R($m: String, $d: String) {
+      ratingStats(matterCode: $m, departmentCode: $d) { count average byScore bad } }"""
+    stats = (await api.data(stats_query, {"m": BUSINESS}))["ratingStats"]
+    assert stats == {"count": 1, "average": 2.0, "byScore": [0, 1, 0, 0, 0], "bad": 1}
+    other = (await api.data(stats_query, {"d": "370200-GAJ"}))["ratingStats"]
+    assert other == {"count": 0, "average": None, "byScore": [0, 0, 0, 0, 0], "bad": 0}
+    assert top_codes(await api.gql(stats_query, {})) == ["FILTER_REQUIRED"]
     revoked = await act(api, REVOKE, clerk, applicationId=app_id, reason="经核查承诺不实")
     assert revoked["application"]["status"] == "REVOKED"
 
