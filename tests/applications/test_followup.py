@@ -218,7 +218,7 @@ async def test_commitment_replaces_proof_and_flags_post_check(api: Api, citizen:
         userErrors { field code }
       }
     }"""
-    sub = {
+    sub: dict[str, Any] = {
         "matterCode": RENTAL,
         "idempotencyKey": "rental-00001",
         "form": {
