@@ -19,6 +19,9 @@ from app.errors import UnauthenticatedError
 from app.keyring import Keyring
 from app.ratelimit import RateLimiter
 from app.settings import Settings
+from applications.results import WalletSink
+from applications.service import ApplicationService
+from applications.store import ApplicationStore
 from auth.models import User
 from auth.oidc import OidcVerifier
 from auth.permissions import Viewer, require_viewer
@@ -143,3 +146,10 @@ class Context(BaseContext):
     @cached_property
     def cards(self) -> CardsService:
         return self.state.cards_service()
+
+    @cached_property
+    def applications(self) -> ApplicationService:
+        store = ApplicationStore(self.state.db)
+        return ApplicationService(
+            store, self.matters, self.auth, WalletSink(self.cards, store.record_delivery)
+        )

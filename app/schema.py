@@ -28,6 +28,7 @@ from strawberry.types.execution import PreExecutionError
 from app.errors import DomainError, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
+from applications import schema as applications_schema
 from auth import schema as auth_schema
 from electronic_cards import schema as cards_schema
 from graphql import GraphQLError, OperationDefinitionNode
@@ -88,13 +89,20 @@ class ZsbSchema(strawberry.Schema):
 
 Query = merge_types(
     "Query",
-    (auth_schema.Query, matters_schema.Query, cards_schema.Query, notifications_schema.Query),
+    (
+        auth_schema.Query,
+        matters_schema.Query,
+        applications_schema.Query,
+        cards_schema.Query,
+        notifications_schema.Query,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
     (
         auth_schema.Mutation,
         matters_schema.Mutation,
+        applications_schema.Mutation,
         cards_schema.Mutation,
         notifications_schema.Mutation,
     ),

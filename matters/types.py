@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.types import Info
@@ -326,15 +326,18 @@ class Matter:
         return f"zsb://matters/{self._s.code}"
 
     @strawberry.field(description="The application form; its schema is owned by 申办.")
-    async def form(self, info: Info[Context, None]) -> MatterForm:
+    async def form(
+        self,
+        info: Info[Context, None],
+        situation: Annotated[
+            str | None,
+            strawberry.argument(description="办事情形 code or name; null: the first situation."),
+        ] = None,
+    ) -> MatterForm:
+        from applications.forms import form_schema  # 申办 owns forms; imported late: no cycle
+
         m = await self._full(info)
-        schema = m.form_schema or {
-            "type": "object",
-            "properties": {
-                "situation": {"enum": [s.code for s in m.situations]},
-            },
-            "required": ["situation"],
-        }
+        schema = form_schema(m, situation)
         return MatterForm(schema=cast(JSON, schema))
 
     @strawberry.field(description="Version number; each published change is a new one.")

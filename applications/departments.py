@@ -1,0 +1,19 @@
+"""Which clerks may act on which department's cases (the one place routing rules live)."""
+
+from __future__ import annotations
+
+CITY_BUREAU = "370200-XZSPFWJ"  # 青岛市行政审批服务局
+
+
+def may_process(clerk_department: str | None, handling_department: str) -> bool:
+    """Whether a clerk of `clerk_department` may act on a case handled by `handling_department`.
+
+    The implementing department's own clerks may. So may the city 行政审批服务局, for the district
+    行政审批服务局s' cases (`3702xx-XZSPJ`): under 相对集中行政许可权 it receives and handles their
+    matters citywide (全市通办, 一窗受理). Everyone else is refused.
+    """
+    if clerk_department is None:
+        return False
+    if clerk_department == handling_department:
+        return True
+    return clerk_department == CITY_BUREAU and handling_department.endswith("-XZSPJ")

@@ -1,0 +1,138 @@
+"""Filling in: 智能辅助填单 (prefill) and server-side drafts resumable on another device.
+
+A draft is an application document in status DRAFT with a placeholder idempotency key;
+submitting it turns that same document into SUBMITTED with one guarded update.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from app.errors import AlreadyExistsError, DomainError
+from applications import forms
+from applications.errors import ApplicationNotFoundError
+from applications.models import Application
+from applications.store import ApplicationStore
+from applications.workflow import Status
+from auth.models import User
+from auth.permissions import Viewer
+from matters.models import Matter
+
+MAX_DRAFT_BYTES = 20_000
+# Drafts hold a placeholder key so the unique (applicant, key) index needs no partial filter;
+# clients may not choose keys with this prefix.
+DRAFT_KEY_PREFIX = "draft:"
+
+
+class Drafts:
+    store: ApplicationStore
+    now: Callable[[], datetime]
+
+    async def _published(self, code: str) -> Matter:
+        raise NotImplementedError
+
+    async def _identity(self, viewer: Viewer) -> tuple[User, str | None]:
+        raise NotImplementedError
+
+    async def prefill(self, viewer: Viewer, matter_code: str) -> dict[str, Any]:
+        """智能辅助填单: identity first, then what the applicant typed last time."""
+        matter = await self._published(matter_code)
+        props = forms.form_schema(matter).get("properties", {})
+        user, id_number = await self._identity(viewer)
+        earlier = await self.store.latest_form(viewer.user_id)
+        identity = {
+            "applicantName": user.name,
+            "operatorName": user.name,
+            "legalRepresentative": user.name,
+            "idNumber": id_number,
+            "phone": user.phone,
+        }
+        if "applicantType" in props:
+            identity["applicantType"] = "个人"
+        data = {k: v for k, v in earlier.items() if k in props}
+        data.update({k: v for k, v in identity.items() if k in props and v})
+        return data
+
+    async def save_draft(
+        self,
+        viewer: Viewer,
+        matter_code: str,
+        situation: str | None,
+        form: Any,
+        draft_id: ObjectId | None,
+    ) -> Application:
+        """Keep what was typed so far; no field validation (a draft may be incomplete)."""
+        if not isinstance(form, dict) or len(form) > forms.MAX_FIELDS:
+            raise DomainError("表单应为对象 (form must be an object)", field="form")
+        if len(json.dumps(form, ensure_ascii=False, default=str)) > MAX_DRAFT_BYTES:
+            raise DomainError("草稿过大 (draft too large)", code="TOO_LONG", field="form")
+        now = self.now()
+        if draft_id is not None:
+            doc = await self.store.apps.find_one_and_update(
+                {"_id": draft_id, "applicant_id": viewer.user_id, "status": Status.DRAFT.value},
+                {
+                    "$set": {"form": form, "draft_situation": situation, "updated_at": now},
+                    "$inc": {"rev": 1},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                raise ApplicationNotFoundError(field="applicationId")
+            return Application.from_document(doc)
+        matter = await self._published(matter_code)
+        situation_code = next(
+            (s.code for s in matter.situations if situation in (s.code, s.name)),
+            matter.situations[0].code,
+        )
+        new_id = ObjectId()
+        doc = {
+            "_id": new_id,
+            "idempotency_key": f"{DRAFT_KEY_PREFIX}{new_id}",
+            "rev": 0,
+            "applicant_id": viewer.user_id,
+            "matter_code": matter.code,
+            "matter_name": matter.name,
+            "situation_code": situation_code,
+            "draft_situation": situation,
+            "department_code": matter.department_code,
+            "department_name": matter.department_name,
+            "status": Status.DRAFT.value,
+            "form": form,
+            "materials": [],
+            "committed_days": matter.committed_days,
+            "created_at": now,
+            "updated_at": now,
+            "timeline": [],
+        }
+        await self.store.apps.insert_one(doc)
+        return Application.from_document(doc)
+
+    async def _submit_draft(self, viewer: Viewer, doc: dict[str, Any]) -> Application:
+        """DRAFT → SUBMITTED on the draft's own document; its timeline gets the new events."""
+        fields = {k: v for k, v in doc.items() if k not in ("_id", "rev", "timeline", "created_at")}
+        try:
+            updated = await self.store.apps.find_one_and_update(
+                {"_id": doc["_id"], "applicant_id": viewer.user_id, "status": Status.DRAFT.value},
+                {
+                    "$set": fields,
+                    "$inc": {"rev": 1},
+                    "$push": {"timeline": {"$each": doc["timeline"]}},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError as exc:  # the key was used meanwhile by another submission
+            raise AlreadyExistsError("申请已提交 (already submitted)") from exc
+        if updated is None:
+            # Submitted meanwhile with this key (a double click)? Then answer with it.
+            existing = await self.store.by_key(viewer.user_id, doc["idempotency_key"])
+            if existing is not None:
+                raise AlreadyExistsError("申请已提交 (already submitted)")
+            raise ApplicationNotFoundError(field="draftId")
+        return Application.from_document(updated)

@@ -1,0 +1,132 @@
+"""An application (办件) and its timeline, as read from MongoDB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bson import ObjectId
+
+from app.db import Document
+from applications.workflow import Status
+
+
+class Provision(StrEnum):
+    """How a material is provided."""
+
+    UPLOAD = "UPLOAD"  # a file (reference to an upload)
+    LICENCE = "LICENCE"  # 免证办: a reference to an e-licence in the holder's wallet
+    COMMITMENT = "COMMITMENT"  # 告知承诺: a signed commitment replaces the proof
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialRef:
+    name: str
+    provision: Provision
+    reference: str | None
+
+    def to_document(self) -> Document:
+        return {"name": self.name, "provision": self.provision.value, "reference": self.reference}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One step on the timeline: append-only, never edited."""
+
+    at: datetime
+    actor_id: ObjectId | None  # None: the system (秒批, deadlines)
+    actor_role: str  # APPLICANT / CLERK / SYSTEM
+    action: str
+    before: Status | None
+    after: Status | None
+    note: str | None = None
+    data: Document | None = None
+
+    def to_document(self) -> Document:
+        return {
+            "at": self.at,
+            "actor_id": self.actor_id,
+            "actor_role": self.actor_role,
+            "action": self.action,
+            "before": self.before.value if self.before else None,
+            "after": self.after.value if self.after else None,
+            "note": self.note,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Event:
+        return cls(
+            at=doc["at"],
+            actor_id=doc.get("actor_id"),
+            actor_role=doc["actor_role"],
+            action=doc["action"],
+            before=Status(doc["before"]) if doc.get("before") else None,
+            after=Status(doc["after"]) if doc.get("after") else None,
+            note=doc.get("note"),
+            data=doc.get("data"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    id: ObjectId
+    rev: int
+    applicant_id: ObjectId
+    matter_code: str
+    matter_name: str
+    situation_code: str
+    department_code: str
+    department_name: str
+    status: Status
+    form: dict[str, Any]
+    materials: list[MaterialRef]
+    pending_supplements: list[str]
+    commitment: bool
+    receipt_number: str | None
+    committed_days: int
+    created_at: datetime
+    submitted_at: datetime | None
+    due_at: datetime | None
+    finished_at: datetime | None
+    deficiencies: list[str]
+    instant_reasons: list[str]
+    result: Document | None
+    timeline: list[Event]
+    rating: Document | None = None
+    supplement_due_at: datetime | None = None
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Application:
+        return cls(
+            id=doc["_id"],
+            rev=doc["rev"],
+            applicant_id=doc["applicant_id"],
+            matter_code=doc["matter_code"],
+            matter_name=doc["matter_name"],
+            situation_code=doc["situation_code"],
+            department_code=doc["department_code"],
+            department_name=doc["department_name"],
+            status=Status(doc["status"]),
+            form=doc.get("form", {}),
+            materials=[
+                MaterialRef(m["name"], Provision(m["provision"]), m.get("reference"))
+                for m in doc.get("materials", [])
+            ],
+            pending_supplements=list(doc.get("pending_supplements", [])),
+            commitment=bool(doc.get("commitment")),
+            receipt_number=doc.get("receipt_number"),
+            committed_days=doc["committed_days"],
+            created_at=doc["created_at"],
+            submitted_at=doc.get("submitted_at"),
+            due_at=doc.get("due_at"),
+            finished_at=doc.get("finished_at"),
+            deficiencies=list(doc.get("deficiencies", [])),
+            instant_reasons=list(doc.get("instant_reasons", [])),
+            result=doc.get("result"),
+            timeline=[Event.from_document(e) for e in doc.get("timeline", [])],
+            rating=doc.get("rating"),
+            supplement_due_at=doc.get("supplement_due_at"),
+        )

@@ -1,0 +1,92 @@
+"""Result delivery (出件): the ONE place an approval's result leaves 申办.
+
+`deliver_result` hands an e-licence result to the wallet (`WalletSink`: the licence appears in
+the applicant's 电子卡包 within the approving request); `RecordingSink` only records it, for
+channels not wired yet. `ResultSpec` mirrors the wallet's `LicenceSpec` field for field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from bson import ObjectId
+
+# Licence type codes of results the wallet knows (the wallet branch owns the full list).
+LICENCE_TYPES = {"老年人优待证": "LNRYDZ"}
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSpec:
+    type_code: str
+    holder_name: str
+    number: str
+    id_number: str | None
+    issuer: str
+    issuer_code: str
+    valid_from: date
+    valid_until: date | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def to_document(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc.pop("id_number")  # the plain number stays out of the application document
+        doc["valid_from"] = self.valid_from.isoformat()
+        doc["valid_until"] = self.valid_until.isoformat() if self.valid_until else None
+        return doc
+
+
+class ResultSink(Protocol):
+    async def __call__(
+        self, application_id: ObjectId, holder_id: ObjectId, spec: ResultSpec
+    ) -> None: ...
+
+
+class RecordingSink:
+    """The branch's delivery: mark the result as delivered on the application itself."""
+
+    def __init__(self, record: Any) -> None:
+        self._record = record  # store.record_delivery
+
+    async def __call__(
+        self, application_id: ObjectId, holder_id: ObjectId, spec: ResultSpec
+    ) -> None:
+        await self._record(application_id, "WALLET_PENDING_WIRING", datetime.now().astimezone())
+
+
+class WalletSink:
+    """Delivers e-licence results into the applicant's wallet (电子卡包) at once, then records
+    the delivery on the application."""
+
+    def __init__(self, wallet: Any, record: Any) -> None:
+        self._wallet = wallet  # electronic_cards.service.CardsService
+        self._record = record  # store.record_delivery
+
+    async def __call__(
+        self, application_id: ObjectId, holder_id: ObjectId, spec: ResultSpec
+    ) -> None:
+        from electronic_cards.service import LicenceSpec  # the wallet's own input type
+
+        licence = await self._wallet.issue_licence(
+            holder_id,
+            LicenceSpec(
+                type_code=spec.type_code,
+                holder_name=spec.holder_name,
+                number=spec.number,
+                issuer=spec.issuer,
+                issuer_code=spec.issuer_code,
+                valid_from=spec.valid_from,
+                valid_until=spec.valid_until,
+                id_number=spec.id_number,
+                attributes=dict(spec.attributes),
+            ),
+        )
+        await self._record(application_id, f"WALLET:{licence.id}", datetime.now().astimezone())
+
+
+async def deliver_result(
+    sink: ResultSink, application_id: ObjectId, holder_id: ObjectId, spec: ResultSpec
+) -> None:
+    """Hand an approval's result to its channel (wallet for e-licences)."""
+    await sink(application_id, holder_id, spec)

@@ -1,0 +1,417 @@
+"""申办's rules: who may submit what, which step may follow which, and by whom.
+
+Object-level authorisation lives here, not in the resolvers: a citizen sees only their own
+applications; a clerk acts only on applications handled by a department they may process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+
+from app.errors import AlreadyExistsError, DomainError, ForbiddenError, InputErrors
+from app.ids import to_global_id
+from app.pagination import Connection
+from applications import forms, materials
+from applications.deadlines import CHINA, due_at
+from applications.decide import decide_instantly
+from applications.departments import may_process
+from applications.drafts import DRAFT_KEY_PREFIX, Drafts
+from applications.errors import (
+    ApplicationNotFoundError,
+    ConcurrentChangeError,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+)
+from applications.followup import FollowUp
+from applications.models import Application, Event, MaterialRef
+from applications.queues import Queues
+from applications.results import ResultSink, ResultSpec, deliver_result
+from applications.store import ApplicationStore
+from applications.workflow import STATUS_NAMES, WITHDRAWABLE, Status, path
+from auth.models import Role, User
+from auth.permissions import Viewer
+from auth.service import AuthService
+from matters.errors import MatterNotFoundError
+from matters.models import Matter, ServiceMode, Situation
+from matters.service import MatterService
+from notifications import service as notifications_service
+
+APPLICANT_ACTIONS = frozenset({"SUBMIT", "WITHDRAW", "SUPPLEMENT", "RESUBMIT"})
+MAX_KEY = 100
+SUPPLEMENT_DAYS = 5
+MAX_NOTE = 500
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    matter_code: str
+    situation: str | None
+    form: Any
+    materials: list[MaterialRef]
+    idempotency_key: str
+    on_behalf_of: str | None = None
+    deferral_commitment: bool = False
+    draft_id: ObjectId | None = None
+
+
+@dataclass
+class ApplicationService(Drafts, FollowUp, Queues):
+    store: ApplicationStore
+    matters: MatterService
+    auth: AuthService
+    sink: ResultSink
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get(self, viewer: Viewer, app_id: ObjectId) -> Application | None:
+        """The application if the viewer may see it; None otherwise (existence is not leaked)."""
+        app = await self.store.get(app_id)
+        if app is None:
+            return None
+        if app.applicant_id == viewer.user_id:
+            return app
+        if viewer.has_role(Role.CLERK) and may_process(viewer.department_code, app.department_code):
+            return app
+        return None
+
+    async def mine(
+        self, viewer: Viewer, status: Status | None, first: int | None, after: str | None
+    ) -> Connection[Application]:
+        return await self.store.mine(viewer.user_id, status, first, after)
+
+    async def _published(self, code: str) -> Matter:
+        record = await self.matters.get(code) if isinstance(code, str) else None
+        if record is None:
+            raise MatterNotFoundError(str(code)[:64], field="matterCode")
+        return record.matter
+
+    async def _identity(self, viewer: Viewer) -> tuple[User, str | None]:
+        user = await self.auth.get_user(viewer.user_id)
+        if user is None:
+            raise ForbiddenError()
+        return user, self.auth.reveal_id_number(user)
+
+    # -- submission ------------------------------------------------------------------------
+
+    async def submit(self, viewer: Viewer, sub: Submission) -> Application:
+        key = sub.idempotency_key
+        if (
+            not isinstance(key, str)
+            or not 8 <= len(key) <= MAX_KEY
+            or not key.isprintable()
+            or key.startswith(DRAFT_KEY_PREFIX)
+        ):
+            raise DomainError(
+                "幂等键应为8到100个可见字符 (idempotencyKey: 8..100 printable characters)",
+                code="INVALID_IDEMPOTENCY_KEY",
+                field="idempotencyKey",
+            )
+        existing = await self.store.by_key(viewer.user_id, key)
+        if existing is not None:
+            return self._same(existing, sub)
+        if sub.on_behalf_of is not None:
+            # 帮办代办 needs a recorded authorisation; until that exists nobody may act for another.
+            raise DomainError(
+                "代办须有委托授权，暂未开通 (agent authorisation required)",
+                code="AGENT_NOT_AUTHORISED",
+                field="onBehalfOf",
+            )
+        matter, situation, form, checked = await self._checked(
+            sub.matter_code, sub.situation, sub.form, sub.materials, sub.deferral_commitment
+        )
+
+        now = self.now()
+        user, id_number = await self._identity(viewer)
+        day = now.astimezone(CHINA).strftime("%Y%m%d")
+        receipt = f"{matter.region_code}{day}{await self.store.next_receipt_serial(day):06d}"
+        doc: dict[str, Any] = {
+            "_id": ObjectId(),
+            "rev": 0,
+            "applicant_id": viewer.user_id,
+            "idempotency_key": key,
+            "matter_code": matter.code,
+            "matter_name": matter.name,
+            "situation_code": situation.code,
+            "department_code": matter.department_code,
+            "department_name": matter.department_name,
+            "status": Status.SUBMITTED.value,
+            "form": form,
+            "materials": [m.to_document() for m in checked.given],
+            "pending_supplements": checked.pending,
+            "commitment": checked.commitment,
+            "receipt_number": receipt,
+            "committed_days": matter.committed_days,
+            "created_at": now,
+            "submitted_at": now,
+            "due_at": due_at(now, matter.committed_days),
+            "finished_at": None,
+            "deficiencies": [],
+            "instant_reasons": [],
+            "result": None,
+            "timeline": [
+                self._event(viewer, "SUBMIT", Status.DRAFT, Status.SUBMITTED, now).to_document()
+            ],
+        }
+        spec: ResultSpec | None = None
+        if ServiceMode.INSTANT_APPROVAL in matter.service_modes:
+            spec = decide_instantly(doc, matter, user, id_number, checked, now)
+        try:
+            if sub.draft_id is not None:
+                doc["_id"] = sub.draft_id
+                app = await self._submit_draft(viewer, doc)
+            else:
+                app = await self.store.insert(doc)
+        except AlreadyExistsError:
+            # A concurrent copy of this request won the insert: answer with its application.
+            winner = await self.store.by_key(viewer.user_id, key)
+            if winner is None:  # pragma: no cover - the unique index says it exists
+                raise
+            return self._same(winner, sub)
+        if spec is not None:
+            await deliver_result(self.sink, app.id, app.applicant_id, spec)
+        await self._notify_applicant(app, None, app.status)
+        return app
+
+    async def _checked(
+        self,
+        matter_code: str,
+        situation_code: str | None,
+        form: Any,
+        given: list[MaterialRef],
+        deferral_commitment: bool,
+    ) -> tuple[Matter, Situation, dict[str, Any], materials.MaterialCheck]:
+        """Matter, situation, cleaned form and materials; every problem at once, or InputErrors."""
+        matter = await self._published(matter_code)
+        situation = next(
+            (s for s in matter.situations if situation_code in (s.code, s.name)),
+            matter.situations[0] if situation_code is None else None,
+        )
+        if situation is None:
+            raise DomainError(
+                f"事项没有“{situation_code}”这一办事情形 (unknown situation)",
+                code="UNKNOWN_SITUATION",
+                field="situation",
+            )
+        cleaned, errors = forms.validate(forms.form_schema(matter, situation.code), form)
+        checked = materials.check(matter, situation, given, deferral_commitment)
+        errors += checked.errors
+        if errors:
+            raise InputErrors(errors)
+        return matter, situation, cleaned, checked
+
+    @staticmethod
+    def _same(existing: Application, sub: Submission) -> Application:
+        if existing.matter_code != sub.matter_code:
+            raise IdempotencyConflictError()
+        return existing
+
+    # -- processing ------------------------------------------------------------------------
+
+    async def _for_clerk(self, viewer: Viewer, app_id: ObjectId) -> Application:
+        viewer.require_role(Role.CLERK)
+        app = await self.store.get(app_id)
+        if app is None:
+            raise ApplicationNotFoundError()
+        if not may_process(viewer.department_code, app.department_code):
+            raise ForbiddenError("非本部门办件，无权处理 (another department's case)")
+        return app
+
+    async def _move(
+        self,
+        viewer: Viewer,
+        app: Application,
+        target: Status,
+        action: str,
+        label: str,
+        *,
+        note: str | None = None,
+        fields: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Application:
+        steps = path(app.status, target)
+        # Clerks may pass through IN_REVIEW on their way to a decision, nothing longer.
+        if steps is None or len(steps) > 2:
+            raise InvalidTransitionError(app.status.value, label)
+        now = self.now()
+        events, before = [], app.status
+        for after in steps:
+            events.append(self._event(viewer, action, before, after, now, note=note, data=data))
+            before = after
+        done = target in (Status.APPROVED, Status.REJECTED, Status.WITHDRAWN)
+        extra = {**(fields or {}), **({"finished_at": now} if done else {})}
+        moved = await self.store.transition(app, target, events, extra)
+        if moved is None:
+            raise ConcurrentChangeError()
+        await self._notify_applicant(moved, app.status, target)
+        return moved
+
+    async def accept(self, viewer: Viewer, app_id: ObjectId) -> Application:
+        app = await self._for_clerk(viewer, app_id)
+        if app.status is not Status.SUBMITTED:
+            raise InvalidTransitionError(app.status.value, "受理")
+        if not app.pending_supplements:
+            return await self._move(viewer, app, Status.ACCEPTED, "ACCEPT", "受理")
+        # 容缺: the deferred materials are due within SUPPLEMENT_DAYS working days of acceptance.
+        fields = {"supplement_due_at": due_at(self.now(), SUPPLEMENT_DAYS)}
+        return await self._move(
+            viewer, app, Status.ACCEPTED_PENDING_SUPPLEMENT, "ACCEPT", "容缺受理", fields=fields
+        )
+
+    async def return_(
+        self, viewer: Viewer, app_id: ObjectId, deficiencies: list[str]
+    ) -> Application:
+        items = [d.strip() for d in deficiencies if isinstance(d, str) and d.strip()]
+        if not items or len(items) > 50 or any(len(d) > MAX_NOTE for d in items):
+            raise DomainError(
+                "请一次性列明全部补正事项 (list every deficiency, 1..50)",
+                code="DEFICIENCIES_REQUIRED",
+                field="deficiencies",
+            )
+        app = await self._for_clerk(viewer, app_id)
+        if app.status is not Status.SUBMITTED:
+            raise InvalidTransitionError(app.status.value, "退回补正")
+        return await self._move(
+            viewer,
+            app,
+            Status.RETURNED,
+            "RETURN",
+            "退回补正",
+            fields={"deficiencies": items},
+            data={"deficiencies": items},
+        )
+
+    async def approve(self, viewer: Viewer, app_id: ObjectId, note: str | None) -> Application:
+        app = await self._for_clerk(viewer, app_id)
+        if app.status not in (Status.ACCEPTED, Status.IN_REVIEW):
+            raise InvalidTransitionError(app.status.value, "批准")
+        return await self._move(viewer, app, Status.APPROVED, "APPROVE", "批准", note=_note(note))
+
+    async def reject(self, viewer: Viewer, app_id: ObjectId, reason: str) -> Application:
+        text = _note(reason)
+        if not text:
+            raise DomainError(
+                "不予许可须说明理由 (reason required)", code="REASON_REQUIRED", field="reason"
+            )
+        app = await self._for_clerk(viewer, app_id)
+        if app.status not in (
+            Status.ACCEPTED,
+            Status.IN_REVIEW,
+            Status.ACCEPTED_PENDING_SUPPLEMENT,
+        ):
+            raise InvalidTransitionError(app.status.value, "不予许可")
+        return await self._move(
+            viewer,
+            app,
+            Status.REJECTED,
+            "REJECT",
+            "不予许可",
+            note=text,
+            fields={"rejection_reason": text},
+        )
+
+    async def transfer(
+        self, viewer: Viewer, app_id: ObjectId, department_code: str, reason: str | None
+    ) -> Application:
+        departments = {d.code: d for d in await self.matters.departments()}
+        target = departments.get(department_code) if isinstance(department_code, str) else None
+        if target is None:
+            raise DomainError(
+                "部门不存在 (unknown department)", code="UNKNOWN_DEPARTMENT", field="departmentCode"
+            )
+        app = await self._for_clerk(viewer, app_id)
+        if app.status not in (Status.SUBMITTED, Status.ACCEPTED, Status.IN_REVIEW):
+            raise InvalidTransitionError(app.status.value, "转办")
+        if target.code == app.department_code:
+            raise DomainError(
+                "已由该部门办理 (same department)", code="SAME_DEPARTMENT", field="departmentCode"
+            )
+        event = self._event(
+            viewer,
+            "TRANSFER",
+            app.status,
+            app.status,
+            self.now(),
+            note=_note(reason),
+            data={"from": app.department_code, "to": target.code},
+        )
+        moved = await self.store.transition(
+            app,
+            app.status,
+            [event],
+            {"department_code": target.code, "department_name": target.name},
+        )
+        if moved is None:
+            raise ConcurrentChangeError()
+        return moved
+
+    async def withdraw(self, viewer: Viewer, app_id: ObjectId, reason: str | None) -> Application:
+        app = await self.store.get(app_id)
+        if app is None or app.applicant_id != viewer.user_id:
+            raise ApplicationNotFoundError()
+        if app.status not in WITHDRAWABLE:
+            raise InvalidTransitionError(app.status.value, "撤回")
+        return await self._move(
+            viewer, app, Status.WITHDRAWN, "WITHDRAW", "撤回", note=_note(reason)
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _notify_applicant(
+        self, app: Application, before: Status | None, after: Status
+    ) -> None:
+        """Every status change notifies the applicant (inbox, pushes); the notice is also kept
+        with the case. A failure to notify is logged and never undoes the change."""
+        try:
+            await notifications_service.notify(
+                self.store.db,
+                app.applicant_id,
+                "APPLICATION_STATUS_CHANGED",
+                {
+                    "matter_name": app.matter_name,
+                    "receipt_number": app.receipt_number or "—",
+                    "status": STATUS_NAMES.get(after, after.value),
+                    "application_id": to_global_id("Application", app.id),
+                },
+                key=f"application:{app.id}:{after.value}:{len(app.timeline)}",
+            )
+        except Exception:
+            log.exception("could not notify the applicant of a status change")
+        await self.store.add_notice(
+            {
+                "application_id": app.id,
+                "applicant_id": app.applicant_id,
+                "before": before.value if before else None,
+                "after": after.value,
+                "at": self.now(),
+            }
+        )
+
+    @staticmethod
+    def _event(
+        viewer: Viewer,
+        action: str,
+        before: Status | None,
+        after: Status | None,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Event:
+        role = "APPLICANT" if action in APPLICANT_ACTIONS else "CLERK"
+        return Event(at, viewer.user_id, role, action, before, after, note, data)
+
+
+def _note(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = text.strip()[:MAX_NOTE]
+    return text or None

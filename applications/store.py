@@ -1,0 +1,152 @@
+"""The only module that touches 申办's collections.
+
+`applications` holds each case with its timeline embedded: a status change and its event are
+one `find_one_and_update` guarded by the status and revision read, so the history and the state
+can never disagree and two clerks can never both win. Timeline entries are only ever `$push`ed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from app.db import CollectionIndexes, Document
+from app.errors import AlreadyExistsError
+from app.pagination import Connection, SortKey, paginate
+from applications.models import Application, Event
+from applications.workflow import Status
+
+APPLICATIONS = "applications"
+NOTICES = "application_notices"  # status-change notices until the notifications service is wired
+COUNTERS = "application_counters"
+
+INDEXES = [
+    CollectionIndexes(
+        APPLICATIONS,
+        [
+            # Idempotent submission: one application per (applicant, key), however often sent.
+            # Not a partial index (drafts get a `draft:<id>` key instead): planners, SecantusDB's
+            # included, do not pick a partial index for a plain equality lookup.
+            IndexModel(
+                [("applicant_id", ASCENDING), ("idempotency_key", ASCENDING)],
+                name="applicant_idempotency_key_v2",
+                unique=True,
+            ),
+            IndexModel(
+                [("applicant_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="applicant_recent",
+            ),
+            IndexModel(
+                [
+                    ("applicant_id", ASCENDING),
+                    ("status", ASCENDING),
+                    ("created_at", DESCENDING),
+                    ("_id", DESCENDING),
+                ],
+                name="applicant_status_recent",
+            ),
+            # Clerk queues: a department's open cases by deadline risk.
+            IndexModel(
+                [("department_code", ASCENDING), ("status", ASCENDING), ("due_at", ASCENDING)],
+                name="department_queue",
+            ),
+            IndexModel([("receipt_number", ASCENDING)], name="receipt_number", sparse=True),
+        ],
+    ),
+    CollectionIndexes(
+        NOTICES, [IndexModel([("application_id", ASCENDING), ("at", ASCENDING)], name="by_app")]
+    ),
+]
+
+RECENT = SortKey((("created_at", -1), ("_id", -1)))
+
+
+class ApplicationStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+        self.apps = db[APPLICATIONS]
+        self.notices = db[NOTICES]
+        self.counters = db[COUNTERS]
+
+    async def insert(self, doc: Document) -> Application:
+        try:
+            await self.apps.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise AlreadyExistsError("申请已提交 (already submitted)") from exc
+        return Application.from_document(doc)
+
+    async def get(self, app_id: ObjectId) -> Application | None:
+        doc = await self.apps.find_one({"_id": app_id})
+        return Application.from_document(doc) if doc else None
+
+    async def by_key(self, applicant_id: ObjectId, key: str) -> Application | None:
+        doc = await self.apps.find_one({"applicant_id": applicant_id, "idempotency_key": key})
+        return Application.from_document(doc) if doc else None
+
+    async def transition(
+        self,
+        app: Application,
+        after: Status,
+        events: list[Event],
+        fields: dict[str, Any] | None = None,
+    ) -> Application | None:
+        """Apply a change guarded by the status and revision read; None if someone was first."""
+        doc = await self.apps.find_one_and_update(
+            {"_id": app.id, "status": app.status.value, "rev": app.rev},
+            {
+                "$set": {"status": after.value, **(fields or {})},
+                "$inc": {"rev": 1},
+                "$push": {"timeline": {"$each": [e.to_document() for e in events]}},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return Application.from_document(doc) if doc else None
+
+    async def record_delivery(self, app_id: ObjectId, channel: str, at: datetime) -> None:
+        await self.apps.update_one(
+            {"_id": app_id}, {"$set": {"result.delivery": channel, "result.delivered_at": at}}
+        )
+
+    async def mine(
+        self, applicant_id: ObjectId, status: Status | None, first: int | None, after: str | None
+    ) -> Connection[Application]:
+        query: Document = {"applicant_id": applicant_id}
+        if status is not None:
+            query["status"] = status.value
+        return await paginate(self.apps, query, RECENT, first, after, Application.from_document)
+
+    async def latest_form(self, applicant_id: ObjectId) -> dict[str, Any]:
+        doc = await self.apps.find_one(
+            {"applicant_id": applicant_id},
+            projection={"form": 1},
+            sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
+        )
+        return dict(doc.get("form", {})) if doc else {}
+
+    async def next_receipt_serial(self, day: str) -> int:
+        # Two first-of-the-day upserts can race: the loser sees a duplicate key (or, on some
+        # servers, no document); by then the counter exists, so trying again is enough.
+        for _ in range(5):
+            try:
+                doc = await self.counters.find_one_and_update(
+                    {"_id": f"receipt:{day}"},
+                    {"$inc": {"seq": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if doc is not None:
+                return int(doc["seq"])
+        raise RuntimeError("receipt counter unavailable")
+
+    async def add_notice(self, doc: Document) -> None:
+        await self.notices.insert_one(doc)
+
+    async def notices_for(self, app_id: ObjectId) -> list[Document]:
+        return await self.notices.find({"application_id": app_id}).sort("at", 1).to_list(None)
