@@ -85,6 +85,5 @@ def _demo_specs() -> dict[str, list[LicenceSpec]]:
         ],
         "13800000003": [
             _spec("JMSFZ", "王秀英", "", _PSB, (date(2010, 9, 8), None)),
-            _spec("LNRYDZ", "王秀英", "QDLN2023000817", _AGEING, (date(2023, 9, 8), None)),
         ],
     }

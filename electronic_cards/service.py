@@ -519,19 +519,33 @@ class CardsService(SharingRules):
         return await self.store.insert_event(doc)
 
     async def record_expiry_reminders(self, now: datetime) -> int:
-        """Events for licences expiring in 30 and 7 days (once each); issue 5 will send them."""
+        """Remind holders of licences expiring in 30 and 7 days, once each (any number of
+        `zsb worker`s may run this: the event's dedupe key and the notice's key keep it single)."""
         today = today_in_china(now)
         recorded = 0
         for days in REMINDER_DAYS:
             day = (today + timedelta(days=days)).isoformat()
             for licence in await self.store.expiring_between(day, day):
+                key = f"expiry:{licence.id}:{days}:{day}"
                 if await self._holder_event(
                     licence,
                     "LICENCE_EXPIRY_REMINDER",
                     {"days": days, "valid_until": day},
-                    dedupe_key=f"expiry:{licence.id}:{days}:{day}",
+                    dedupe_key=key,
                 ):
                     recorded += 1
+                kind = registry.licence_type(licence.type_code)
+                await notifications_service.notify(
+                    self.store.db,
+                    licence.holder_id,
+                    "LICENCE_EXPIRING",
+                    {
+                        "licence_name": kind.name if kind else licence.type_code,
+                        "valid_until": day,
+                        "licence_id": to_global_id("Licence", licence.id),
+                    },
+                    key=key,
+                )
         return recorded
 
     # -- published material -------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from datetime import UTC, datetime
 
 import httpx
 
@@ -41,6 +43,22 @@ async def build_providers(state: AppState) -> dict[Provider, PushProvider]:
     return providers
 
 
+REMINDER_INTERVAL = 3600.0  # seconds; reminders are per day, an hour's delay is harmless
+
+
+async def _licence_reminders(state: AppState, stop: asyncio.Event) -> None:
+    """Licence expiry reminders (30 and 7 days ahead), checked hourly by every worker."""
+    while not stop.is_set():
+        try:
+            sent = await state.cards_service().record_expiry_reminders(datetime.now(UTC))
+            if sent:
+                log.info("licence expiry reminders", extra={"count": sent})
+        except Exception:  # a failed round is retried next hour; delivery goes on meanwhile
+            log.exception("licence expiry reminders failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), REMINDER_INTERVAL)
+
+
 async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = False) -> int:
     # httpx logs every request at INFO: one line per push would drown the worker's own log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -54,11 +72,14 @@ async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = Fa
         # Finish the jobs in hand, then exit; anything unfinished goes back with its lease.
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", extra={"owner": dispatcher.owner})
+    reminders = None if once else asyncio.create_task(_licence_reminders(state, stop))
     try:
         if once:
             return await dispatcher.run_until_idle()
         await dispatcher.run(stop)
         return 0
     finally:
+        if reminders is not None:
+            reminders.cancel()
         for provider in providers.values():
             await provider.aclose()

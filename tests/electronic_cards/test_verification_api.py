@@ -254,6 +254,11 @@ async def test_expiry_reminders_are_recorded_once(api: Api) -> None:
     event = await api.state.db["licence_events"].find_one({"kind": "LICENCE_EXPIRY_REMINDER"})
     assert event is not None
     assert event["data"]["days"] == 7
+    token = await api.token(HOLDER)
+    inbox = await api.data("{ inbox(first: 10) { nodes { category body } } }", token=token)
+    reminders = [m for m in inbox["inbox"]["nodes"] if m["category"] == "REMINDER"]
+    assert len(reminders) == 1  # told once, though the check ran twice
+    assert "教师资格证" in reminders[0]["body"]
 
 
 async def test_checks_reach_the_holders_inbox(api: Api) -> None:
