@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -18,6 +19,7 @@ from app.graphql_router import ZsbGraphQLRouter
 from app.http_guards import RequestSizeLimit, SecurityHeaders
 from app.keyring import load_keyring
 from app.observability import REGISTRY, RequestContextMiddleware, configure_logging
+from app.persisted import DEFAULT_DIR as DEFAULT_OPERATIONS_DIR
 from app.persisted import load_operations
 from app.ratelimit import Rate, RateLimiter
 from app.schema import build_schema
@@ -34,6 +36,12 @@ log = logging.getLogger(__name__)
 
 # In dev, pages served from the developer's own machine (mini-program simulators, Vite).
 _DEV_ORIGINS = r"https?://(localhost|127\.0\.0\.1)(:\d+)?"
+
+
+def operations_dir(settings: Settings) -> Path:
+    """Where the persisted operations are: the repo's graphql/operations, or (an installed
+    wheel, the container) ZSB_OPERATIONS_DIR."""
+    return settings.operations_dir or DEFAULT_OPERATIONS_DIR
 
 
 async def build_state(settings: Settings) -> AppState:
@@ -60,11 +68,7 @@ async def build_state(settings: Settings) -> AppState:
         ip_rate=RateLimiter(
             Rate.parse(settings.rate_limit_per_ip), enabled=settings.rate_limits == "on"
         ),
-        operations=(
-            load_operations(settings.operations_dir)
-            if settings.operations_dir
-            else load_operations()
-        ),
+        operations=load_operations(operations_dir(settings)),
         oidc=(
             OidcVerifier(http, issuer, settings.oidc_audience, settings.oidc_id_number_claim)
             if issuer
@@ -152,7 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.mount(DEV_ISSUER_PATH, issuer.asgi_app())
 
-    app.add_middleware(PublicReadCache)  # innermost: size limit and request ids still apply
+    # Innermost: size limit and request ids still apply to cached answers.
+    app.add_middleware(PublicReadCache, operations_dir=operations_dir(settings))
     # Starlette runs the last added outermost: request ids first, then headers, CORS, size.
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(

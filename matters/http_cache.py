@@ -43,10 +43,12 @@ def public_operation_hashes(directory: Path = DEFAULT_DIR) -> set[str]:
 
 
 class PublicReadCache:
-    def __init__(self, app: ASGIApp, path: str = "/graphql") -> None:
+    def __init__(
+        self, app: ASGIApp, path: str = "/graphql", operations_dir: Path = DEFAULT_DIR
+    ) -> None:
         self.app = app
         self.path = path
-        self.cacheable = public_operation_hashes()
+        self.cacheable = public_operation_hashes(operations_dir)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != self.path:

@@ -194,3 +194,21 @@ async def test_cors_allows_only_listed_origins(mongo_uri: str, tmp_path: Path) -
         assert "access-control-allow-origin" not in refused.headers
         response = await api.post("{ __typename }")
         assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_persisted_operations_can_live_outside_the_repo(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    # An installed wheel (the container) has no graphql/ beside app/: ZSB_OPERATIONS_DIR.
+    elsewhere = tmp_path / "ops"
+    elsewhere.mkdir()
+    text = (
+        Path(__file__).parents[2] / "graphql" / "operations" / "Departments.graphql"
+    ).read_text()
+    (elsewhere / "Departments.graphql").write_text(text)
+    settings = make_settings(mongo_uri, tmp_path, operations_dir=elsewhere)
+    async with running_api(settings) as api:
+        assert set(api.state.operations) == {operation_hash(text)}
+        response = await api.client.get("/graphql", params={"id": operation_hash(text)})
+        assert response.status_code == 200
+        assert response.json() == {"data": {"departments": []}}
