@@ -17,11 +17,15 @@ from app.audit import AuditLog
 from app.db import Document
 from app.errors import UnauthenticatedError
 from app.keyring import Keyring
-from app.ratelimit import RateLimiter
+from app.ratelimit import Rate, RateLimiter
 from app.settings import Settings
 from applications.results import WalletSink
 from applications.service import ApplicationService
 from applications.store import ApplicationStore
+from applications.uploads.checks import Limits
+from applications.uploads.evidence import MaterialEvidence
+from applications.uploads.service import UploadPolicy, UploadService
+from applications.uploads.store import UploadStore
 from auth.models import User
 from auth.oidc import OidcVerifier
 from auth.permissions import Viewer, require_viewer
@@ -87,6 +91,24 @@ class AppState:
         """The 亮证 QR signing keys, shared by every request of the process."""
         return SdlKeys(self.keyring.sdl_key_wrap)
 
+    @cached_property
+    def upload_rate(self) -> RateLimiter:
+        """Uploads per user (decoding costs CPU, so failed attempts count too)."""
+        return RateLimiter(
+            Rate.parse(self.settings.upload_rate), enabled=self.settings.rate_limits == "on"
+        )
+
+    def upload_service(self) -> UploadService:
+        s = self.settings
+        policy = UploadPolicy(
+            max_bytes=s.max_upload_bytes,
+            limits=Limits(max_pixels=s.upload_max_pixels, max_edge=s.upload_max_edge),
+            quota_bytes=s.upload_quota_bytes,
+            quota_files=s.upload_quota_files,
+            orphan_retention=timedelta(days=s.upload_orphan_days),
+        )
+        return UploadService(UploadStore(self.db), policy, self.upload_rate)
+
     def cards_service(self) -> CardsService:
         return CardsService(
             CardsStore(self.db), self.sdl_keys, self.keyring.licence_data, self.auth_service()
@@ -151,5 +173,13 @@ class Context(BaseContext):
     def applications(self) -> ApplicationService:
         store = ApplicationStore(self.state.db)
         return ApplicationService(
-            store, self.matters, self.auth, WalletSink(self.cards, store.record_delivery)
+            store,
+            self.matters,
+            self.auth,
+            WalletSink(self.cards, store.record_delivery),
+            evidence=MaterialEvidence(UploadStore(self.state.db), self.cards),
         )
+
+    @cached_property
+    def uploads(self) -> UploadService:
+        return self.state.upload_service()

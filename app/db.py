@@ -40,6 +40,7 @@ def _declared_indexes() -> list[CollectionIndexes]:
     # Each domain's store declares its indexes; importing here keeps app/ the only assembler.
     from app.audit import INDEXES as AUDIT_INDEXES
     from applications.store import INDEXES as APPLICATIONS_INDEXES
+    from applications.uploads.store import INDEXES as UPLOAD_INDEXES
     from auth.store import INDEXES as AUTH_INDEXES
     from auth.user_store import INDEXES as USER_INDEXES
     from electronic_cards.store import INDEXES as CARDS_INDEXES
@@ -54,6 +55,7 @@ def _declared_indexes() -> list[CollectionIndexes]:
         *CARDS_INDEXES,
         *NOTIFICATION_INDEXES,
         *APPLICATIONS_INDEXES,
+        *UPLOAD_INDEXES,
     ]
 
 

@@ -27,6 +27,10 @@ from app.observability import RATE_LIMITED, request_id_var
 from auth.permissions import Viewer
 
 _BEARER = "bearer "
+# A multipart POST is a "simple" request a foreign page may send without a CORS preflight; one
+# of these headers (Apollo's and GraphQL-over-HTTP's names) forces the preflight, so a browser
+# cannot be tricked into uploading for another site (CSRF). Our clients send one.
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "graphql-preflight")
 
 
 def _client_ip(connection: HTTPConnection) -> str:
@@ -110,6 +114,13 @@ class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
         if request.method == "GET" and "query" in request.query_params:
             raise HTTPException(
                 400, "GET serves persisted operations only: send `id` (the operation's SHA-256)"
+            )
+        content_type = (request.content_type or "").lower()
+        if content_type.startswith("multipart/") and not any(
+            request.headers.get(name) for name in PREFLIGHT_HEADERS
+        ):
+            raise HTTPException(
+                400, "Multipart requests need an `apollo-require-preflight: true` header"
             )
         data = await super().parse_http_body(request)
         if isinstance(data, list):

@@ -7,18 +7,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class RequestSizeLimit:
-    """Refuses bodies over the limit with 413, whether announced or streamed."""
+    """Refuses bodies over the limit with 413, whether announced or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Multipart bodies (file uploads) have their own, larger limit: one file's maximum plus room
+    for the operation and the multipart framing. Either way the body is counted as it arrives,
+    so an oversize upload is cut off there, never read whole."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, multipart_max_bytes: int | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.multipart_max_bytes = multipart_max_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+        headers = dict(scope["headers"])
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        limit = self.multipart_max_bytes if multipart else self.max_bytes
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await _too_large(scope, receive, send)
             return
         seen = 0
@@ -28,7 +38,7 @@ class RequestSizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _BodyTooLarge
             return message
 

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app import db as database
 from app.context import AppState
-from app.graphql_router import ZsbGraphQLRouter
+from app.graphql_router import PREFLIGHT_HEADERS, ZsbGraphQLRouter
 from app.http_guards import RequestSizeLimit, SecurityHeaders
 from app.keyring import load_keyring
 from app.observability import REGISTRY, RequestContextMiddleware, configure_logging
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # In dev, pages served from the developer's own machine (mini-program simulators, Vite).
 _DEV_ORIGINS = r"https?://(localhost|127\.0\.0\.1)(:\d+)?"
+# An upload request's operation, variables map and multipart framing beside the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 def operations_dir(settings: Settings) -> Path:
@@ -159,13 +161,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost: size limit and request ids still apply to cached answers.
     app.add_middleware(PublicReadCache, operations_dir=operations_dir(settings))
     # Starlette runs the last added outermost: request ids first, then headers, CORS, size.
-    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestSizeLimit,
+        max_bytes=settings.max_request_bytes,
+        multipart_max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_origin_regex=None if settings.is_production else _DEV_ORIGINS,
         allow_methods=["GET", "POST"],
-        allow_headers=["authorization", "content-type", "x-request-id"],
+        allow_headers=["authorization", "content-type", "x-request-id", *PREFLIGHT_HEADERS],
         expose_headers=["x-request-id", "retry-after"],
         max_age=600,
     )

@@ -29,6 +29,7 @@ from app.errors import DomainError, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
 from applications import schema as applications_schema
+from applications.uploads import schema as uploads_schema
 from auth import schema as auth_schema
 from electronic_cards import schema as cards_schema
 from graphql import GraphQLError, OperationDefinitionNode
@@ -93,6 +94,7 @@ Query = merge_types(
         auth_schema.Query,
         matters_schema.Query,
         applications_schema.Query,
+        uploads_schema.Query,
         cards_schema.Query,
         notifications_schema.Query,
     ),
@@ -103,6 +105,7 @@ Mutation = merge_types(
         auth_schema.Mutation,
         matters_schema.Mutation,
         applications_schema.Mutation,
+        uploads_schema.Mutation,
         cards_schema.Mutation,
         notifications_schema.Mutation,
     ),

@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_query_tokens: int = 3_000
+    # Material uploads (applications.uploads): per-file size, decoded-pixel ceiling (bombs),
+    # longer edge kept (larger images are downscaled), per-user rate and quota, and how long an
+    # upload no application uses is kept. Multipart requests may be this much larger than
+    # max_request_bytes allows other requests.
+    max_upload_bytes: int = 20 * 1024 * 1024
+    upload_max_pixels: int = 50_000_000
+    upload_max_edge: int = 4096
+    upload_rate: str = "30/600"
+    upload_quota_bytes: int = 500 * 1024 * 1024
+    upload_quota_files: int = 500
+    upload_orphan_days: int = 7
 
     fcm_credentials: Path | None = None
     fcm_endpoint: str | None = None

@@ -26,6 +26,7 @@ from applications.store import ApplicationStore
 from applications.workflow import Status
 from auth.permissions import Viewer
 from matters.models import Matter, Situation
+from matters.service import MatterService
 
 RATABLE = frozenset({Status.APPROVED, Status.REJECTED})
 MAX_COMMENT = 500
@@ -35,6 +36,7 @@ RECTIFICATION_DAYS = 5
 
 class FollowUp:
     store: ApplicationStore
+    matters: MatterService
     now: Callable[[], datetime]
 
     async def _for_clerk(self, viewer: Viewer, app_id: ObjectId) -> Application:
@@ -61,7 +63,21 @@ class FollowUp:
         form: Any,
         given: list[MaterialRef],
         deferral_commitment: bool,
+        *,
+        viewer: Viewer,
     ) -> tuple[Matter, Situation, dict[str, Any], MaterialCheck]:
+        raise NotImplementedError
+
+    async def _evidence_errors(
+        self,
+        viewer: Viewer,
+        situation: Situation | None,
+        given: list[MaterialRef],
+        fields: list[str] | None = None,
+    ) -> list[DomainError]:
+        raise NotImplementedError
+
+    async def _attach(self, viewer: Viewer, given: list[MaterialRef], app_id: ObjectId) -> None:
         raise NotImplementedError
 
     async def resubmit(
@@ -83,8 +99,9 @@ class FollowUp:
                 field="applicationId",
             )
         matter, _, cleaned, checked = await self._checked(
-            app.matter_code, app.situation_code, form, given, deferral_commitment
+            app.matter_code, app.situation_code, form, given, deferral_commitment, viewer=viewer
         )
+        await self._attach(viewer, checked.given, app.id)
         now = self.now()
         fields = {
             "form": cleaned,
@@ -135,8 +152,15 @@ class FollowUp:
                 supplied.append(item)
         if not given:
             errors.append(DomainError("请选择要补交的材料", code="REQUIRED", field="materials"))
+        # Licence references need the catalogue's type: the situation comes from the matter.
+        record = await self.matters.get(app.matter_code)
+        situations = record.matter.situations if record else []
+        situation = next((s for s in situations if s.code == app.situation_code), None)
+        positions = [f"materials[{given.index(m)}]" for m in supplied]
+        errors += await self._evidence_errors(viewer, situation, supplied, positions)
         if errors:
             raise InputErrors(errors)
+        await self._attach(viewer, supplied, app.id)
         remaining = [n for n in app.pending_supplements if n not in {m.name for m in supplied}]
         fields = {
             "pending_supplements": remaining,

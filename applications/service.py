@@ -29,10 +29,11 @@ from applications.errors import (
     InvalidTransitionError,
 )
 from applications.followup import FollowUp
-from applications.models import Application, Event, MaterialRef
+from applications.models import Application, Event, MaterialRef, Provision
 from applications.queues import Queues
 from applications.results import ResultSink, ResultSpec, deliver_result
 from applications.store import ApplicationStore
+from applications.uploads.evidence import MaterialEvidence
 from applications.workflow import STATUS_NAMES, WITHDRAWABLE, Status, path
 from auth.models import Role, User
 from auth.permissions import Viewer
@@ -69,6 +70,8 @@ class ApplicationService(Drafts, FollowUp, Queues):
     auth: AuthService
     sink: ResultSink
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Checks UPLOAD / LICENCE references; without it every such reference is refused.
+    evidence: MaterialEvidence | None = None
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -126,7 +129,12 @@ class ApplicationService(Drafts, FollowUp, Queues):
                 field="onBehalfOf",
             )
         matter, situation, form, checked = await self._checked(
-            sub.matter_code, sub.situation, sub.form, sub.materials, sub.deferral_commitment
+            sub.matter_code,
+            sub.situation,
+            sub.form,
+            sub.materials,
+            sub.deferral_commitment,
+            viewer=viewer,
         )
 
         now = self.now()
@@ -134,7 +142,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
         day = now.astimezone(CHINA).strftime("%Y%m%d")
         receipt = f"{matter.region_code}{day}{await self.store.next_receipt_serial(day):06d}"
         doc: dict[str, Any] = {
-            "_id": ObjectId(),
+            "_id": sub.draft_id or ObjectId(),
             "rev": 0,
             "applicant_id": viewer.user_id,
             "idempotency_key": key,
@@ -164,13 +172,18 @@ class ApplicationService(Drafts, FollowUp, Queues):
         spec: ResultSpec | None = None
         if ServiceMode.INSTANT_APPROVAL in matter.service_modes:
             spec = decide_instantly(doc, matter, user, id_number, checked, now)
+        # Uploads are marked as this application's evidence before it exists (so they cannot be
+        # deleted in between), and released again if it is not written after all.
+        await self._attach(viewer, checked.given, doc["_id"])
         try:
             if sub.draft_id is not None:
-                doc["_id"] = sub.draft_id
                 app = await self._submit_draft(viewer, doc)
             else:
                 app = await self.store.insert(doc)
-        except AlreadyExistsError:
+        except BaseException as exc:
+            await self._release(checked.given, doc["_id"])
+            if not isinstance(exc, AlreadyExistsError):
+                raise
             # A concurrent copy of this request won the insert: answer with its application.
             winner = await self.store.by_key(viewer.user_id, key)
             if winner is None:  # pragma: no cover - the unique index says it exists
@@ -188,8 +201,12 @@ class ApplicationService(Drafts, FollowUp, Queues):
         form: Any,
         given: list[MaterialRef],
         deferral_commitment: bool,
+        *,
+        viewer: Viewer,
     ) -> tuple[Matter, Situation, dict[str, Any], materials.MaterialCheck]:
-        """Matter, situation, cleaned form and materials; every problem at once, or InputErrors."""
+        """Matter, situation, cleaned form and materials; every problem at once, or InputErrors.
+
+        `viewer` is the applicant whose uploads and licences the references must be."""
         matter = await self._published(matter_code)
         situation = next(
             (s for s in matter.situations if situation_code in (s.code, s.name)),
@@ -204,6 +221,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
         cleaned, errors = forms.validate(forms.form_schema(matter, situation.code), form)
         checked = materials.check(matter, situation, given, deferral_commitment)
         errors += checked.errors
+        errors += await self._evidence_errors(viewer, situation, checked.given)
         if errors:
             raise InputErrors(errors)
         return matter, situation, cleaned, checked
@@ -213,6 +231,29 @@ class ApplicationService(Drafts, FollowUp, Queues):
         if existing.matter_code != sub.matter_code:
             raise IdempotencyConflictError()
         return existing
+
+    async def _evidence_errors(
+        self,
+        viewer: Viewer,
+        situation: Situation | None,
+        given: list[MaterialRef],
+        fields: list[str] | None = None,
+    ) -> list[DomainError]:
+        if self.evidence is not None:
+            return await self.evidence.check(viewer, situation, given, fields)
+        return [  # fail closed: nothing unverified gets in
+            DomainError("材料无法核验 (cannot verify)", code="INVALID_REFERENCE", field="materials")
+            for m in given
+            if m.provision is not Provision.COMMITMENT
+        ][:1]
+
+    async def _attach(self, viewer: Viewer, given: list[MaterialRef], app_id: ObjectId) -> None:
+        if self.evidence is not None:
+            await self.evidence.attach(viewer, given, app_id)
+
+    async def _release(self, given: list[MaterialRef], app_id: ObjectId) -> None:
+        if self.evidence is not None:
+            await self.evidence.release(given, app_id)
 
     # -- processing ------------------------------------------------------------------------
 

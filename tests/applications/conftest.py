@@ -10,9 +10,11 @@ import pytest
 from auth.identity_numbers import with_check_digit
 from auth.models import AssuranceLevel, Role
 from auth.service import UserSpec
+from electronic_cards.demo import seed_demo_licences
 from matters import demo
 from matters.service import seed_catalogue
 from matters.store import MatterStore
+from tests.applications.uploading import upload_png
 from tests.factories import Api, create_demo_user, create_user
 
 CITIZEN = "13800000001"  # 张三明, born 1985, 市南区
@@ -78,16 +80,61 @@ async def catalogue(api: Api) -> demo.Catalogue:
     return generated
 
 
+# Material references are checked at submission (the applicant's own uploads and licences), so
+# the placeholders the input helpers below use stand for real ones, made by the fixtures that
+# sign the applicant in; `ref` looks them up.
+REFS: dict[str, str] = {}
+
+
+def ref(placeholder: str) -> str:
+    return REFS.get(placeholder, placeholder)
+
+
+async def real_refs(api: Api, token: str, placeholders: list[str]) -> None:
+    for name in placeholders:
+        REFS[name] = await upload_png(api, token, seed=name)
+
+
+async def licence_ref(api: Api, token: str, type_code: str) -> str:
+    await seed_demo_licences(api.state.auth_service(), api.state.cards_service())
+    data = await api.data("{ myLicences { id type { code } } }", token=token)
+    return next(lic["id"] for lic in data["myLicences"] if lic["type"]["code"] == type_code)
+
+
+async def elder_materials_of(api: Api, token: str) -> list[dict[str, Any]]:
+    """elder_input's materials as the signed-in `token` user's own (another applicant)."""
+    return [
+        {
+            "name": "居民身份证",
+            "provision": "LICENCE",
+            "reference": await licence_ref(api, token, "JMSFZ"),
+        },
+        {
+            "name": "近期免冠照片",
+            "provision": "UPLOAD",
+            "reference": await upload_png(api, token, "me"),
+        },
+    ]
+
+
 @pytest.fixture
 async def citizen(api: Api, catalogue: demo.Catalogue) -> str:
     await create_demo_user(api.state, CITIZEN)
-    return await api.token(CITIZEN)
+    token = await api.token(CITIZEN)
+    REFS.clear()
+    await real_refs(api, token, ["file-1", "file-2", "file-3"])
+    for i, name in enumerate(["f0", "f1", "f2", "t", "tax"]):
+        REFS[name] = REFS[f"file-{i % 3 + 1}"]
+    return token
 
 
 @pytest.fixture
 async def elder(api: Api, catalogue: demo.Catalogue) -> str:
     await create_demo_user(api.state, ELDER)
-    return await api.token(ELDER)
+    token = await api.token(ELDER)
+    await real_refs(api, token, ["photo-1"])
+    REFS["licence-idcard"] = await licence_ref(api, token, "JMSFZ")
+    return token
 
 
 @pytest.fixture
@@ -116,9 +163,13 @@ def business_input(key: str, **form: Any) -> dict[str, Any]:
             **form,
         },
         "materials": [
-            {"name": "个体工商户登记（备案）申请书", "provision": "UPLOAD", "reference": "file-1"},
-            {"name": "经营者身份证明", "provision": "UPLOAD", "reference": "file-2"},
-            {"name": "经营场所使用证明", "provision": "UPLOAD", "reference": "file-3"},
+            {
+                "name": "个体工商户登记（备案）申请书",
+                "provision": "UPLOAD",
+                "reference": ref("file-1"),
+            },
+            {"name": "经营者身份证明", "provision": "UPLOAD", "reference": ref("file-2")},
+            {"name": "经营场所使用证明", "provision": "UPLOAD", "reference": ref("file-3")},
         ],
     }
 
@@ -134,8 +185,8 @@ def elder_input(key: str, id_number: str) -> dict[str, Any]:
             "address": "青岛市市北区辽宁路100号",
         },
         "materials": [
-            {"name": "居民身份证", "provision": "LICENCE", "reference": "licence-idcard"},
-            {"name": "近期免冠照片", "provision": "UPLOAD", "reference": "photo-1"},
+            {"name": "居民身份证", "provision": "LICENCE", "reference": ref("licence-idcard")},
+            {"name": "近期免冠照片", "provision": "UPLOAD", "reference": ref("photo-1")},
         ],
     }
 

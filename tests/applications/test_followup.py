@@ -15,6 +15,7 @@ from tests.applications.conftest import (
     business_input,
     clerk_mutation,
     errors,
+    ref,
     top_codes,
 )
 from tests.applications.test_process import ACCEPT, APPROVE, WITHDRAW, act, submit
@@ -32,7 +33,7 @@ mutation Rate($input: RateApplicationInput!) {
 
 
 def upload(name: str, reference: str) -> dict[str, str]:
-    return {"name": name, "provision": "UPLOAD", "reference": reference}
+    return {"name": name, "provision": "UPLOAD", "reference": ref(reference)}
 
 
 def property_input(key: str) -> dict[str, Any]:
@@ -48,7 +49,8 @@ def property_input(key: str) -> dict[str, Any]:
             "phone": "13800000001",
         },
         "materials": [
-            {"name": n, "provision": "UPLOAD", "reference": f"f{i}"} for i, n in enumerate(names)
+            {"name": n, "provision": "UPLOAD", "reference": ref(f"f{i}")}
+            for i, n in enumerate(names)
         ],
     }
 

@@ -13,7 +13,9 @@ from tests.applications.conftest import (
     SUBMIT,
     business_input,
     elder_input,
+    elder_materials_of,
     errors,
+    ref,
 )
 from tests.factories import Api
 
@@ -203,6 +205,7 @@ async def test_instant_approval_for_an_elder_lands_a_result(api: Api, elder: str
 async def test_instant_rules_fall_back_to_a_clerk_with_reasons(api: Api, citizen: str) -> None:
     sub = {"input": elder_input("young-card-0001", CITIZEN_ID)}
     sub["input"]["form"]["applicantName"] = "张三明"
+    sub["input"]["materials"] = await elder_materials_of(api, citizen)
     app = (await api.data(SUBMIT, sub, citizen))["submitApplication"]["application"]
     assert app["status"] == "SUBMITTED"
     assert app["instantReasons"] == ["申请人未满60周岁"]
@@ -212,6 +215,7 @@ async def test_instant_rules_fall_back_to_a_clerk_with_reasons(api: Api, citizen
 
 async def test_instant_rules_refuse_someone_elses_identity_number(api: Api, citizen: str) -> None:
     sub = {"input": elder_input("proxy-card-0001", ELDER_ID)}
+    sub["input"]["materials"] = await elder_materials_of(api, citizen)
     app = (await api.data(SUBMIT, sub, citizen))["submitApplication"]["application"]
     assert app["status"] == "SUBMITTED"
     assert "表单身份证号与实名认证身份不一致" in app["instantReasons"]
@@ -228,7 +232,7 @@ async def test_deferred_materials_need_the_commitment(api: Api, citizen: str) ->
             "phone": "13800000001",
         },
         "materials": [
-            {"name": n, "provision": "UPLOAD", "reference": f"f{i}"}
+            {"name": n, "provision": "UPLOAD", "reference": ref(f"f{i}")}
             for i, n in enumerate(["不动产登记申请书", "申请人身份证明", "不动产权属来源证明"])
         ],
     }

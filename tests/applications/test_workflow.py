@@ -20,6 +20,8 @@ from applications.models import MaterialRef, Provision
 from applications.results import RecordingSink
 from applications.service import ApplicationService, Submission
 from applications.store import ApplicationStore
+from applications.uploads.evidence import MaterialEvidence
+from applications.uploads.store import UploadStore
 from applications.workflow import TRANSITIONS, WITHDRAWABLE, Status, allowed, path
 from auth.models import AssuranceLevel, Role
 from auth.permissions import Viewer
@@ -27,6 +29,7 @@ from matters.runtime import CatalogueRuntime
 from matters.service import MatterService
 from matters.store import MatterStore
 from tests.applications.conftest import BUSINESS, CITIZEN, CLERK, business_input
+from tests.applications.uploading import stored_upload
 from tests.factories import Api, create_demo_user
 
 
@@ -83,7 +86,11 @@ def _service(api: Api) -> ApplicationService:
     store = ApplicationStore(state.db)
     matters = MatterService(MatterStore(state.db), CatalogueRuntime())
     return ApplicationService(
-        store, matters, state.auth_service(), RecordingSink(store.record_delivery)
+        store,
+        matters,
+        state.auth_service(),
+        RecordingSink(store.record_delivery),
+        evidence=MaterialEvidence(UploadStore(state.db), state.cards_service()),
     )
 
 
@@ -145,7 +152,12 @@ async def test_random_action_sequences_never_reach_an_illegal_state(
             situation=None,
             form=raw["form"],
             materials=[
-                MaterialRef(m["name"], Provision.UPLOAD, m["reference"]) for m in raw["materials"]
+                MaterialRef(
+                    m["name"],
+                    Provision.UPLOAD,
+                    await stored_upload(api.state, who["citizen"], m["reference"]),
+                )
+                for m in raw["materials"]
             ],
             idempotency_key=raw["idempotencyKey"],
         ),

@@ -1,0 +1,1 @@
+"""Material uploads: checks, GridFS storage, the vault, references at submission."""

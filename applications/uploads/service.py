@@ -1,0 +1,137 @@
+"""Material uploads and the vault: who may upload how much, what is kept, who may read it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from bson import ObjectId
+
+from app.errors import AlreadyExistsError, DomainError, RateLimitedError
+from app.pagination import Connection
+from app.ratelimit import RateLimiter
+from applications.uploads import checks
+from applications.uploads.errors import MaterialInUseError, UploadNotFoundError, UploadRefused
+from applications.uploads.store import Upload, UploadStore
+from auth.permissions import Viewer
+
+log = logging.getLogger(__name__)
+CHUNK = 256 * 1024
+
+
+class Readable(Protocol):
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPolicy:
+    max_bytes: int
+    limits: checks.Limits
+    quota_bytes: int
+    quota_files: int
+    orphan_retention: timedelta
+
+
+@dataclass
+class UploadService:
+    store: UploadStore
+    policy: UploadPolicy
+    rate: RateLimiter
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    async def upload(self, viewer: Viewer, file_name: str | None, source: Readable) -> Upload:
+        wait = self.rate.hit(str(viewer.user_id))
+        if wait > 0:
+            raise RateLimitedError(
+                "上传过于频繁，请稍后再试 (too many uploads)",
+                retry_after=math.ceil(wait),
+                field="file",
+            )
+        data = await self._read_bounded(source)
+        # Decoding and re-encoding is CPU work: off the event loop.
+        inspected = await asyncio.to_thread(checks.inspect, data, self.policy.limits)
+        digest = hashlib.sha256(inspected.content).hexdigest()
+        existing = await self.store.by_hash(viewer.user_id, digest)
+        if existing is not None:
+            return existing  # the same content by the same owner: one upload
+        files, used = await self.store.usage(viewer.user_id)
+        if files >= self.policy.quota_files or used + len(inspected.content) > (
+            self.policy.quota_bytes
+        ):
+            raise DomainError(
+                "材料库已满，请先删除不再需要的材料 (upload quota reached)",
+                code="QUOTA_EXCEEDED",
+                field="file",
+            )
+        now = self.now()
+        doc = {
+            "_id": ObjectId(),
+            "owner_id": viewer.user_id,
+            "file_name": checks.safe_name(file_name, inspected.extension),
+            "content_type": inspected.content_type,
+            "size": len(inspected.content),
+            "sha256": digest,
+            "created_at": now,
+            "attached_to": [],
+            "width": inspected.width,
+            "height": inspected.height,
+        }
+        try:
+            return await self.store.store(doc, inspected.content)
+        except AlreadyExistsError:
+            # The same content was uploaded concurrently: answer with the winner.
+            winner = await self.store.by_hash(viewer.user_id, digest)
+            if winner is None:  # pragma: no cover - the unique index says it exists
+                raise
+            return winner
+
+    async def _read_bounded(self, source: Readable) -> bytes:
+        """At most max_bytes + 1 are ever read: an oversize file is refused at that point."""
+        limit = self.policy.max_bytes
+        parts: list[bytes] = []
+        seen = 0
+        while True:
+            chunk = await source.read(min(CHUNK, limit + 1 - seen))
+            if not chunk:
+                break
+            parts.append(chunk)
+            seen += len(chunk)
+            if seen > limit:
+                raise UploadRefused(
+                    "FILE_TOO_LARGE",
+                    f"文件超过 {limit // (1024 * 1024)} MB 上限 (file too large)",
+                )
+        return b"".join(parts)
+
+    async def mine(
+        self, viewer: Viewer, first: int | None, after: str | None
+    ) -> Connection[Upload]:
+        return await self.store.mine(viewer.user_id, first, after)
+
+    async def own(self, viewer: Viewer, upload_id: ObjectId) -> Upload:
+        """The viewer's upload; someone else's is the same NOT_FOUND as none (no probing)."""
+        upload = await self.store.get(upload_id)
+        if upload is None or upload.owner_id != viewer.user_id:
+            raise UploadNotFoundError()
+        return upload
+
+    async def delete(self, viewer: Viewer, upload_id: ObjectId) -> Upload:
+        upload = await self.own(viewer, upload_id)
+        deleted = await self.store.delete_unattached({"_id": upload.id})
+        if not deleted:
+            raise MaterialInUseError()
+        return deleted[0]
+
+    async def sweep_orphans(self, limit: int = 1000) -> int:
+        """Remove uploads no application ever used, older than the retention period."""
+        cutoff = self.now() - self.policy.orphan_retention
+        gone = await self.store.delete_unattached({"created_at": {"$lt": cutoff}}, limit)
+        if gone:
+            log.info("orphan uploads removed", extra={"count": len(gone)})
+        return len(gone)

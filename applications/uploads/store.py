@@ -1,0 +1,170 @@
+"""The only module touching uploads: metadata in `material_uploads`, bytes in GridFS.
+
+GridFS bucket `materials` (`materials.files` / `materials.chunks`) holds the content under a
+fresh ObjectId; the client's file name is metadata only, never a key or a path. The metadata
+document is what the API reads: owner, display name, type, size, SHA-256 and `attached_to`, the
+applications that use it (an upload with any is evidence and cannot be deleted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import NoFile
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from app.db import CollectionIndexes, Document
+from app.errors import AlreadyExistsError
+from app.pagination import Connection, SortKey, paginate
+
+UPLOADS = "material_uploads"
+BUCKET = "materials"
+RECENT = SortKey((("created_at", DESCENDING), ("_id", DESCENDING)))
+
+INDEXES = [
+    CollectionIndexes(
+        UPLOADS,
+        [
+            # Dedup: the same content by the same owner is one upload.
+            IndexModel(
+                [("owner_id", ASCENDING), ("sha256", ASCENDING)], name="owner_sha256", unique=True
+            ),
+            IndexModel(
+                [("owner_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="owner_recent",
+            ),
+            IndexModel([("created_at", ASCENDING)], name="created_at"),  # the orphan sweep
+        ],
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    id: ObjectId
+    owner_id: ObjectId
+    file_id: ObjectId
+    file_name: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+    attached_to: tuple[ObjectId, ...]
+    width: int | None = None
+    height: int | None = None
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Upload:
+        return cls(
+            id=doc["_id"],
+            owner_id=doc["owner_id"],
+            file_id=doc["file_id"],
+            file_name=doc["file_name"],
+            content_type=doc["content_type"],
+            size=doc["size"],
+            sha256=doc["sha256"],
+            created_at=doc["created_at"],
+            attached_to=tuple(doc.get("attached_to", ())),
+            width=doc.get("width"),
+            height=doc.get("height"),
+        )
+
+
+class UploadStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+        self.uploads = db[UPLOADS]
+        self.bucket = AsyncGridFSBucket(db, bucket_name=BUCKET)
+
+    async def by_hash(self, owner_id: ObjectId, sha256: str) -> Upload | None:
+        doc = await self.uploads.find_one({"owner_id": owner_id, "sha256": sha256})
+        return Upload.from_document(doc) if doc else None
+
+    async def get(self, upload_id: ObjectId) -> Upload | None:
+        doc = await self.uploads.find_one({"_id": upload_id})
+        return Upload.from_document(doc) if doc else None
+
+    async def get_many(self, ids: list[ObjectId]) -> dict[ObjectId, Upload]:
+        docs = await self.uploads.find({"_id": {"$in": ids}}).to_list(None)
+        return {d["_id"]: Upload.from_document(d) for d in docs}
+
+    async def usage(self, owner_id: ObjectId) -> tuple[int, int]:
+        """(files, bytes) the owner keeps."""
+        rows = await (
+            await self.uploads.aggregate(
+                [
+                    {"$match": {"owner_id": owner_id}},
+                    {"$group": {"_id": None, "n": {"$sum": 1}, "bytes": {"$sum": "$size"}}},
+                ]
+            )
+        ).to_list(1)
+        return (rows[0]["n"], rows[0]["bytes"]) if rows else (0, 0)
+
+    async def store(self, doc: Document, content: bytes) -> Upload:
+        """Bytes first, then the metadata; if the metadata cannot be written the bytes go."""
+        file_id = await self.bucket.upload_from_stream(
+            str(doc["_id"]), content, metadata={"upload_id": doc["_id"]}
+        )
+        doc = {**doc, "file_id": file_id}
+        try:
+            await self.uploads.insert_one(doc)
+        except BaseException as exc:
+            await self._drop_file(file_id)
+            if isinstance(exc, DuplicateKeyError):
+                raise AlreadyExistsError("已上传过相同内容 (same content)") from exc
+            raise
+        return Upload.from_document(doc)
+
+    async def read(self, upload: Upload) -> bytes:
+        stream = await self.bucket.open_download_stream(upload.file_id)
+        return await stream.read()
+
+    async def mine(
+        self, owner_id: ObjectId, first: int | None, after: str | None
+    ) -> Connection[Upload]:
+        return await paginate(
+            self.uploads, {"owner_id": owner_id}, RECENT, first, after, Upload.from_document
+        )
+
+    async def attach(
+        self, owner_id: ObjectId, ids: list[ObjectId], application_id: ObjectId
+    ) -> int:
+        """Mark the owner's uploads as used by an application; the count actually marked."""
+        result = await self.uploads.update_many(
+            {"_id": {"$in": ids}, "owner_id": owner_id},
+            {"$addToSet": {"attached_to": application_id}},
+        )
+        return result.matched_count
+
+    async def detach(self, ids: list[ObjectId], application_id: ObjectId) -> None:
+        await self.uploads.update_many(
+            {"_id": {"$in": ids}}, {"$pull": {"attached_to": application_id}}
+        )
+
+    async def delete_unattached(
+        self, query: dict[str, Any], limit: int | None = None
+    ) -> list[Upload]:
+        """Delete uploads matching `query` that no application uses; the guard is in each
+        delete's filter, so an upload attached meanwhile survives."""
+        guard = {"$or": [{"attached_to": {"$exists": False}}, {"attached_to": {"$size": 0}}]}
+        cursor = self.uploads.find({"$and": [query, guard]})
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        deleted = []
+        for doc in await cursor.to_list(None):
+            gone = await self.uploads.find_one_and_delete({"$and": [{"_id": doc["_id"]}, guard]})
+            if gone is not None:
+                await self._drop_file(gone["file_id"])
+                deleted.append(Upload.from_document(gone))
+        return deleted
+
+    async def _drop_file(self, file_id: ObjectId) -> None:
+        with contextlib.suppress(NoFile):
+            await self.bucket.delete(file_id)
