@@ -8,12 +8,12 @@ per-user and per-IP rate limits.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import HTTPException as FastAPIHTTPException
-from fastapi import WebSocket
+from fastapi import Depends, Request, WebSocket
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -67,6 +67,17 @@ def _limit(state: AppState, viewer: Viewer | None, ip: str) -> None:
             )
 
 
+async def _close_uploaded_files(connection: HTTPConnection) -> AsyncIterator[None]:
+    """Multipart file parts are spooled temporary files; close them when the request is done,
+    whether or not a resolver ever read them (a refused or invalid operation never does)."""
+    try:
+        yield
+    finally:
+        form = getattr(connection, "_form", None)
+        if isinstance(connection, Request) and form is not None:
+            await form.close()
+
+
 class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
     def __init__(
         self, schema: BaseSchema, get_state: Callable[[], AppState], **kwargs: Any
@@ -86,7 +97,8 @@ class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
                 state, viewer=viewer, auth_error=auth_error, request_id=request_id_var.get()
             )
 
-        super().__init__(schema, context_getter=get_context, **kwargs)
+        dependencies = [*kwargs.pop("dependencies", []), Depends(_close_uploaded_files)]
+        super().__init__(schema, context_getter=get_context, dependencies=dependencies, **kwargs)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """WebSocket clients sign in with `{"authorization": "Bearer …"}` in connection_init."""

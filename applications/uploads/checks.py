@@ -84,6 +84,9 @@ def _image(data: bytes, limits: Limits) -> Inspected:
     image: Image.Image = ImageOps.exif_transpose(decoded)
     if max(image.size) > limits.max_edge:
         image.thumbnail((limits.max_edge, limits.max_edge), Image.Resampling.LANCZOS)
+    # Savers copy some of `info` (a JPEG comment, a WebP's EXIF) into the output: keep only
+    # what the pixels need.
+    image.info = {k: v for k, v in image.info.items() if k == "transparency"}
     out = io.BytesIO()
     if content_type == "image/jpeg":
         if image.mode not in ("RGB", "L"):

@@ -98,7 +98,7 @@ async def real_refs(api: Api, token: str, placeholders: list[str]) -> None:
 async def licence_ref(api: Api, token: str, type_code: str) -> str:
     await seed_demo_licences(api.state.auth_service(), api.state.cards_service())
     data = await api.data("{ myLicences { id type { code } } }", token=token)
-    return next(lic["id"] for lic in data["myLicences"] if lic["type"]["code"] == type_code)
+    return str(next(lic["id"] for lic in data["myLicences"] if lic["type"]["code"] == type_code))
 
 
 async def elder_materials_of(api: Api, token: str) -> list[dict[str, Any]]:

@@ -1,0 +1,147 @@
+"""The vault and material references at submission: own uploads only, held VALID licences of
+the catalogue's type only, evidence kept, orphans swept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from app.ids import to_global_id
+from electronic_cards.models import LicenceStatus
+from tests.applications.conftest import (
+    ELDER,
+    SUBMIT,
+    business_input,
+    elder_input,
+    errors,
+    licence_ref,
+    ref,
+)
+from tests.applications.test_submit import ELDER_ID
+from tests.applications.uploading import png, upload, upload_png
+from tests.factories import Api, create_demo_user
+
+VAULT = """
+query Vault($first: Int, $after: String) {
+  myMaterials(first: $first, after: $after) {
+    edges { cursor node { id fileName inUse } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+DELETE = """
+mutation Del($input: DeleteMaterialInput!) {
+  deleteMaterial(input: $input) { deletedUploadId userErrors { field code message } }
+}"""
+
+
+async def counts(api: Api) -> tuple[int, int]:
+    db = api.state.db
+    return await db["applications"].count_documents({}), await db[
+        "material_uploads"
+    ].count_documents({"attached_to.0": {"$exists": True}})
+
+
+async def test_someone_elses_upload_is_forbidden_and_nothing_is_written(
+    api: Api, citizen: str
+) -> None:
+    await create_demo_user(api.state, ELDER)
+    elder = await api.token(ELDER)
+    theirs = await upload_png(api, elder, "theirs")
+    sub = business_input("steal-00001")
+    sub["materials"][1]["reference"] = theirs
+    sub["materials"][2]["reference"] = "not-an-id"
+    payload = (await api.data(SUBMIT, {"input": sub}, citizen))["submitApplication"]
+    assert payload["application"] is None
+    assert sorted(errors(payload)) == [
+        ("materials[1].reference", "FORBIDDEN_MATERIAL"),
+        ("materials[2].reference", "INVALID_REFERENCE"),
+    ]
+    assert await counts(api) == (0, 0)  # no case, and no upload marked as used
+
+
+async def test_licence_references_must_be_held_valid_and_of_the_right_type(
+    api: Api, citizen: str, elder: str
+) -> None:
+    # (citizen before elder: the citizen fixture resets the placeholder references)
+    def with_licence(key: str, reference: str) -> dict[str, Any]:
+        sub = elder_input(key, ELDER_ID)
+        sub["materials"][0]["reference"] = reference
+        return {"input": sub}
+
+    citizens_card = await licence_ref(api, citizen, "JMSFZ")
+    forged = to_global_id("Licence", "0" * 24)
+    for reference, code in [
+        (citizens_card, "LICENCE_NOT_HELD"),
+        (forged, "LICENCE_NOT_HELD"),
+        (ref("photo-1"), "INVALID_REFERENCE"),  # an upload id where a licence belongs
+    ]:
+        payload = await api.data(
+            SUBMIT, with_licence(f"lic-{code[:8]}-{len(reference)}", reference), elder
+        )
+        assert errors(payload["submitApplication"]) == [("materials[0].reference", code)]
+    # The elder's own 居民身份证, once revoked, no longer serves.
+    mine = ref("licence-idcard")
+    await api.state.db["licences"].update_one(
+        {"holder_id": {"$exists": True}, "type_code": "JMSFZ", "holder_name": "王秀英"},
+        {"$set": {"status": LicenceStatus.REVOKED.value}},
+    )
+    payload = await api.data(SUBMIT, with_licence("lic-revoked-1", mine), elder)
+    assert errors(payload["submitApplication"]) == [("materials[0].reference", "LICENCE_NOT_VALID")]
+    assert (await counts(api))[0] == 0
+
+
+async def test_a_licence_of_another_type_is_refused(api: Api, citizen: str) -> None:
+    # 张三明 holds a 驾驶证 (JDCJSZ): not what 居民身份证 needs.
+    driving = await licence_ref(api, citizen, "JDCJSZ")
+    sub = elder_input("wrong-type-01", ELDER_ID)
+    sub["materials"][0]["reference"] = driving
+    sub["materials"][1]["reference"] = ref("file-1")
+    payload = (await api.data(SUBMIT, {"input": sub}, citizen))["submitApplication"]
+    assert ("materials[0].reference", "LICENCE_TYPE_MISMATCH") in errors(payload)
+
+
+async def test_vault_lists_reuses_and_keeps_evidence(api: Api, citizen: str) -> None:
+    page = (await api.data(VAULT, {"first": 2}, citizen))["myMaterials"]
+    assert len(page["edges"]) == 2
+    assert page["pageInfo"]["hasNextPage"] is True
+    rest = (await api.data(VAULT, {"after": page["pageInfo"]["endCursor"]}, citizen))["myMaterials"]
+    assert len(rest["edges"]) == 1
+    sub = await api.data(SUBMIT, {"input": business_input("vault-00001")}, citizen)
+    assert sub["submitApplication"]["userErrors"] == []
+    # The same uploads serve a second application (一次提交重复使用).
+    again = await api.data(SUBMIT, {"input": business_input("vault-00002")}, citizen)
+    assert again["submitApplication"]["userErrors"] == []
+    listed = (await api.data(VAULT, {}, citizen))["myMaterials"]["edges"]
+    assert all(e["node"]["inUse"] for e in listed)
+    used = await api.data(DELETE, {"input": {"uploadId": ref("file-1")}}, citizen)
+    assert errors(used["deleteMaterial"]) == [("uploadId", "MATERIAL_IN_USE")]
+    spare = await upload_png(api, citizen, "spare")
+    await create_demo_user(api.state, ELDER)
+    elder = await api.token(ELDER)
+    not_theirs = await api.data(DELETE, {"input": {"uploadId": spare}}, elder)
+    assert errors(not_theirs["deleteMaterial"]) == [("uploadId", "NOT_FOUND")]
+    gone = await api.data(DELETE, {"input": {"uploadId": spare}}, citizen)
+    assert gone["deleteMaterial"]["deletedUploadId"] == spare
+    assert await api.state.db["materials.files"].count_documents({}) == 3
+
+
+async def test_orphans_are_swept_after_retention_with_their_chunks(api: Api, citizen: str) -> None:
+    await api.data(SUBMIT, {"input": business_input("keep-000001")}, citizen)
+    orphan = (await upload(api, citizen, png("orphan", (300, 300))))["upload"]
+    service = api.state.upload_service()
+    assert await service.sweep_orphans() == 0  # still within the retention period
+    later = service.now() + timedelta(days=8)
+    service.now = lambda: later
+    assert await service.sweep_orphans() == 1
+    db = api.state.db
+    assert await db["material_uploads"].count_documents({}) == 3  # the attached ones stay
+    assert await db["materials.files"].count_documents({}) == 3
+    files = await db["materials.files"].find({}, {"_id": 1}).to_list(None)
+    assert (
+        await db["materials.chunks"].count_documents(
+            {"files_id": {"$nin": [f["_id"] for f in files]}}
+        )
+        == 0
+    )
+    listed = (await api.data(VAULT, {}, citizen))["myMaterials"]["edges"]
+    assert orphan["id"] not in {e["node"]["id"] for e in listed}
