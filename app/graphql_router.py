@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from fastapi import HTTPException as FastAPIHTTPException
 from fastapi import Depends, Request, WebSocket
+from fastapi import HTTPException as FastAPIHTTPException
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter

@@ -16,12 +16,13 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from app.errors import AlreadyExistsError, DomainError
+from app.masking import mask_number, mask_phone
 from applications import forms
 from applications.errors import ApplicationNotFoundError
 from applications.models import Application
 from applications.store import ApplicationStore
 from applications.workflow import Status
-from auth.models import User
+from auth.models import AssuranceLevel, User
 from auth.permissions import Viewer
 from matters.models import Matter
 
@@ -47,12 +48,15 @@ class Drafts:
         props = forms.form_schema(matter).get("properties", {})
         user, id_number = await self._identity(viewer)
         earlier = await self.store.latest_form(viewer.user_id)
+        # Full identity number and phone only for a real-name verified holder (L2+); a phone-only
+        # session (L1, e.g. a stolen SMS code) sees them masked and must type them.
+        verified = viewer.assurance_level.rank >= AssuranceLevel.L2.rank
         identity = {
             "applicantName": user.name,
             "operatorName": user.name,
             "legalRepresentative": user.name,
-            "idNumber": id_number,
-            "phone": user.phone,
+            "idNumber": id_number if verified or not id_number else mask_number(id_number),
+            "phone": user.phone if verified or not user.phone else mask_phone(user.phone),
         }
         if "applicantType" in props:
             identity["applicantType"] = "个人"

@@ -238,6 +238,9 @@ class Query:
     async def application_prefill(self, info: Info[Context, None], matter_code: str) -> JSON:
         viewer = info.context.require_viewer()
         data = await _typed(info.context.applications.prefill(viewer, matter_code))
+        # Personal data: never kept by a browser, proxy or CDN cache.
+        if info.context.response is not None:
+            info.context.response.headers["Cache-Control"] = "no-store"
         return cast(JSON, data)
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import httpx
 
 from app.context import AppState
+from applications.uploads.housekeeping import sweep_orphan_uploads
 from notifications.models import Provider
 from notifications.policy import QuietHours
 from notifications.providers.base import PushProvider
@@ -73,6 +74,7 @@ async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = Fa
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", extra={"owner": dispatcher.owner})
     reminders = None if once else asyncio.create_task(_licence_reminders(state, stop))
+    sweeps = None if once else asyncio.create_task(sweep_orphan_uploads(state, stop))
     try:
         if once:
             return await dispatcher.run_until_idle()
@@ -81,5 +83,7 @@ async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = Fa
     finally:
         if reminders is not None:
             reminders.cancel()
+        if sweeps is not None:
+            sweeps.cancel()
         for provider in providers.values():
             await provider.aclose()

@@ -7,9 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from app.ids import to_global_id
+from auth.identity_numbers import with_check_digit
+from auth.models import AssuranceLevel, Role
+from auth.service import UserSpec
 from electronic_cards.models import LicenceStatus
 from tests.applications.conftest import (
     ELDER,
+    ELDER_CARD,
     SUBMIT,
     business_input,
     elder_input,
@@ -19,7 +23,7 @@ from tests.applications.conftest import (
 )
 from tests.applications.test_submit import ELDER_ID
 from tests.applications.uploading import png, upload, upload_png
-from tests.factories import Api, create_demo_user
+from tests.factories import Api, create_demo_user, create_user
 
 VAULT = """
 query Vault($first: Int, $after: String) {
@@ -145,3 +149,29 @@ async def test_orphans_are_swept_after_retention_with_their_chunks(api: Api, cit
     )
     listed = (await api.data(VAULT, {}, citizen))["myMaterials"]["edges"]
     assert orphan["id"] not in {e["node"]["id"] for e in listed}
+
+
+PREFILL = "query P($c: String!) { applicationPrefill(matterCode: $c) }"
+
+
+async def test_prefill_full_for_a_verified_holder_masked_for_phone_only_sessions(
+    api: Api, elder: str
+) -> None:
+    response = await api.post(PREFILL, {"c": ELDER_CARD}, elder)
+    assert response.headers["cache-control"] == "no-store"
+    assert response.json()["data"]["applicationPrefill"]["idNumber"] == ELDER_ID
+    spec = UserSpec(
+        "13800000277",
+        (Role.CITIZEN,),
+        AssuranceLevel.L1,
+        "赵一",
+        with_check_digit("37020219900101123"),
+        "370202",
+    )
+    await create_user(api.state, spec)
+    weak = await api.token(spec.phone)
+    data = (await api.data(PREFILL, {"c": ELDER_CARD}, weak))["applicationPrefill"]
+    assert data["idNumber"] != spec.id_number
+    assert data["idNumber"][:3] == spec.id_number[:3]
+    assert "*" in data["idNumber"]
+    assert "*" in data["phone"]
