@@ -74,10 +74,18 @@ class FollowUp:
         situation: Situation | None,
         given: list[MaterialRef],
         fields: list[str] | None = None,
+        *,
+        uploads: bool = True,
     ) -> list[DomainError]:
         raise NotImplementedError
 
-    async def _attach(self, viewer: Viewer, given: list[MaterialRef], app_id: ObjectId) -> None:
+    async def _attach(
+        self,
+        viewer: Viewer,
+        given: list[MaterialRef],
+        app_id: ObjectId,
+        situation: Situation | None = None,
+    ) -> None:
         raise NotImplementedError
 
     async def resubmit(

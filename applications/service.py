@@ -138,7 +138,6 @@ class ApplicationService(Drafts, FollowUp, Queues):
         )
 
         now = self.now()
-        user, id_number = await self._identity(viewer)
         day = now.astimezone(CHINA).strftime("%Y%m%d")
         receipt = f"{matter.region_code}{day}{await self.store.next_receipt_serial(day):06d}"
         doc: dict[str, Any] = {
@@ -171,10 +170,11 @@ class ApplicationService(Drafts, FollowUp, Queues):
         }
         spec: ResultSpec | None = None
         if ServiceMode.INSTANT_APPROVAL in matter.service_modes:
+            user, id_number = await self._identity(viewer)  # only 秒批 rules need it
             spec = decide_instantly(doc, matter, user, id_number, checked, now)
         # Uploads are marked as this application's evidence before it exists (so they cannot be
         # deleted in between), and released again if it is not written after all.
-        await self._attach(viewer, checked.given, doc["_id"])
+        await self._attach(viewer, checked.given, doc["_id"], situation)
         try:
             if sub.draft_id is not None:
                 app = await self._submit_draft(viewer, doc)
@@ -221,7 +221,12 @@ class ApplicationService(Drafts, FollowUp, Queues):
         cleaned, errors = forms.validate(forms.form_schema(matter, situation.code), form)
         checked = materials.check(matter, situation, given, deferral_commitment)
         errors += checked.errors
-        errors += await self._evidence_errors(viewer, situation, checked.given)
+        # With other errors every reference is checked now, to report everything at once;
+        # without, upload ownership is checked by the attach itself (one update, no look-up).
+        positions = [f"materials[{given.index(m)}]" for m in checked.given]
+        errors += await self._evidence_errors(
+            viewer, situation, checked.given, positions, uploads=bool(errors)
+        )
         if errors:
             raise InputErrors(errors)
         return matter, situation, cleaned, checked
@@ -238,18 +243,26 @@ class ApplicationService(Drafts, FollowUp, Queues):
         situation: Situation | None,
         given: list[MaterialRef],
         fields: list[str] | None = None,
+        *,
+        uploads: bool = True,
     ) -> list[DomainError]:
         if self.evidence is not None:
-            return await self.evidence.check(viewer, situation, given, fields)
+            return await self.evidence.check(viewer, situation, given, fields, uploads=uploads)
         return [  # fail closed: nothing unverified gets in
             DomainError("材料无法核验 (cannot verify)", code="INVALID_REFERENCE", field="materials")
             for m in given
             if m.provision is not Provision.COMMITMENT
         ][:1]
 
-    async def _attach(self, viewer: Viewer, given: list[MaterialRef], app_id: ObjectId) -> None:
+    async def _attach(
+        self,
+        viewer: Viewer,
+        given: list[MaterialRef],
+        app_id: ObjectId,
+        situation: Situation | None = None,
+    ) -> None:
         if self.evidence is not None:
-            await self.evidence.attach(viewer, given, app_id)
+            await self.evidence.attach(viewer, given, app_id, situation)
 
     async def _release(self, given: list[MaterialRef], app_id: ObjectId) -> None:
         if self.evidence is not None:

@@ -50,9 +50,12 @@ class MaterialEvidence:
         situation: Situation | None,
         given: list[MaterialRef],
         fields: list[str] | None = None,
+        *,
+        uploads: bool = True,
     ) -> list[DomainError]:
         """One error per reference that is not the applicant's to use; `fields` names each
-        material's input position (defaults to its index in `given`)."""
+        material's input position (defaults to its index in `given`). `uploads=False` leaves
+        upload ownership to `attach`, which checks it in its update's filter."""
         where = fields or [f"materials[{i}]" for i in range(len(given))]
         specs = {m.name: m for m in situation.materials} if situation else {}
         errors: list[DomainError] = []
@@ -75,18 +78,6 @@ class MaterialEvidence:
                 upload_ids[i] = found
             else:
                 licence_ids[i] = found
-        if upload_ids:
-            owned = await self.uploads.get_many(list(set(upload_ids.values())))
-            for i, upload_id in upload_ids.items():
-                upload = owned.get(upload_id)
-                if upload is None or upload.owner_id != viewer.user_id:
-                    errors.append(
-                        _err(
-                            f"{where[i]}.reference",
-                            "FORBIDDEN_MATERIAL",
-                            "材料不存在或不属于申请人 (not the applicant's upload)",
-                        )
-                    )
         if licence_ids:
             held = {lic.id: lic for lic in await self.wallet.my_licences(viewer)}
             today = today_in_china(datetime.now(UTC))
@@ -115,6 +106,19 @@ class MaterialEvidence:
                             "该电子证照已过期、暂停或注销 (licence not valid)",
                         )
                     )
+        # Any other problem: report upload ones at once too (the failure path may cost).
+        if upload_ids and (uploads or errors):
+            owned = await self.uploads.get_many(list(set(upload_ids.values())))
+            for i, upload_id in upload_ids.items():
+                upload = owned.get(upload_id)
+                if upload is None or upload.owner_id != viewer.user_id:
+                    errors.append(
+                        _err(
+                            f"{where[i]}.reference",
+                            "FORBIDDEN_MATERIAL",
+                            "材料不存在或不属于申请人 (not the applicant's upload)",
+                        )
+                    )
         return errors
 
     @staticmethod
@@ -122,15 +126,27 @@ class MaterialEvidence:
         ids = {_ref_id(m.reference, "Upload") for m in given if m.provision is Provision.UPLOAD}
         return [i for i in ids if i is not None]
 
-    async def attach(self, viewer: Viewer, given: list[MaterialRef], app_id: ObjectId) -> None:
+    async def attach(
+        self,
+        viewer: Viewer,
+        given: list[MaterialRef],
+        app_id: ObjectId,
+        situation: Situation | None = None,
+        fields: list[str] | None = None,
+    ) -> None:
+        """Mark the applicant's uploads as this application's evidence. The update matches only
+        the applicant's own uploads, so a count short of the ids given means one is someone
+        else's, unknown, or was deleted meanwhile: undone, and each culprit reported."""
         ids = self.upload_ids(given)
         if not ids:
             return
         marked = await self.uploads.attach(viewer.user_id, ids, app_id)
-        if marked != len(ids):  # deleted between the check and now
+        if marked != len(ids):
             await self.uploads.detach(ids, app_id)
+            errors = await self.check(viewer, situation, given, fields)
             raise InputErrors(
-                [
+                errors
+                or [
                     _err(
                         "materials",
                         "FORBIDDEN_MATERIAL",

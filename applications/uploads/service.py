@@ -57,13 +57,15 @@ class UploadService:
         # Decoding and re-encoding is CPU work: off the event loop.
         inspected = await asyncio.to_thread(checks.inspect, data, self.policy.limits)
         digest = hashlib.sha256(inspected.content).hexdigest()
-        existing = await self.store.by_hash(viewer.user_id, digest)
-        if existing is not None:
-            return existing  # the same content by the same owner: one upload
+        # The same content by the same owner is one upload: the unique (owner, sha256) index
+        # decides (below), so the common case costs no look-up first.
         files, used = await self.store.usage(viewer.user_id)
         if files >= self.policy.quota_files or used + len(inspected.content) > (
             self.policy.quota_bytes
         ):
+            existing = await self.store.by_hash(viewer.user_id, digest)
+            if existing is not None:
+                return existing  # nothing new to keep
             raise DomainError(
                 "材料库已满，请先删除不再需要的材料 (upload quota reached)",
                 code="QUOTA_EXCEEDED",
@@ -85,7 +87,7 @@ class UploadService:
         try:
             return await self.store.store(doc, inspected.content)
         except AlreadyExistsError:
-            # The same content was uploaded concurrently: answer with the winner.
+            # Uploaded before (or concurrently): its bytes were dropped, answer with the first.
             winner = await self.store.by_hash(viewer.user_id, digest)
             if winner is None:  # pragma: no cover - the unique index says it exists
                 raise

@@ -26,6 +26,7 @@ from app.pagination import Connection, SortKey, paginate
 
 UPLOADS = "material_uploads"
 BUCKET = "materials"
+CHUNK_SIZE = 255 * 1024  # GridFS's default chunk size
 RECENT = SortKey((("created_at", DESCENDING), ("_id", DESCENDING)))
 
 INDEXES = [
@@ -41,6 +42,24 @@ INDEXES = [
                 name="owner_recent",
             ),
             IndexModel([("created_at", ASCENDING)], name="created_at"),  # the orphan sweep
+        ],
+    ),
+    # The GridFS spec's own indexes, declared here because `store` writes the bucket's
+    # documents itself (see there) instead of letting each upload check for them.
+    CollectionIndexes(
+        f"{BUCKET}.files",
+        [
+            IndexModel(
+                [("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1"
+            )
+        ],
+    ),
+    CollectionIndexes(
+        f"{BUCKET}.chunks",
+        [
+            IndexModel(
+                [("files_id", ASCENDING), ("n", ASCENDING)], name="files_id_1_n_1", unique=True
+            )
         ],
     ),
 ]
@@ -108,10 +127,32 @@ class UploadStore:
         return (rows[0]["n"], rows[0]["bytes"]) if rows else (0, 0)
 
     async def store(self, doc: Document, content: bytes) -> Upload:
-        """Bytes first, then the metadata; if the metadata cannot be written the bytes go."""
-        file_id = await self.bucket.upload_from_stream(
-            str(doc["_id"]), content, metadata={"upload_id": doc["_id"]}
-        )
+        """Bytes first, then the metadata; if the metadata cannot be written the bytes go.
+
+        The GridFS documents are written as the GridFS spec lays them out (chunks, then the
+        files document), any GridFS reader can read them. Not through `upload_from_stream`:
+        that checks for the bucket's indexes with two extra queries on every upload, and the
+        indexes are declared with the others (INDEXES) instead."""
+        file_id = ObjectId()
+        chunks = [
+            {"files_id": file_id, "n": n, "data": content[i : i + CHUNK_SIZE]}
+            for n, i in enumerate(range(0, len(content), CHUNK_SIZE))
+        ]
+        try:
+            await self.db[f"{BUCKET}.chunks"].insert_many(chunks)
+            await self.db[f"{BUCKET}.files"].insert_one(
+                {
+                    "_id": file_id,
+                    "length": len(content),
+                    "chunkSize": CHUNK_SIZE,
+                    "uploadDate": doc["created_at"],
+                    "filename": str(doc["_id"]),
+                    "metadata": {"upload_id": doc["_id"]},
+                }
+            )
+        except BaseException:
+            await self.db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
+            raise
         doc = {**doc, "file_id": file_id}
         try:
             await self.uploads.insert_one(doc)

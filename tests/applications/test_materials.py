@@ -63,6 +63,27 @@ async def test_someone_elses_upload_is_forbidden_and_nothing_is_written(
     assert await counts(api) == (0, 0)  # no case, and no upload marked as used
 
 
+async def test_a_lone_foreign_upload_is_caught_by_the_guarded_attach(
+    api: Api, citizen: str
+) -> None:
+    # Nothing else wrong: ownership is checked by the attach update itself, then undone.
+    await create_demo_user(api.state, ELDER)
+    theirs = await upload_png(api, await api.token(ELDER), "theirs")
+    sub = business_input("steal-00002")
+    sub["materials"][2]["reference"] = theirs
+    payload = (await api.data(SUBMIT, {"input": sub}, citizen))["submitApplication"]
+    assert errors(payload) == [("materials[2].reference", "FORBIDDEN_MATERIAL")]
+    assert await counts(api) == (0, 0)
+    # An upload deleted before submission is the same failure.
+    spare = await upload_png(api, citizen, "spare")
+    await api.data(DELETE, {"input": {"uploadId": spare}}, citizen)
+    sub = business_input("deleted-0001")
+    sub["materials"][0]["reference"] = spare
+    payload = (await api.data(SUBMIT, {"input": sub}, citizen))["submitApplication"]
+    assert errors(payload) == [("materials[0].reference", "FORBIDDEN_MATERIAL")]
+    assert await counts(api) == (0, 0)
+
+
 async def test_licence_references_must_be_held_valid_and_of_the_right_type(
     api: Api, citizen: str, elder: str
 ) -> None:

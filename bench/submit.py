@@ -1,0 +1,321 @@
+"""申办 end to end: submitApplication with two small uploads, against raw `insert_one` on the
+same database, and 秒批 latency.
+
+    python bench/submit.py            # full: 30 s per load phase, 400 秒批 samples
+    python bench/submit.py --quick    # under three minutes: 10 s per phase, 150 samples
+
+The API runs under real uvicorn (one worker) on 127.0.0.1 against an embedded SecantusDB; this
+process seeds the catalogue, users and tokens through the service layer, then drives the API
+with raw HTTP/1.1 keep-alive connections (multipart bodies built by hand: the client stays light).
+One *submission* is what a phone does: two `uploadMaterial` requests (distinct small PNGs), then
+`submitApplication` referencing them (个体工商户设立登记, three materials, two uploads). The
+baseline is the same driver's `insert_one` of an application-sized document into the same
+database, with the same number of concurrent clients, in the same run. Everything shares this
+machine's two cores (server, database, client), so read the ratio, not the absolute rates.
+Prints `name=value` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bson import ObjectId  # noqa: E402
+from guides import free_port, start_server  # noqa: E402
+
+from app.context import AppState  # noqa: E402
+from app.embedded_db import EmbeddedDatabase  # noqa: E402
+from app.ids import to_global_id  # noqa: E402
+from app.main import build_state, close_state  # noqa: E402
+from app.seed import DEMO_USERS  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from auth.identity_numbers import with_check_digit  # noqa: E402
+from auth.models import AssuranceLevel, Role  # noqa: E402
+from auth.service import UserSpec  # noqa: E402
+from electronic_cards.demo import seed_demo_licences  # noqa: E402
+from matters import demo  # noqa: E402
+from matters.service import seed_catalogue  # noqa: E402
+from matters.store import MatterStore  # noqa: E402
+
+DATABASE = "bench_submit"
+BUSINESS = "3702020100001"  # 个体工商户设立登记 (manual)
+ELDER_CARD = "3702031100053"  # 老年人优待证办理 (秒批)
+ELDER = "13800000003"
+CLIENTS = 8
+UPLOAD = (
+    "mutation Up($input: UploadMaterialInput!) { uploadMaterial(input: $input) "
+    "{ upload { id } userErrors { code } } }"
+)
+SUBMIT = (
+    "mutation S($input: SubmitApplicationInput!) { submitApplication(input: $input) "
+    "{ application { id status } userErrors { field code } } }"
+)
+BOUNDARY = "zsbbenchboundary"
+
+
+def png(seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (seed % 251, (seed // 251) % 251, 7)).save(out, "PNG")
+    return out.getvalue()
+
+
+def multipart(file: bytes) -> bytes:
+    ops = json.dumps({"query": UPLOAD, "variables": {"input": {"file": None}}})
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{ops}\r\n',
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="map"\r\n\r\n'
+        '{"0": ["variables.input.file"]}\r\n',
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="0"; filename="m.png"\r\n'
+        "Content-Type: image/png\r\n\r\n",
+    ]
+    return "".join(parts).encode() + file + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection with a bearer token."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.token = token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes, content_type: str) -> dict[str, Any]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        head = (
+            f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+            f"Authorization: Bearer {self.token}\r\napollo-require-preflight: true\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length)
+        assert status_line.split()[1] == b"200", payload[:300]
+        data: dict[str, Any] = json.loads(payload)
+        assert "errors" not in data, payload[:300]
+        return data
+
+    async def upload(self, seed: int) -> str:
+        data = await self.post(multipart(png(seed)), f"multipart/form-data; boundary={BOUNDARY}")
+        payload = data["data"]["uploadMaterial"]
+        assert payload["userErrors"] == [], payload
+        return str(payload["upload"]["id"])
+
+    async def submit(self, sub: dict[str, Any]) -> dict[str, Any]:
+        body = json.dumps({"query": SUBMIT, "variables": {"input": sub}}).encode()
+        payload: dict[str, Any] = (await self.post(body, "application/json"))["data"][
+            "submitApplication"
+        ]
+        assert payload["userErrors"] == [], payload
+        return payload
+
+
+def business(key: str, refs: list[str], id_number: str) -> dict[str, Any]:
+    return {
+        "matterCode": BUSINESS,
+        "idempotencyKey": key,
+        "form": {
+            "businessName": "青岛市南区基准小吃店",
+            "operatorName": "基准",
+            "idNumber": id_number,
+            "phone": "13800000001",
+            "businessScope": "小吃服务",
+            "address": "青岛市市南区香港中路1号",
+        },
+        "materials": [
+            {"name": "个体工商户登记（备案）申请书", "provision": "UPLOAD", "reference": refs[0]},
+            {"name": "经营者身份证明", "provision": "UPLOAD", "reference": refs[1]},
+            {"name": "经营场所使用证明", "provision": "UPLOAD", "reference": refs[0]},
+        ],
+    }
+
+
+async def seed(state: AppState) -> tuple[list[str], str, str]:
+    """Catalogue cut to the two matters, CLIENTS citizens, the demo elder; their tokens."""
+    full = demo.generate()
+    wanted = {BUSINESS, ELDER_CARD}
+    cut = demo.Catalogue(
+        [m for m in full.matters if m.code in wanted], full.departments, [], full.service_points
+    )
+    await seed_catalogue(MatterStore(state.db), cut)
+    auth = state.auth_service()
+    tokens = []
+    for k in range(CLIENTS):
+        phone = f"1390000{k:04d}"
+        spec = UserSpec(
+            phone,
+            (Role.CITIZEN,),
+            AssuranceLevel.L3,
+            "基准",
+            with_check_digit(f"37020219850615{k:03d}"),
+            "370202",
+        )
+        await auth.ensure_user(spec)
+        tokens.append((await auth.open_session_for_phone(phone, method="bench")).access_token)
+    await auth.ensure_user(next(s for s in DEMO_USERS if s.phone == ELDER))
+    await seed_demo_licences(auth, state.cards_service())
+    elder_token = (await auth.open_session_for_phone(ELDER, method="bench")).access_token
+    elder = await auth.find_user_by_phone(ELDER)
+    assert elder is not None
+    licence = await state.db["licences"].find_one({"holder_id": elder.id, "type_code": "JMSFZ"})
+    assert licence is not None
+    return tokens, elder_token, to_global_id("Licence", licence["_id"])
+
+
+async def submissions(port: int, tokens: list[str], seconds: float) -> dict[str, float]:
+    done: list[float] = []
+    stop = time.monotonic() + seconds
+
+    async def client(k: int) -> None:
+        c = Client(port, tokens[k])
+        id_number = with_check_digit(f"37020219850615{k:03d}")
+        i = 0
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            seed = (k * 1_000_003 + i * 2) % 10_000_000
+            refs = [await c.upload(seed), await c.upload(seed + 1)]
+            await c.submit(business(f"bench-{k}-{i}-{uuid.uuid4().hex[:8]}", refs, id_number))
+            done.append(time.perf_counter() - started)
+            i += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(client(k) for k in range(len(tokens))))
+    elapsed = time.monotonic() - started
+    ordered = sorted(done)
+    return {
+        "rps": len(done) / elapsed,
+        "p50_ms": 1000 * ordered[len(ordered) // 2],
+        "p99_ms": 1000 * ordered[int(len(ordered) * 0.99)],
+        "count": len(done),
+    }
+
+
+async def raw_inserts(state: AppState, seconds: float) -> float:
+    """The same driver, the same database: insert_one of an application-sized document."""
+    collection = state.db["bench_raw_inserts"]
+    template = {
+        "applicant_id": ObjectId(),
+        "matter_code": BUSINESS,
+        "status": "SUBMITTED",
+        "form": {"businessName": "青岛市南区基准小吃店", "address": "青岛市市南区香港中路1号"},
+        "materials": [{"name": "经营者身份证明", "provision": "UPLOAD", "reference": "x" * 40}] * 3,
+        "timeline": [{"action": "SUBMIT", "before": "DRAFT", "after": "SUBMITTED"}],
+    }
+    count = 0
+    stop = time.monotonic() + seconds
+
+    async def client() -> None:
+        nonlocal count
+        while time.monotonic() < stop:
+            await collection.insert_one({**template, "_id": ObjectId()})
+            count += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return count / (time.monotonic() - started)
+
+
+async def miaopi_latency(port: int, token: str, licence: str, samples: int) -> list[float]:
+    """秒批 submissions one after another (one upload each, made beforehand)."""
+    c = Client(port, token)
+    id_number = with_check_digit("37020319580908782")
+    latencies = []
+    for i in range(samples):
+        photo = await c.upload(9_000_000 + i)
+        sub = {
+            "matterCode": ELDER_CARD,
+            "idempotencyKey": f"miaopi-{i}-{uuid.uuid4().hex[:8]}",
+            "form": {
+                "applicantName": "王秀英",
+                "idNumber": id_number,
+                "phone": "13800000003",
+                "address": "青岛市市北区辽宁路100号",
+            },
+            "materials": [
+                {"name": "居民身份证", "provision": "LICENCE", "reference": licence},
+                {"name": "近期免冠照片", "provision": "UPLOAD", "reference": photo},
+            ],
+        }
+        started = time.perf_counter()
+        payload = await c.submit(sub)
+        latencies.append(time.perf_counter() - started)
+        assert payload["application"]["status"] == "APPROVED", payload
+    return latencies
+
+
+async def run(quick: bool) -> None:
+    phase = 10.0 if quick else 30.0
+    samples = 150 if quick else 400
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp) / "db") as db:
+        env = {
+            **os.environ,
+            "ZSB_MONGODB_URI": db.uri,
+            "ZSB_DATABASE_NAME": DATABASE,
+            "ZSB_DATA_DIR": tmp,
+            "ZSB_DEMO_DATA": "false",
+            "ZSB_DEV_ISSUER": "false",
+            "ZSB_RATE_LIMITS": "off",
+            "ZSB_LOG_LEVEL": "WARNING",
+            "ZSB_SECRET_KEY": "bench-" + "k" * 40,
+            "ZSB_UPLOAD_QUOTA_FILES": "1000000",
+            "ZSB_UPLOAD_QUOTA_BYTES": str(10**12),
+        }
+        settings = Settings.model_validate(
+            {k[4:].lower(): v for k, v in env.items() if k.startswith("ZSB_")}
+        )
+        state = await build_state(settings)
+        port = free_port()
+        server = start_server(["app.main:app_factory", "--factory"], env, port)
+        try:
+            tokens, elder_token, licence = await seed(state)
+            await submissions(port, tokens, 2.0)  # warm-up
+            raw = await raw_inserts(state, phase)
+            result = await submissions(port, tokens, phase)
+            print(f"clients={CLIENTS}")
+            print(f"raw_insert_one_per_s={raw:.1f}")
+            print(f"submit_with_two_uploads_per_s={result['rps']:.2f}")
+            print(f"submissions={result['count']:.0f}")
+            print(f"submission_p50_ms={result['p50_ms']:.1f}")
+            print(f"submission_p99_ms={result['p99_ms']:.1f}")
+            print(f"submit_vs_raw_insert={result['rps'] / raw:.3f}")
+            latencies = sorted(await miaopi_latency(port, elder_token, licence, samples))
+            print(f"miaopi_samples={samples}")
+            print(f"miaopi_p50_ms={1000 * statistics.median(latencies):.1f}")
+            print(f"miaopi_p99_ms={1000 * latencies[int(len(latencies) * 0.99)]:.1f}")
+        finally:
+            server.terminate()
+            server.wait(10)
+            await close_state(state)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter run (under 3 minutes)")
+    asyncio.run(run(parser.parse_args().quick))
+
+
+if __name__ == "__main__":
+    main()
