@@ -59,9 +59,10 @@ class UploadService:
         digest = hashlib.sha256(inspected.content).hexdigest()
         # The same content by the same owner is one upload: the unique (owner, sha256) index
         # decides (below), so the common case costs no look-up first.
-        files, used = await self.store.usage(viewer.user_id)
-        if files >= self.policy.quota_files or used + len(inspected.content) > (
-            self.policy.quota_bytes
+        size = len(inspected.content)
+        policy = self.policy
+        if not await self.store.reserve(
+            viewer.user_id, size, policy.quota_files, policy.quota_bytes
         ):
             existing = await self.store.by_hash(viewer.user_id, digest)
             if existing is not None:
@@ -77,7 +78,7 @@ class UploadService:
             "owner_id": viewer.user_id,
             "file_name": checks.safe_name(file_name, inspected.extension),
             "content_type": inspected.content_type,
-            "size": len(inspected.content),
+            "size": size,
             "sha256": digest,
             "created_at": now,
             "attached_to": [],
@@ -88,10 +89,14 @@ class UploadService:
             return await self.store.store(doc, inspected.content)
         except AlreadyExistsError:
             # Uploaded before (or concurrently): its bytes were dropped, answer with the first.
+            await self.store.release(viewer.user_id, size)
             winner = await self.store.by_hash(viewer.user_id, digest)
             if winner is None:  # pragma: no cover - the unique index says it exists
                 raise
             return winner
+        except BaseException:
+            await self.store.release(viewer.user_id, size)
+            raise
 
     async def _read_bounded(self, source: Readable) -> bytes:
         """At most max_bytes + 1 are ever read: an oversize file is refused at that point."""

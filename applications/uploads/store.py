@@ -25,6 +25,7 @@ from app.errors import AlreadyExistsError
 from app.pagination import Connection, SortKey, paginate
 
 UPLOADS = "material_uploads"
+QUOTAS = "material_quotas"  # per owner: files and bytes kept (O(1) quota checks)
 BUCKET = "materials"
 CHUNK_SIZE = 255 * 1024  # GridFS's default chunk size
 RECENT = SortKey((("created_at", DESCENDING), ("_id", DESCENDING)))
@@ -114,17 +115,29 @@ class UploadStore:
         docs = await self.uploads.find({"_id": {"$in": ids}}).to_list(None)
         return {d["_id"]: Upload.from_document(d) for d in docs}
 
+    async def reserve(self, owner_id: ObjectId, size: int, max_files: int, max_bytes: int) -> bool:
+        """Count one more file of `size` against the owner's quota, if it fits (atomic: the
+        limits are in the update's filter). False: it does not fit."""
+        quotas = self.db[QUOTAS]
+        fits = {"_id": owner_id, "files": {"$lt": max_files}, "bytes": {"$lte": max_bytes - size}}
+        result = await quotas.update_one(fits, {"$inc": {"files": 1, "bytes": size}})
+        if result.matched_count:
+            return True
+        if size > max_bytes or max_files < 1:
+            return False
+        try:  # the owner's first upload (or the counter is full: then the insert fails)
+            await quotas.insert_one({"_id": owner_id, "files": 1, "bytes": size})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def release(self, owner_id: ObjectId, size: int) -> None:
+        await self.db[QUOTAS].update_one({"_id": owner_id}, {"$inc": {"files": -1, "bytes": -size}})
+
     async def usage(self, owner_id: ObjectId) -> tuple[int, int]:
-        """(files, bytes) the owner keeps."""
-        rows = await (
-            await self.uploads.aggregate(
-                [
-                    {"$match": {"owner_id": owner_id}},
-                    {"$group": {"_id": None, "n": {"$sum": 1}, "bytes": {"$sum": "$size"}}},
-                ]
-            )
-        ).to_list(1)
-        return (rows[0]["n"], rows[0]["bytes"]) if rows else (0, 0)
+        """(files, bytes) the owner keeps, as counted."""
+        doc = await self.db[QUOTAS].find_one({"_id": owner_id})
+        return (doc["files"], doc["bytes"]) if doc else (0, 0)
 
     async def store(self, doc: Document, content: bytes) -> Upload:
         """Bytes first, then the metadata; if the metadata cannot be written the bytes go.
@@ -203,6 +216,7 @@ class UploadStore:
             gone = await self.uploads.find_one_and_delete({"$and": [{"_id": doc["_id"]}, guard]})
             if gone is not None:
                 await self._drop_file(gone["file_id"])
+                await self.release(gone["owner_id"], gone["size"])
                 deleted.append(Upload.from_document(gone))
         return deleted
 

@@ -38,6 +38,15 @@ mutation Del($input: DeleteMaterialInput!) {
 }"""
 
 
+async def quota_matches_what_is_kept(api: Api) -> None:
+    """The O(1) quota counter agrees with the uploads actually kept, owner by owner."""
+    docs = await api.state.db["material_uploads"].find({}).to_list(None)
+    store = api.state.upload_service().store
+    for owner in {d["owner_id"] for d in docs}:
+        mine = [d for d in docs if d["owner_id"] == owner]
+        assert await store.usage(owner) == (len(mine), sum(d["size"] for d in mine))
+
+
 async def counts(api: Api) -> tuple[int, int]:
     db = api.state.db
     return await db["applications"].count_documents({}), await db[
@@ -148,6 +157,7 @@ async def test_vault_lists_reuses_and_keeps_evidence(api: Api, citizen: str) -> 
     gone = await api.data(DELETE, {"input": {"uploadId": spare}}, citizen)
     assert gone["deleteMaterial"]["deletedUploadId"] == spare
     assert await api.state.db["materials.files"].count_documents({}) == 3
+    await quota_matches_what_is_kept(api)
 
 
 async def test_orphans_are_swept_after_retention_with_their_chunks(api: Api, citizen: str) -> None:
@@ -170,6 +180,7 @@ async def test_orphans_are_swept_after_retention_with_their_chunks(api: Api, cit
     )
     listed = (await api.data(VAULT, {}, citizen))["myMaterials"]["edges"]
     assert orphan["id"] not in {e["node"]["id"] for e in listed}
+    await quota_matches_what_is_kept(api)
 
 
 PREFILL = "query P($c: String!) { applicationPrefill(matterCode: $c) }"

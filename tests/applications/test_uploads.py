@@ -101,6 +101,9 @@ async def test_same_content_by_the_same_owner_is_one_upload(api: Api, citizen: s
     elder = await api.token(ELDER)
     theirs = (await upload(api, elder, png("same")))["upload"]
     assert theirs["id"] != first["id"]  # dedup is per owner: nobody learns another's files
+    from tests.applications.test_materials import quota_matches_what_is_kept
+
+    await quota_matches_what_is_kept(api)
 
 
 async def test_large_images_are_downscaled_and_webp_accepted(api: Api, citizen: str) -> None:
