@@ -3,6 +3,7 @@ hostile file refused with a typed error and nothing stored."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import zipfile
@@ -101,6 +102,17 @@ async def test_same_content_by_the_same_owner_is_one_upload(api: Api, citizen: s
     elder = await api.token(ELDER)
     theirs = (await upload(api, elder, png("same")))["upload"]
     assert theirs["id"] != first["id"]  # dedup is per owner: nobody learns another's files
+    from tests.applications.test_materials import quota_matches_what_is_kept
+
+    await quota_matches_what_is_kept(api)
+
+
+async def test_concurrent_uploads_of_the_same_content_store_it_once(api: Api, citizen: str) -> None:
+    before = await stored_count(api)
+    payloads = await asyncio.gather(*(upload(api, citizen, png("twice")) for _ in range(4)))
+    assert len({p["upload"]["id"] for p in payloads}) == 1
+    assert await stored_count(api) == (before[0] + 1, before[1] + 1)
+    assert await api.state.db["materials.chunks"].count_documents({}) == before[1] + 1
     from tests.applications.test_materials import quota_matches_what_is_kept
 
     await quota_matches_what_is_kept(api)
