@@ -24,6 +24,7 @@ from app.persisted import load_operations
 from app.ratelimit import Rate, RateLimiter
 from app.schema import build_schema
 from app.settings import DEV_ISSUER_PATH, Settings
+from applications.uploads.http import materials_router
 from auth.dev_issuer import DevIssuer
 from auth.oidc import OidcVerifier
 from auth.store import AuthStore
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(well_known_router(current_state))
+    app.include_router(materials_router(current_state))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

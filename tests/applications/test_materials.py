@@ -3,6 +3,7 @@ the catalogue's type only, evidence kept, orphans swept."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from tests.factories import Api, create_demo_user, create_user
 VAULT = """
 query Vault($first: Int, $after: String) {
   myMaterials(first: $first, after: $after) {
-    edges { cursor node { id fileName inUse } }
+    edges { cursor node { id fileName inUse sha256 } }
     pageInfo { hasNextPage endCursor }
   }
 }"""
@@ -208,3 +209,38 @@ async def test_prefill_full_for_a_verified_holder_masked_for_phone_only_sessions
     assert data["idNumber"][:3] == full[:3]
     assert "*" in data["idNumber"]
     assert "*" in data["phone"]
+
+
+async def test_material_bytes_for_the_owner_and_the_processing_clerk_only(
+    api: Api, citizen: str, clerk: str, other_clerk: str
+) -> None:
+    upload_id = ref("file-1")
+    mine = await api.client.get(f"/materials/{upload_id}", headers=bearer(citizen))
+    assert mine.status_code == 200
+    assert mine.headers["content-type"] == "image/png"
+    assert mine.headers["content-disposition"].startswith("attachment;")
+    assert "sandbox" in mine.headers["content-security-policy"]
+    assert mine.headers["cache-control"] == "private, no-store"
+    listed = (await api.data(VAULT, {}, citizen))["myMaterials"]["edges"]
+    assert hashlib.sha256(mine.content).hexdigest() in {e["node"]["sha256"] for e in listed}
+    # Before the upload is part of a case, no clerk may read it; other people never.
+    await create_demo_user(api.state, ELDER)
+    for token in (clerk, other_clerk, await api.token(ELDER)):
+        refused = await api.client.get(f"/materials/{upload_id}", headers=bearer(token))
+        assert refused.status_code == 404
+    assert (await api.client.get(f"/materials/{upload_id}")).status_code == 401
+    assert (await api.client.get("/materials/nonsense", headers=bearer(citizen))).status_code == 404
+    await api.data(SUBMIT, {"input": business_input("download-01")}, citizen)
+    seen = await api.client.get(f"/materials/{upload_id}", headers=bearer(clerk))
+    assert seen.status_code == 200
+    assert seen.content == mine.content
+    audit = await api.state.db["audit_events"].find_one({"action": "applications.material.read"})
+    assert audit is not None
+    assert audit["target"] == upload_id
+    # A clerk of a department that may not process the case still gets nothing.
+    other = await api.client.get(f"/materials/{upload_id}", headers=bearer(other_clerk))
+    assert other.status_code == 404
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
