@@ -554,6 +554,9 @@ class CardsService(SharingRules):
         await self.keys.refresh_if_stale(self.store)
         return self.keys.jwks(datetime.now(UTC))
 
+    async def status_list_ids(self) -> list[str]:
+        return await self.store.status_list_ids()
+
     async def status_list_text(self, list_id: str) -> str | None:
         if len(list_id) > 32 or not await self.store.status_list_exists(list_id):
             return None
