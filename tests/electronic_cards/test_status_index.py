@@ -29,3 +29,10 @@ async def test_the_index_names_the_list_every_offline_token_points_at(
             listing = await http.get(path)
             assert listing.status_code == 200
             assert listing.text.startswith("SDLS1:")
+
+
+async def test_licence_types_carry_the_token_code_offline_verifiers_map(api: Api) -> None:
+    data = await api.data("{ licenceTypes { code tokenCode name } }")
+    by_code = {t["code"]: t for t in data["licenceTypes"]}
+    assert by_code["JMSFZ"]["tokenCode"] == "01"
+    assert len({t["tokenCode"] for t in data["licenceTypes"]}) == len(data["licenceTypes"])
