@@ -110,6 +110,7 @@ def test_scan_paste_replay_and_offline(browser: Browser, live: Live, camera_file
     page.context.set_offline(True)
     page.reload()
     expect(page.locator("#net")).to_have_text("离线")
+    expect(page.locator("#who")).to_contain_text("交通警察支队")  # still this tab's verifier
     _paste(page, offline_code)
     expect(verdict).to_have_attribute("data-result", "VALID")
     mode = verdict.locator("[data-mode]")

@@ -49,6 +49,7 @@ const FIELDS = [
   ["status", "证照状态"],
 ];
 
+const ME_KEY = "zsb.verifier";
 const main = $("#main");
 const net = $("#net");
 let me = null;
@@ -147,6 +148,7 @@ async function startScanner(video, canvas, onText, status) {
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
     video.srcObject = stream;
+    video.hidden = false;
     await video.play();
     status.textContent = "请将亮证二维码对准摄像头";
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
@@ -162,6 +164,7 @@ async function startScanner(video, canvas, onText, status) {
         if (code?.data?.startsWith("SDL1:")) {
           stopScanner();
           video.srcObject = null;
+          video.hidden = true;
           onText(code.data);
         }
       }, 200),
@@ -194,7 +197,7 @@ function renderChecker() {
   const text = h("textarea", { id: "qr-text", name: "qr-text", rows: 3, spellcheck: "false", autocomplete: "off", placeholder: "SDL1:…" });
   const status = h("p", { class: "status", role: "status", "aria-live": "polite", id: "check-status" });
   const region = h("section", { id: "result", "aria-live": "assertive", "aria-atomic": "true", "aria-label": "核验结果" });
-  const video = h("video", { id: "camera", muted: true, playsinline: true, "aria-label": "摄像头画面" });
+  const video = h("video", { id: "camera", muted: true, playsinline: true, hidden: true, "aria-label": "摄像头画面" });
   const canvas = h("canvas", { "aria-hidden": "true" });
   const run = (value) => check(value, scene.value, region, status);
   const offlineLine = h("p", { class: "hint", id: "offline-line" }, "正在准备离线数据…");
@@ -237,7 +240,8 @@ async function start() {
   try {
     me = await currentUser();
   } catch {
-    me = null; // offline: the in-browser check still works
+    // Offline: the in-browser check still works; show who signed in on this tab, if anyone.
+    me = session() ? JSON.parse(sessionStorage.getItem(ME_KEY) || "null") : null;
   }
   if (!me && online) {
     me = await signInForm(main, {
@@ -245,11 +249,17 @@ async function start() {
       hint: "使用核验账号的手机号登录。开发环境中验证码不发短信，用 zsb dev sms --phone 手机号 查看。",
     });
   }
+  if (me) sessionStorage.setItem(ME_KEY, JSON.stringify(me)); // masked data, this tab only
   const who = $("#who");
   who.textContent = me ? `${me.organization?.name ?? ""} ${me.name ?? me.phone}` : "未登录（仅离线核验）";
   const out = $("#sign-out");
   out.hidden = !me;
-  out.onclick = async () => { stopScanner(); await signOut(); location.reload(); };
+  out.onclick = async () => {
+    stopScanner();
+    await signOut();
+    sessionStorage.removeItem(ME_KEY);
+    location.reload();
+  };
   renderChecker();
 }
 
