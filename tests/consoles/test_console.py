@@ -53,6 +53,7 @@ def test_two_operators_draft_approve_and_watch_delivery(browser: Browser, live: 
     creator.get_by_label("全体市民").uncheck()
     creator.get_by_label("黄岛区").check()
     expect(count).to_have_text(str(expected_region))  # the live count follows the target
+    screenshot(creator, "console-campaign-draft.png")
     creator.get_by_role("button", name="提交审批").click()
     expect(creator.locator("#create-status")).to_contain_text("等待另一名操作员审批")
     row = creator.locator("#campaigns tbody tr").filter(has_text="黄岛区稳岗补贴免申即享")
@@ -138,7 +139,15 @@ def test_clerk_queue_by_deadline_risk(browser: Browser, live: Live) -> None:
 def test_admin_sees_catalogue_kpis(browser: Browser, live: Live) -> None:
     page = new_page(browser, live, width=1024, height=1366)
     page.goto("/console/")
-    sign_in(page, live, ADMIN)
+    # Keyboard only: the phone field has focus, Tab reaches the code button, Enter signs in.
+    expect(page.get_by_label("手机号码")).to_be_focused()
+    page.keyboard.type(ADMIN)
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="获取验证码")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("短信验证码")).to_be_focused()
+    page.keyboard.type(live.sms_code(ADMIN))
+    page.keyboard.press("Enter")
     expect(page.locator("#tab-kpis")).to_have_attribute("aria-current", "page")
     published = page.locator("#kpi-published")
     expect(published).not_to_have_text("0")

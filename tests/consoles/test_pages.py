@@ -35,6 +35,9 @@ async def test_assets_and_the_service_worker(api: Api) -> None:
     for asset in ("/web/sdl1.js", "/web/vendor/jsQR.js", "/web/base.css", "/console/queue.js"):
         assert (await api.client.get(asset)).status_code == 200, asset
     assert (await api.client.get("/web/../app/settings.py")).status_code == 404
+    bare = await api.client.get("/console")
+    assert bare.status_code in (307, 308)
+    assert bare.headers["location"].endswith("/console/")
     assert (await api.client.get("/console/no-such-file.js")).status_code == 404
 
 
