@@ -129,6 +129,7 @@ export function campaignsView(root) {
 
   const progress = h("section", { class: "card", id: "progress", "aria-labelledby": "progress-title", hidden: true });
   let watching = null;
+  const STATUS_SHOWN = new Map(); // campaign id → last status seen, to refresh the list on change
 
   async function act(mutation, id, done) {
     try {
@@ -196,8 +197,6 @@ export function campaignsView(root) {
     tick();
     progress.scrollIntoView({ block: "nearest" });
   }
-  const STATUS_SHOWN = new Map();
-
   clear(root).append(form, list, progress);
   gql(REGIONS).then((data) => {
     for (const r of data.regions) {
