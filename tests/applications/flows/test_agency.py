@@ -13,7 +13,6 @@ from tests.applications.conftest import (
     elder_input,
     errors,
 )
-from tests.applications.flows import catalogue  # noqa: F401 - fixture
 from tests.applications.test_submit import ELDER_ID
 from tests.factories import Api
 

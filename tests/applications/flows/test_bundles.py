@@ -7,12 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from applications.reminders import housekeeping, service_for
 from tests.applications.conftest import errors
-from tests.applications.flows import (  # noqa: F401 - fixtures
-    FOOD,
-    RESTAURANT,
-    catalogue,
-    restaurant_input,
-)
+from tests.applications.flows.conftest import FOOD, RESTAURANT, restaurant_input
 from tests.factories import Api, create_demo_user
 
 SUBMIT_BUNDLE = """
