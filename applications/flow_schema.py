@@ -144,20 +144,33 @@ class SubmitBundlePayload:
     )
 
 
-@strawberry.type(description="Result of grantAgency or revokeAgency.")
-class AgencyGrantPayload:
-    grant: ft.AgencyGrant | None = strawberry.field(default=None, description="The grant.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Expected failures."
-    )
+def _grant_payload(name: str, verb: str) -> Any:
+    @strawberry.type(name=name, description=f"Result of {verb}.")
+    class Payload:
+        grant: ft.AgencyGrant | None = strawberry.field(default=None, description="The grant.")
+        user_errors: list[UserError] = strawberry.field(
+            default_factory=list, description="Expected failures."
+        )
+
+    return Payload
 
 
-@strawberry.type(description="Result of a ticket mutation.")
-class TicketPayload:
-    ticket: ft.Ticket | None = strawberry.field(default=None, description="The ticket.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Expected failures."
-    )
+def _ticket_payload(name: str, verb: str) -> Any:
+    @strawberry.type(name=name, description=f"Result of {verb}.")
+    class Payload:
+        ticket: ft.Ticket | None = strawberry.field(default=None, description="The ticket.")
+        user_errors: list[UserError] = strawberry.field(
+            default_factory=list, description="Expected failures."
+        )
+
+    return Payload
+
+
+GrantAgencyPayload: Any = _grant_payload("GrantAgencyPayload", "grantAgency")
+RevokeAgencyPayload: Any = _grant_payload("RevokeAgencyPayload", "revokeAgency")
+SubmitFeedbackPayload: Any = _ticket_payload("SubmitFeedbackPayload", "submitFeedback")
+StartTicketPayload: Any = _ticket_payload("StartTicketPayload", "startTicket")
+CloseTicketPayload: Any = _ticket_payload("CloseTicketPayload", "closeTicket")
 
 
 @strawberry.type(description="Result of recordPostCheck.")
@@ -321,38 +334,38 @@ class Mutation:
     @strawberry.mutation(description="帮办代办: authorise an agent (the principal).")
     async def grant_agency(
         self, info: Info[Context, None], input: GrantAgencyInput
-    ) -> AgencyGrantPayload:
+    ) -> GrantAgencyPayload:
         viewer = info.context.require_viewer()
 
-        async def act() -> AgencyGrantPayload:
+        async def act() -> GrantAgencyPayload:
             grant = await AgencyDesk(info.context.applications).grant(
                 viewer, input.agent_phone, input.matter_codes, input.expires_at
             )
-            return AgencyGrantPayload(grant=ft.AgencyGrant(grant=grant))
+            return GrantAgencyPayload(grant=ft.AgencyGrant(grant=grant))
 
-        return await run_mutation(AgencyGrantPayload, act)
+        return await run_mutation(GrantAgencyPayload, act)
 
     @strawberry.mutation(description="帮办代办: revoke one's authorisation of an agent.")
     async def revoke_agency(
         self, info: Info[Context, None], input: RevokeAgencyInput
-    ) -> AgencyGrantPayload:
+    ) -> RevokeAgencyPayload:
         viewer = info.context.require_viewer()
 
-        async def act() -> AgencyGrantPayload:
+        async def act() -> RevokeAgencyPayload:
             grant = await AgencyDesk(info.context.applications).revoke(
                 viewer, _oid(input.grant_id, "AgencyGrant", "grantId")
             )
-            return AgencyGrantPayload(grant=ft.AgencyGrant(grant=grant))
+            return RevokeAgencyPayload(grant=ft.AgencyGrant(grant=grant))
 
-        return await run_mutation(AgencyGrantPayload, act)
+        return await run_mutation(RevokeAgencyPayload, act)
 
     @strawberry.mutation(description="投诉 / 办不成事 / 建议: open a tracked ticket.")
     async def submit_feedback(
         self, info: Info[Context, None], input: SubmitFeedbackInput
-    ) -> TicketPayload:
+    ) -> SubmitFeedbackPayload:
         viewer = info.context.require_viewer()
 
-        async def act() -> TicketPayload:
+        async def act() -> SubmitFeedbackPayload:
             app_id = (
                 _oid(input.application_id, "Application", "applicationId")
                 if input.application_id is not None
@@ -367,37 +380,37 @@ class Mutation:
                 input.matter_code,
                 input.department_code,
             )
-            return TicketPayload(ticket=ft.Ticket(ticket=ticket))
+            return SubmitFeedbackPayload(ticket=ft.Ticket(ticket=ticket))
 
-        return await run_mutation(TicketPayload, act)
+        return await run_mutation(SubmitFeedbackPayload, act)
 
     @strawberry.mutation(description="Take a ticket into work. Staff of its department.")
     async def start_ticket(
         self, info: Info[Context, None], input: StartTicketInput
-    ) -> TicketPayload:
+    ) -> StartTicketPayload:
         viewer = info.context.require_viewer()
 
-        async def act() -> TicketPayload:
+        async def act() -> StartTicketPayload:
             ticket = await FeedbackDesk(info.context.applications).start(
                 viewer, _oid(input.ticket_id, "Ticket", "ticketId"), input.note
             )
-            return TicketPayload(ticket=ft.Ticket(ticket=ticket))
+            return StartTicketPayload(ticket=ft.Ticket(ticket=ticket))
 
-        return await run_mutation(TicketPayload, act)
+        return await run_mutation(StartTicketPayload, act)
 
     @strawberry.mutation(description="Close a ticket with a reply (notifies the citizen). 督查.")
     async def close_ticket(
         self, info: Info[Context, None], input: CloseTicketInput
-    ) -> TicketPayload:
+    ) -> CloseTicketPayload:
         viewer = info.context.require_viewer()
 
-        async def act() -> TicketPayload:
+        async def act() -> CloseTicketPayload:
             ticket = await FeedbackDesk(info.context.applications).close(
                 viewer, _oid(input.ticket_id, "Ticket", "ticketId"), input.reply
             )
-            return TicketPayload(ticket=ft.Ticket(ticket=ticket))
+            return CloseTicketPayload(ticket=ft.Ticket(ticket=ticket))
 
-        return await run_mutation(TicketPayload, act)
+        return await run_mutation(CloseTicketPayload, act)
 
     @strawberry.mutation(description="告知承诺: record a post-check (clerks of the department).")
     async def record_post_check(

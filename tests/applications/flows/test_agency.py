@@ -132,7 +132,7 @@ async def test_no_revoked_expired_or_out_of_scope_grant_is_refused(
 
 
 async def test_bad_grants_get_typed_errors(api: Api, elder: str) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], tuple[str, str]]] = [
         ({"agentPhone": "12345"}, ("agentPhone", "INVALID_PHONE")),
         ({"agentPhone": "13800000003"}, ("agentPhone", "INVALID_INPUT")),
         ({"expiresAt": soon(-1)}, ("expiresAt", "OUT_OF_RANGE")),

@@ -47,6 +47,7 @@ async def test_supplement_reminders_once_per_step_then_the_case_ends(
     app_id = sub["submitApplication"]["application"]["id"]
     await api.data(ACCEPT, {"input": {"applicationId": app_id}}, clerk)
     doc = await api.state.db["applications"].find_one({})
+    assert doc is not None
     due = doc["supplement_due_at"]
     due_day = due.astimezone(CHINA).date()
     # The working days 3 and 2 before the due day.
@@ -85,6 +86,7 @@ async def test_a_supplement_in_time_stops_the_clock(api: Api, citizen: str, cler
     given = [{"name": "完税凭证", "provision": "UPLOAD", "reference": "tax-1"}]
     await api.data(supply, {"input": {"applicationId": app_id, "materials": given}}, citizen)
     doc = await api.state.db["applications"].find_one({})
+    assert doc is not None
     svc = service_for(api.state)
     later = doc["supplement_due_at"] + timedelta(days=1)
     assert await expire_supplements(svc, later) == 0
@@ -140,6 +142,7 @@ async def test_commitment_approvals_are_post_checked_and_a_broken_one_revoked(
     revoked = await api.data(REVOKE, {"input": {"applicationId": app_id, "reason": found}}, clerk)
     assert revoked["revokeApplication"]["application"]["status"] == "REVOKED"
     credit = await api.state.db["credit_events"].find_one({})
+    assert credit is not None
     assert credit["kind"] == "BROKEN_COMMITMENT"
     actions = {e["action"] async for e in api.state.db["audit_events"].find({})}
     assert {"applications.post_check", "applications.revoke"} <= actions
@@ -164,6 +167,7 @@ async def test_revoking_an_approval_revokes_the_licence_in_the_wallet(
     # No commitment, so no credit event; the audit records that the licence went too.
     assert await api.state.db["credit_events"].count_documents({}) == 0
     audit = await api.state.db["audit_events"].find_one({"action": "applications.revoke"})
+    assert audit is not None
     assert audit["details"]["licence_revoked"] is True
     titles = [n["title"] for n in (await api.data(INBOX, token=elder))["inbox"]["nodes"]]
     assert "您的办件有新进展" in titles
