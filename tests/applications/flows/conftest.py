@@ -23,15 +23,7 @@ from tests.factories import Api, create_demo_user, create_user
 FOOD = "3702020100011"  # 食品经营许可, 市南区 (容缺: 食品安全管理制度 deferrable)
 RESTAURANT = "YJS-RESTAURANT"  # 个体工商户设立登记 + 食品经营许可
 ADMIN = "13800000901"
-SUPERVISOR = UserSpec(
-    "13800000202",
-    (Role.SUPERVISOR, Role.CITIZEN),
-    AssuranceLevel.L3,
-    "郑督查",
-    with_check_digit("37020219800202113"),
-    "370202",
-    department_code="370200-XZSPFWJ",
-)
+SUPERVISOR = "13800000202"  # 郑督查, 青岛市行政审批服务局 (a demo user)
 OTHER_SUPERVISOR = UserSpec(
     "13800000208",
     (Role.SUPERVISOR, Role.CITIZEN),
@@ -68,8 +60,8 @@ async def admin(api: Api, catalogue: demo.Catalogue) -> str:
 
 @pytest.fixture
 async def supervisor(api: Api, catalogue: demo.Catalogue) -> str:
-    await create_user(api.state, SUPERVISOR)
-    return await api.token(SUPERVISOR.phone)
+    await create_demo_user(api.state, SUPERVISOR)
+    return await api.token(SUPERVISOR)
 
 
 @pytest.fixture
