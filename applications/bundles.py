@@ -281,22 +281,31 @@ class BundleDesk:
         return await self._view(doc)
 
     async def _view(self, doc: Document) -> BundleApplication:
-        order = {c: i for i, c in enumerate(doc["matter_codes"])}
-        members = [
-            Application.from_document(d)
-            async for d in self.svc.store.apps.find({"bundle_id": doc["_id"]})
-        ]
-        members.sort(key=lambda a: order.get(a.matter_code, len(order)))
-        return BundleApplication(
-            id=doc["_id"],
-            applicant_id=doc["applicant_id"],
-            bundle_code=doc["bundle_code"],
-            bundle_name=doc["bundle_name"],
-            state=doc["state"],
-            created_at=doc["created_at"],
-            matter_codes=list(doc["matter_codes"]),
-            members=members,
-        )
+        return (await self.views([doc]))[0]
+
+    async def views(self, docs: list[Document]) -> list[BundleApplication]:
+        """Bundles with their members: one query for a whole page (no N+1)."""
+        found: dict[ObjectId, list[Application]] = {d["_id"]: [] for d in docs}
+        cursor = self.svc.store.apps.find({"bundle_id": {"$in": list(found)}})
+        async for member in cursor:
+            found[member["bundle_id"]].append(Application.from_document(member))
+        result = []
+        for doc in docs:
+            order = {c: i for i, c in enumerate(doc["matter_codes"])}
+            members = sorted(found[doc["_id"]], key=lambda a: order.get(a.matter_code, len(order)))
+            result.append(
+                BundleApplication(
+                    id=doc["_id"],
+                    applicant_id=doc["applicant_id"],
+                    bundle_code=doc["bundle_code"],
+                    bundle_name=doc["bundle_name"],
+                    state=doc["state"],
+                    created_at=doc["created_at"],
+                    matter_codes=list(doc["matter_codes"]),
+                    members=members,
+                )
+            )
+        return result
 
     async def get(self, viewer: Viewer, bundle_id: ObjectId) -> BundleApplication | None:
         doc = await self.bundles.find_one({"_id": bundle_id})

@@ -16,6 +16,7 @@ from strawberry.types import Info
 
 from app.api_types import JSON, UserError, run_mutation
 from app.context import Context
+from app.errors import DomainError
 from app.ids import object_id_from_global
 from app.pagination import Connection, Edge
 from applications import flow_types as ft
@@ -38,7 +39,7 @@ def _oid(value: strawberry.ID, kind: str, field: str) -> ObjectId:
 def _query_oid(value: strawberry.ID, kind: str) -> ObjectId:
     try:
         return _oid(value, kind, "id")
-    except Exception as exc:
+    except DomainError as exc:
         raise GraphQLError("无效的ID (invalid id)", extensions={"code": "INVALID_ID"}) from exc
 
 
@@ -213,7 +214,7 @@ class Query:
         viewer = info.context.require_viewer()
         desk = BundleDesk(info.context.applications)
         page = await _typed(desk.mine(viewer, first, after))
-        views = [await desk._view(e.node) for e in page.edges]
+        views = await desk.views([e.node for e in page.edges])
         return Connection(
             edges=[
                 Edge(node=ft.BundleApplication(bundle=v), cursor=e.cursor)
