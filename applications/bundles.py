@@ -33,6 +33,7 @@ from app.errors import DomainError, InputErrors, NotFoundError
 from app.pagination import Connection, SortKey, paginate
 from applications import forms
 from applications.flow_store import BUNDLES
+from applications.materials import MAX_MATERIALS
 from applications.models import Application, MaterialRef, Provision
 from applications.workflow import Status
 from auth.models import Role
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from applications.service import ApplicationService
 
 STALE_AFTER = timedelta(minutes=2)
+MAX_MEMBERS = 20
 _MATERIAL_FIELD = re.compile(r"^materials\[(\d+)\]")
 
 
@@ -184,8 +186,14 @@ class BundleDesk:
                 "办事情形应为 {事项编码: 情形} (situationByMatter must map codes to situations)",
                 field="situationByMatter",
             )
-        if not isinstance(form, dict):
+        if not isinstance(form, dict) or len(form) > forms.MAX_FIELDS:
             raise DomainError("表单应为对象 (form must be an object)", field="form")
+        if len(materials) > MAX_MATERIALS:
+            raise DomainError("材料过多 (too many materials)", code="TOO_LONG", field="materials")
+        if len(chosen) > MAX_MEMBERS:
+            raise DomainError(
+                "办事情形过多 (too many entries)", code="TOO_LONG", field="situationByMatter"
+            )
         codes = {m.code for m in members}
         for code in chosen:
             if code not in codes:

@@ -93,6 +93,9 @@ async def test_any_member_failing_creates_nothing_and_reports_every_problem_once
     unknown = {**restaurant_input("bundle-0004"), "bundleCode": "YJS-NOPE"}
     payload = (await api.data(SUBMIT_BUNDLE, {"input": unknown}, citizen))["submitBundle"]
     assert errors(payload) == [("bundleCode", "NOT_FOUND")]
+    many = {**restaurant_input("bundle-0007"), "materials": restaurant_input("x")["materials"] * 9}
+    payload = (await api.data(SUBMIT_BUNDLE, {"input": many}, citizen))["submitBundle"]
+    assert errors(payload) == [("materials", "TOO_LONG")]
     short = restaurant_input("short")
     payload = (await api.data(SUBMIT_BUNDLE, {"input": short}, citizen))["submitBundle"]
     assert errors(payload) == [("idempotencyKey", "INVALID_IDEMPOTENCY_KEY")]
