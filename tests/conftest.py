@@ -15,7 +15,8 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from app.embedded_db import EmbeddedDatabase
 from app.main import create_app
@@ -27,10 +28,10 @@ ISSUER_AUDIENCE = "zsb-app"
 
 # The suite shares two cores with a database server and, in CI, whatever else runs there:
 # Hypothesis' wall-clock checks would fail tests for the machine's load, not for our code.
-settings.register_profile(
+hypothesis_settings.register_profile(
     "shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile("shared-machine")
+hypothesis_settings.load_profile("shared-machine")
 
 
 @pytest.fixture(scope="session")
