@@ -28,6 +28,7 @@ from strawberry.types.execution import PreExecutionError
 from app.errors import DomainError, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
+from applications import flow_schema as application_flows_schema
 from applications import schema as applications_schema
 from applications.uploads import schema as uploads_schema
 from auth import schema as auth_schema
@@ -95,6 +96,7 @@ Query = merge_types(
         matters_schema.Query,
         applications_schema.Query,
         uploads_schema.Query,
+        application_flows_schema.Query,
         cards_schema.Query,
         notifications_schema.Query,
     ),
@@ -106,6 +108,7 @@ Mutation = merge_types(
         matters_schema.Mutation,
         applications_schema.Mutation,
         uploads_schema.Mutation,
+        application_flows_schema.Mutation,
         cards_schema.Mutation,
         notifications_schema.Mutation,
     ),

@@ -18,6 +18,7 @@ from app.errors import AlreadyExistsError, DomainError, ForbiddenError, InputErr
 from app.ids import to_global_id
 from app.pagination import Connection
 from applications import forms, materials
+from applications.agency import AGENT_KEY_PREFIX, AgencyDesk, agent_fields
 from applications.deadlines import CHINA, due_at
 from applications.decide import decide_instantly
 from applications.departments import may_process
@@ -61,6 +62,9 @@ class Submission:
     on_behalf_of: str | None = None
     deferral_commitment: bool = False
     draft_id: ObjectId | None = None
+    agent_id: ObjectId | None = None  # 帮办代办: set by `agency.AgencyDesk.submit_for` only
+    grant_id: ObjectId | None = None
+    bundle_id: ObjectId | None = None  # 一件事: set by `bundles.BundleDesk` only
 
 
 @dataclass
@@ -80,7 +84,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
         app = await self.store.get(app_id)
         if app is None:
             return None
-        if app.applicant_id == viewer.user_id:
+        if app.applicant_id == viewer.user_id or app.agent_id == viewer.user_id:
             return app
         if viewer.has_role(Role.CLERK) and may_process(viewer.department_code, app.department_code):
             return app
@@ -105,29 +109,33 @@ class ApplicationService(Drafts, FollowUp, Queues):
 
     # -- submission ------------------------------------------------------------------------
 
-    async def submit(self, viewer: Viewer, sub: Submission) -> Application:
-        key = sub.idempotency_key
+    @staticmethod
+    def check_key(key: str) -> str:
         if (
             not isinstance(key, str)
             or not 8 <= len(key) <= MAX_KEY
             or not key.isprintable()
-            or key.startswith(DRAFT_KEY_PREFIX)
+            or key.startswith((DRAFT_KEY_PREFIX, AGENT_KEY_PREFIX))
         ):
             raise DomainError(
                 "幂等键应为8到100个可见字符 (idempotencyKey: 8..100 printable characters)",
                 code="INVALID_IDEMPOTENCY_KEY",
                 field="idempotencyKey",
             )
+        return key
+
+    async def submit(self, viewer: Viewer, sub: Submission) -> Application:
+        key = self.check_key(sub.idempotency_key)
+        if sub.on_behalf_of is not None:
+            # 帮办代办: checked against the principal's grant, then submitted as theirs.
+            return await AgencyDesk(self).submit_for(viewer, sub)
+        if sub.agent_id is not None:  # an agent's keys never meet the principal's own
+            key = f"{AGENT_KEY_PREFIX}{sub.agent_id}:{key}"
         existing = await self.store.by_key(viewer.user_id, key)
         if existing is not None:
             return self._same(existing, sub)
-        if sub.on_behalf_of is not None:
-            # 帮办代办 needs a recorded authorisation; until that exists nobody may act for another.
-            raise DomainError(
-                "代办须有委托授权，暂未开通 (agent authorisation required)",
-                code="AGENT_NOT_AUTHORISED",
-                field="onBehalfOf",
-            )
+        # 帮办代办: the agent may attach what the agent uploaded for the principal.
+        uploaders = (viewer.user_id,) + ((sub.agent_id,) if sub.agent_id is not None else ())
         matter, situation, form, checked = await self._checked(
             sub.matter_code,
             sub.situation,
@@ -135,6 +143,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
             sub.materials,
             sub.deferral_commitment,
             viewer=viewer,
+            uploaders=uploaders,
         )
 
         now = self.now()
@@ -168,13 +177,16 @@ class ApplicationService(Drafts, FollowUp, Queues):
                 self._event(viewer, "SUBMIT", Status.DRAFT, Status.SUBMITTED, now).to_document()
             ],
         }
+        agent_fields(sub, doc)
+        if sub.bundle_id is not None:
+            doc["bundle_id"] = sub.bundle_id
         spec: ResultSpec | None = None
         if ServiceMode.INSTANT_APPROVAL in matter.service_modes:
             user, id_number = await self._identity(viewer)  # only 秒批 rules need it
             spec = decide_instantly(doc, matter, user, id_number, checked, now)
         # Uploads are marked as this application's evidence before it exists (so they cannot be
         # deleted in between), and released again if it is not written after all.
-        await self._attach(viewer, checked.given, doc["_id"], situation)
+        await self._attach(viewer, checked.given, doc["_id"], situation, uploaders)
         try:
             if sub.draft_id is not None:
                 app = await self._submit_draft(viewer, doc)
@@ -203,10 +215,14 @@ class ApplicationService(Drafts, FollowUp, Queues):
         deferral_commitment: bool,
         *,
         viewer: Viewer,
+        uploaders: tuple[ObjectId, ...] | None = None,
+        verify_uploads: bool = False,
     ) -> tuple[Matter, Situation, dict[str, Any], materials.MaterialCheck]:
         """Matter, situation, cleaned form and materials; every problem at once, or InputErrors.
 
-        `viewer` is the applicant whose uploads and licences the references must be."""
+        `viewer` is the applicant whose licences the references must be; uploads must be by one
+        of `uploaders` (default: the applicant). Without `verify_uploads` their ownership is
+        left to `_attach` unless there are other errors."""
         matter = await self._published(matter_code)
         situation = next(
             (s for s in matter.situations if situation_code in (s.code, s.name)),
@@ -225,7 +241,12 @@ class ApplicationService(Drafts, FollowUp, Queues):
         # without, upload ownership is checked by the attach itself (one update, no look-up).
         positions = [f"materials[{given.index(m)}]" for m in checked.given]
         errors += await self._evidence_errors(
-            viewer, situation, checked.given, positions, uploads=bool(errors)
+            viewer,
+            situation,
+            checked.given,
+            positions,
+            uploads=verify_uploads or bool(errors),
+            uploaders=uploaders,
         )
         if errors:
             raise InputErrors(errors)
@@ -245,9 +266,12 @@ class ApplicationService(Drafts, FollowUp, Queues):
         fields: list[str] | None = None,
         *,
         uploads: bool = True,
+        uploaders: tuple[ObjectId, ...] | None = None,
     ) -> list[DomainError]:
         if self.evidence is not None:
-            return await self.evidence.check(viewer, situation, given, fields, uploads=uploads)
+            return await self.evidence.check(
+                viewer, situation, given, fields, uploads=uploads, uploaders=uploaders
+            )
         return [  # fail closed: nothing unverified gets in
             DomainError("材料无法核验 (cannot verify)", code="INVALID_REFERENCE", field="materials")
             for m in given
@@ -260,9 +284,10 @@ class ApplicationService(Drafts, FollowUp, Queues):
         given: list[MaterialRef],
         app_id: ObjectId,
         situation: Situation | None = None,
+        uploaders: tuple[ObjectId, ...] | None = None,
     ) -> None:
         if self.evidence is not None:
-            await self.evidence.attach(viewer, given, app_id, situation)
+            await self.evidence.attach(viewer, given, app_id, situation, uploaders=uploaders)
 
     async def _release(self, given: list[MaterialRef], app_id: ObjectId) -> None:
         if self.evidence is not None:

@@ -52,6 +52,7 @@ class MaterialEvidence:
         fields: list[str] | None = None,
         *,
         uploads: bool = True,
+        uploaders: tuple[ObjectId, ...] | None = None,
     ) -> list[DomainError]:
         """One error per reference that is not the applicant's to use; `fields` names each
         material's input position (defaults to its index in `given`). `uploads=False` leaves
@@ -111,7 +112,7 @@ class MaterialEvidence:
             owned = await self.uploads.get_many(list(set(upload_ids.values())))
             for i, upload_id in upload_ids.items():
                 upload = owned.get(upload_id)
-                if upload is None or upload.owner_id != viewer.user_id:
+                if upload is None or upload.owner_id not in (uploaders or (viewer.user_id,)):
                     errors.append(
                         _err(
                             f"{where[i]}.reference",
@@ -133,6 +134,8 @@ class MaterialEvidence:
         app_id: ObjectId,
         situation: Situation | None = None,
         fields: list[str] | None = None,
+        *,
+        uploaders: tuple[ObjectId, ...] | None = None,
     ) -> None:
         """Mark the applicant's uploads as this application's evidence. The update matches only
         the applicant's own uploads, so a count short of the ids given means one is someone
@@ -140,10 +143,11 @@ class MaterialEvidence:
         ids = self.upload_ids(given)
         if not ids:
             return
-        marked = await self.uploads.attach(viewer.user_id, ids, app_id)
+        owners = list(uploaders or (viewer.user_id,))
+        marked = await self.uploads.attach(owners, ids, app_id)
         if marked != len(ids):
             await self.uploads.detach(ids, app_id)
-            errors = await self.check(viewer, situation, given, fields)
+            errors = await self.check(viewer, situation, given, fields, uploaders=uploaders)
             raise InputErrors(
                 errors
                 or [

@@ -188,11 +188,11 @@ class UploadStore:
         )
 
     async def attach(
-        self, owner_id: ObjectId, ids: list[ObjectId], application_id: ObjectId
+        self, owners: list[ObjectId], ids: list[ObjectId], application_id: ObjectId
     ) -> int:
-        """Mark the owner's uploads as used by an application; the count actually marked."""
+        """Mark uploads of these owners as used by an application; the count actually marked."""
         result = await self.uploads.update_many(
-            {"_id": {"$in": ids}, "owner_id": owner_id},
+            {"_id": {"$in": ids}, "owner_id": {"$in": owners}},
             {"$addToSet": {"attached_to": application_id}},
         )
         return result.matched_count

@@ -86,6 +86,12 @@ async def catalogue(api: Api) -> demo.Catalogue:
 REFS: dict[str, str] = {}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_refs() -> None:
+    """Each test starts without placeholders (autouse: before the sign-in fixtures)."""
+    REFS.clear()
+
+
 def ref(placeholder: str) -> str:
     return REFS.get(placeholder, placeholder)
 
@@ -121,9 +127,9 @@ async def elder_materials_of(api: Api, token: str) -> list[dict[str, Any]]:
 async def citizen(api: Api, catalogue: demo.Catalogue) -> str:
     await create_demo_user(api.state, CITIZEN)
     token = await api.token(CITIZEN)
-    REFS.clear()
     await real_refs(api, token, ["file-1", "file-2", "file-3"])
-    for i, name in enumerate(["f0", "f1", "f2", "t", "tax"]):
+    placeholders = ["f0", "f1", "f2", "t", "tax", "tax-1", *(f"f-{n}" for n in range(1, 7))]
+    for i, name in enumerate(placeholders):
         REFS[name] = REFS[f"file-{i % 3 + 1}"]
     return token
 

@@ -13,6 +13,7 @@ from tests.applications.conftest import (
     errors,
     top_codes,
 )
+from tests.applications.uploading import upload_png
 from tests.factories import Api
 
 ACCEPT = clerk_mutation("acceptApplication", "AcceptApplicationInput")
@@ -31,8 +32,14 @@ query Mine($first: Int, $after: String, $status: ApplicationStatus) {
 }"""
 
 
-async def submit(api: Api, token: str, key: str) -> str:
-    payload = (await api.data(SUBMIT, {"input": business_input(key)}, token))["submitApplication"]
+async def submit(api: Api, token: str, key: str, *, own_uploads: bool = False) -> str:
+    """The citizen fixture's business application; `own_uploads`: for another signed-in
+    user, with uploads of their own (references must be the applicant's)."""
+    sub = business_input(key)
+    if own_uploads:
+        for i, material in enumerate(sub["materials"]):
+            material["reference"] = await upload_png(api, token, f"{key}-{i}")
+    payload = (await api.data(SUBMIT, {"input": sub}, token))["submitApplication"]
     assert payload["userErrors"] == [], payload
     return str(payload["application"]["id"])
 
