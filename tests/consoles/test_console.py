@@ -11,7 +11,10 @@ from playwright.sync_api import Browser, expect
 
 from app.ids import object_id_from_global
 from applications.deadlines import CHINA
+from auth.models import AssuranceLevel, Role
+from auth.permissions import Viewer
 from tests.applications.conftest import business_input
+from tests.applications.uploading import stored_upload
 from tests.consoles.conftest import Live, new_page, screenshot, sign_in, zsb_worker
 from tests.notifications.conftest import insert_citizens
 
@@ -91,9 +94,16 @@ def test_two_operators_draft_approve_and_watch_delivery(browser: Browser, live: 
 
 def test_clerk_queue_by_deadline_risk(browser: Browser, live: Live) -> None:
     citizen = live.token(CITIZEN)
+    # Material references must be the applicant's own uploads.
+    user = live.run(live.state.auth_service().find_user_by_phone(CITIZEN))
+    assert user is not None
+    viewer = Viewer(user.id, "console", frozenset({Role.CITIZEN}), AssuranceLevel.L3)
     ids = []
     for key in ("console-a", "console-b", "console-c"):
-        payload = live.gql(SUBMIT, {"input": business_input(key)}, citizen)["submitApplication"]
+        sub = business_input(key)
+        for i, material in enumerate(sub["materials"]):
+            material["reference"] = live.run(stored_upload(live.state, viewer, f"{key}-{i}"))
+        payload = live.gql(SUBMIT, {"input": sub}, citizen)["submitApplication"]
         assert payload["userErrors"] == [], payload
         ids.append(object_id_from_global(payload["application"]["id"], "Application"))
     now = datetime.now(UTC)
