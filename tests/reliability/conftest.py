@@ -83,3 +83,7 @@ def unavailable(payload: dict[str, Any]) -> bool:
     return bool(errors) and all(
         e.get("extensions") == {"code": "UNAVAILABLE", "retryable": True} for e in errors
     )
+
+
+# The FCM stand-in (real HTTP on loopback) and the provider, as the notification tests use them.
+from tests.notifications.conftest import fcm, fcm_credentials, fcm_server  # noqa: E402, F401
