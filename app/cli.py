@@ -240,6 +240,34 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from app.backup import backup
+
+    if settings.mongodb_uri:
+        print("ZSB_MONGODB_URI is set: back up MongoDB with mongodump (docs)", file=sys.stderr)
+        return 1
+    with database(settings, announce=False) as live:
+        size = backup(str(live.mongodb_uri), Path(args.output))
+    print(f"backup written: {args.output} ({size} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from app.backup import restore
+
+    if settings.mongodb_uri:
+        print("ZSB_MONGODB_URI is set: restore MongoDB with mongorestore (docs)", file=sys.stderr)
+        return 1
+    if _running_embedded_uri(settings):
+        print("stop `zsb serve` (and workers) before restoring", file=sys.stderr)
+        return 1
+    kept = restore(Path(args.archive), settings.data_dir / "db")
+    print(f"restored {args.archive} into {settings.data_dir / 'db'}")
+    if kept is not None:
+        print(f"the previous data is kept in {kept}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zsb", description="掌上办 back-end")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -283,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
     worker.add_argument("--chunk-size", type=int, default=500, help="recipients per campaign job")
     worker.set_defaults(run=cmd_worker)
+
+    backup = sub.add_parser("backup", help="snapshot the embedded database (while serving)")
+    backup.add_argument("--output", required=True, help="the .tar.gz to write")
+    backup.set_defaults(run=cmd_backup)
+    restore = sub.add_parser("restore", help="put a snapshot back (the service stopped)")
+    restore.add_argument("--archive", required=True, help="a .tar.gz from `zsb backup`")
+    restore.set_defaults(run=cmd_restore)
 
     dev = sub.add_parser("dev", help="dev-only tools").add_subparsers(dest="dev", required=True)
     sms = dev.add_parser("sms", help="show the last SMS the dev sender recorded for a phone")
