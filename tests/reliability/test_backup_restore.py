@@ -19,9 +19,9 @@ def test_backup_while_serving_then_restore_brings_back_that_moment(tmp_path: Pat
     client: MongoClient[dict[str, Any]]
     log = tmp_path / "db.log"
     with EmbeddedDatabase(storage, log_path=log) as db, MongoClient(db.uri) as client:
-        client["zsb"]["applications"].insert_many([{"n": i} for i in range(100)])
+        client["zsb"]["applications"].insert_many([{"n": i} for i in range(100)])  # type: ignore[misc]
         assert backup(db.uri, archive) > 0  # the server keeps running meanwhile
-        client["zsb"]["applications"].insert_one({"n": "after the backup"})
+        client["zsb"]["applications"].insert_one({"n": "after the backup"})  # type: ignore[arg-type]
 
     kept = restore(archive, storage)
     assert kept is not None
