@@ -27,6 +27,7 @@ from strawberry.types.execution import PreExecutionError
 from app.errors import DomainError, MaskUnexpectedErrors, is_transient, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
+from applications import flow_schema as application_flows_schema
 from applications import schema as applications_schema
 from auth import schema as auth_schema
 from electronic_cards import schema as cards_schema
@@ -94,6 +95,7 @@ Query = merge_types(
         auth_schema.Query,
         matters_schema.Query,
         applications_schema.Query,
+        application_flows_schema.Query,
         cards_schema.Query,
         notifications_schema.Query,
     ),
@@ -104,6 +106,7 @@ Mutation = merge_types(
         auth_schema.Mutation,
         matters_schema.Mutation,
         applications_schema.Mutation,
+        application_flows_schema.Mutation,
         cards_schema.Mutation,
         notifications_schema.Mutation,
     ),
