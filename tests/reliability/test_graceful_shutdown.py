@@ -23,6 +23,7 @@ from app.embedded_db import EmbeddedDatabase
 from auth.identity_numbers import with_check_digit
 from tests.app.test_cli import Serving, _alive, _zsb
 from tests.applications.conftest import ELDER, SUBMIT, elder_input
+from tests.applications.uploading import UPLOAD, png
 
 SLOW = 6  # submissions in flight at SIGTERM
 GUIDE = {"query": '{ matter(code: "3702031100053") { name } }'}
@@ -40,10 +41,42 @@ async def _slow_body(
         yield body[i : i + 64]
 
 
+async def _own_materials(url: str, token: str) -> list[dict[str, Any]]:
+    """The elder's 居民身份证 from the wallet and a photo uploaded now (references are checked)."""
+    auth = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        licences = await client.post(
+            f"{url}/graphql", json={"query": "{ myLicences { id type { code } } }"}, headers=auth
+        )
+        card = next(
+            lic["id"]
+            for lic in licences.json()["data"]["myLicences"]
+            if lic["type"]["code"] == "JMSFZ"
+        )
+        operations = {"query": UPLOAD, "variables": {"input": {"file": None}}}
+        uploaded = await client.post(
+            f"{url}/graphql",
+            data={"operations": json.dumps(operations), "map": '{"0": ["variables.input.file"]}'},
+            files={"0": ("photo.png", png("shutdown"), "image/png")},
+            headers={**auth, "apollo-require-preflight": "true"},
+        )
+        photo = uploaded.json()["data"]["uploadMaterial"]["upload"]["id"]
+    return [
+        {"name": "居民身份证", "provision": "LICENCE", "reference": card},
+        {"name": "近期免冠照片", "provision": "UPLOAD", "reference": photo},
+    ]
+
+
 async def _submit_slowly(
-    url: str, token: str, key: str, started: asyncio.Event, go_on: asyncio.Event
+    url: str,
+    token: str,
+    key: str,
+    started: asyncio.Event,
+    go_on: asyncio.Event,
+    materials: list[dict[str, Any]],
 ) -> httpx.Response:
-    body = json.dumps({"query": SUBMIT, "variables": {"input": elder_input(key, ELDER_ID)}})
+    sub = {**elder_input(key, ELDER_ID), "materials": materials}
+    body = json.dumps({"query": SUBMIT, "variables": {"input": sub}})
     async with httpx.AsyncClient(timeout=30) as client:
         return await client.post(
             f"{url}/graphql",
@@ -87,11 +120,14 @@ async def test_sigterm_under_load_finishes_in_flight_requests_and_loses_no_write
         minted = _zsb("token", "--phone", ELDER, env=serving.env)
         assert minted.returncode == 0, minted.stderr
         token = minted.stdout.strip()
+        materials = await _own_materials(serving.url, token)
         started = [asyncio.Event() for _ in range(SLOW)]
         go_on = asyncio.Event()
         slow = [
             asyncio.create_task(
-                _submit_slowly(serving.url, token, f"shutdown-{i:04d}", started[i], go_on)
+                _submit_slowly(
+                    serving.url, token, f"shutdown-{i:04d}", started[i], go_on, materials
+                )
             )
             for i in range(SLOW)
         ]
