@@ -106,6 +106,7 @@ class AppState:
             quota_bytes=s.upload_quota_bytes,
             quota_files=s.upload_quota_files,
             orphan_retention=timedelta(days=s.upload_orphan_days),
+            db_timeout=s.db_request_timeout_seconds,
         )
         return UploadService(UploadStore(self.db), policy, self.upload_rate)
 

@@ -17,11 +17,18 @@ class DatabaseDeadline:
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # A file upload's body may take minutes on a slow phone link, and the deadline would
+        # run while it arrives: the upload service starts its own budget once the body is in.
+        if scope["type"] != "http" or _is_multipart(scope):
             await self.app(scope, receive, send)
             return
         with pymongo.timeout(self.seconds):
             await self.app(scope, receive, send)
+
+
+def _is_multipart(scope: Scope) -> bool:
+    content_type: bytes = dict(scope["headers"]).get(b"content-type", b"")
+    return content_type.lower().startswith(b"multipart/form-data")
 
 
 class RequestSizeLimit:
@@ -43,8 +50,7 @@ class RequestSizeLimit:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
-        limit = self.multipart_max_bytes if multipart else self.max_bytes
+        limit = self.multipart_max_bytes if _is_multipart(scope) else self.max_bytes
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _too_large(scope, receive, send)

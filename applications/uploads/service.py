@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import pymongo
 from bson import ObjectId
 
 from app.errors import AlreadyExistsError, DomainError, RateLimitedError
@@ -36,6 +37,7 @@ class UploadPolicy:
     quota_bytes: int
     quota_files: int
     orphan_retention: timedelta
+    db_timeout: float | None = None  # the database budget once the body is in (see upload)
 
 
 @dataclass
@@ -54,6 +56,12 @@ class UploadService:
                 field="file",
             )
         data = await self._read_bounded(source)
+        # Multipart requests have no request-wide database deadline (their body may arrive
+        # slowly); the work from here on gets the usual budget.
+        with pymongo.timeout(self.policy.db_timeout):
+            return await self._keep(viewer, file_name, data)
+
+    async def _keep(self, viewer: Viewer, file_name: str | None, data: bytes) -> Upload:
         # Decoding and re-encoding is CPU work: off the event loop.
         inspected = await asyncio.to_thread(checks.inspect, data, self.policy.limits)
         digest = hashlib.sha256(inspected.content).hexdigest()

@@ -234,3 +234,23 @@ async def test_upload_rate_and_quota_per_user(mongo_uri: str, tmp_path: Path) ->
 )
 def test_file_names_are_sanitised(raw: str | None, expected: str) -> None:
     assert safe_name(raw, ".jpg") == expected
+
+
+async def test_multipart_requests_have_no_request_wide_database_deadline() -> None:
+    """A slow phone link may take minutes to send a file; the upload service starts its own
+    database budget once the body is in (other requests keep the request-wide one)."""
+    from pymongo import _csot
+
+    from app.http_guards import DatabaseDeadline
+
+    seen: list[float | None] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(_csot.get_timeout())
+
+    guard = DatabaseDeadline(inner, seconds=10.0)
+    for content_type in (b"multipart/form-data; boundary=x", b"application/json"):
+        scope = {"type": "http", "headers": [(b"content-type", content_type)]}
+        await guard(scope, None, None)  # type: ignore[arg-type]
+    assert seen[0] is None
+    assert seen[1] is not None
