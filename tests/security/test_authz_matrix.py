@@ -7,6 +7,7 @@ comes from the rules table in tests/security/authz_rules.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ DENIED = {"forbidden", "not_found"}
 # rejected (another userError: past authorisation, input refused), ok.
 
 
-def classify(payload: dict, field: str) -> str:
+def classify(payload: dict[str, Any], field: str) -> str:
     """What a response says about authorisation: one of the outcome names below."""
     codes = operations.error_codes(payload, field)
     if "UNAUTHENTICATED" in codes:
