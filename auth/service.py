@@ -81,9 +81,12 @@ class SessionCache:
     def __init__(self) -> None:
         self._live: dict[str, tuple[ObjectId, float]] = {}
 
-    def is_fresh(self, session_id: str) -> bool:
+    def is_fresh(self, session_id: str, user_id: ObjectId | None = None) -> bool:
+        """Known live recently (and, given `user_id`, held by that person)."""
         entry = self._live.get(session_id)
-        return entry is not None and time.monotonic() - entry[1] < _SESSION_CHECK_TTL
+        if entry is None or (user_id is not None and entry[0] != user_id):
+            return False
+        return time.monotonic() - entry[1] < _SESSION_CHECK_TTL
 
     def remember(self, session_id: str, user_id: ObjectId) -> None:
         if len(self._live) > 100_000:
@@ -293,13 +296,22 @@ class AuthService:
 
     async def authenticate(self, access_token: str) -> Viewer:
         claims = await self.token_keys.verify(self.store, access_token)
-        if not self.sessions.is_fresh(claims.session_id):
+        if not ObjectId.is_valid(claims.user_id):
+            raise UnauthenticatedError("访问令牌无效 (invalid access token)")
+        user_id = ObjectId(claims.user_id)
+        if not self.sessions.is_fresh(claims.session_id, user_id):
             session = await self.store.get_session(claims.session_id)
-            if session is None or session.get("revoked_at") is not None:
+            # The session must be live and belong to the token's subject (defence in depth:
+            # only a holder of the signing key could pair them wrongly).
+            if (
+                session is None
+                or session.get("revoked_at") is not None
+                or session.get("user_id") != user_id
+            ):
                 raise UnauthenticatedError("会话已失效，请重新登录 (session ended)")
-            self.sessions.remember(claims.session_id, ObjectId(claims.user_id))
+            self.sessions.remember(claims.session_id, user_id)
         return Viewer(
-            user_id=ObjectId(claims.user_id),
+            user_id=user_id,
             session_id=claims.session_id,
             roles=claims.roles,
             assurance_level=claims.assurance_level,
