@@ -24,6 +24,9 @@ from tests.factories import Api
 
 ISSUER_AUDIENCE = "zsb-app"
 
+# Scans every log line and GraphQL response of the suite for unmasked personal data.
+pytest_plugins = ["tests.security.pii_guard"]
+
 
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
