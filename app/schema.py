@@ -25,6 +25,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.base import get_object_definition
 from strawberry.types.execution import PreExecutionError
 
+from app import personal_data_schema
 from app.errors import DomainError, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
@@ -95,6 +96,7 @@ Query = merge_types(
         applications_schema.Query,
         cards_schema.Query,
         notifications_schema.Query,
+        personal_data_schema.Query,
     ),
 )
 Mutation = merge_types(
@@ -105,6 +107,7 @@ Mutation = merge_types(
         applications_schema.Mutation,
         cards_schema.Mutation,
         notifications_schema.Mutation,
+        personal_data_schema.Mutation,
     ),
 )
 Subscription = merge_types("Subscription", (notifications_schema.Subscription,))

@@ -152,6 +152,17 @@ class AuthService:
 
     async def login_with_code(self, phone: str, code: str) -> SessionTokens:
         phone = identity_numbers.normalize_phone(phone)
+        await self.take_code(phone, code)
+        now = datetime.now(UTC)
+        user = await self.users.find_by_phone(phone)
+        if user is None:
+            user = User.new_citizen(phone, AssuranceLevel.L1, now)
+            await self.users.insert_user(user)
+            log.info("user registered by sms", extra={"phone": mask_phone(phone)})
+        return await self._open_session(user, method="sms")
+
+    async def take_code(self, phone: str, code: str) -> None:
+        """Check and use up the live SMS code of a normalised phone (sign-in, re-confirmation)."""
         if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
             raise InvalidCodeError()
         key = phone_key(self.keyring, phone)
@@ -170,12 +181,6 @@ class AuthService:
             raise InvalidCodeError()
         if not await self.store.consume_login_code(key, given, MAX_CODE_ATTEMPTS):
             raise InvalidCodeError()  # used by a concurrent request, or locked meanwhile
-        user = await self.users.find_by_phone(phone)
-        if user is None:
-            user = User.new_citizen(phone, AssuranceLevel.L1, now)
-            await self.users.insert_user(user)
-            log.info("user registered by sms", extra={"phone": mask_phone(phone)})
-        return await self._open_session(user, method="sms")
 
     # -- unified identity (OIDC) ---------------------------------------------------------
 

@@ -131,6 +131,9 @@ RULES: dict[str, Rule] = {
     "markNotificationOpened": signed_in(),
     "markAllNotificationsRead": signed_in(),
     "setNotificationPreferences": signed_in(),
+    # -- PIPL rights (app/personal_data_schema.py) -------------------------------------------
+    "exportMyData": signed_in(),
+    "deleteMyAccount": signed_in(),
     "campaign": roles("operator"),
     "previewCampaign": roles("operator"),
     "createCampaign": roles("operator"),

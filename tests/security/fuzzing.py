@@ -99,7 +99,7 @@ def problems(status: int, payload: Any) -> list[str]:
         return [*found, "not a GraphQL response"]
     for error in payload.get("errors") or []:
         message = str(error.get("message", ""))
-        if message == "Unexpected error":
+        if message.startswith("Unexpected error"):
             found.append("masked internal error (an unhandled exception in a resolver)")
         elif LEAK.search(message):
             found.append(f"internal detail in an error message: {message[:200]}")

@@ -169,7 +169,11 @@ async def test_json_inputs_never_store_or_run_operators(api: Api) -> None:
                 assert response.status_code == 200, (field, candidate, response.text)
                 payload = response.json()
                 for error in payload.get("errors") or []:
-                    assert error["message"] != "Unexpected error", (field, candidate, payload)
+                    assert not error["message"].startswith("Unexpected error"), (
+                        field,
+                        candidate,
+                        payload,
+                    )
                 result = (payload.get("data") or {}).get(field) or {}
                 if field not in MAY_KEEP_UNKNOWN_KEYS:
                     assert result.get("userErrors"), (field, candidate, payload)
