@@ -188,6 +188,7 @@ class CampaignMutation:
         viewer = info.context.require_viewer()
 
         async def act() -> PreviewCampaignPayload:
+            info.context.take_budget("previewCampaign")
             size = await _campaigns(info).preview(viewer, input.target.to_model())
             return PreviewCampaignPayload(audience_size=size)
 
