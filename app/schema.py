@@ -26,6 +26,7 @@ from strawberry.types.base import get_object_definition
 from strawberry.types.execution import PreExecutionError
 
 from app import personal_data_schema
+from app.audit_extension import PrivilegedAudit
 from app.errors import DomainError, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
@@ -130,6 +131,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     extensions: list[Callable[[], SchemaExtension]] = [
         OperationMetrics,
+        PrivilegedAudit,
         lambda: ParserCache(maxsize=2048),
         lambda: ValidationCache(maxsize=2048),
         lambda: AddValidationRules(limit_rules),
