@@ -127,6 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def personal_data_guard() -> Iterator[None]:
     """Fails the test (at teardown) if personal data reached a log line or a response."""
     _found.clear()
+    _attach()  # `zsb` commands run in-process (tests/app/test_cli.py) reset the root logger
     yield
     if _found:
         leaks = list(dict.fromkeys(_found))[:5]
