@@ -57,16 +57,6 @@ LEAK = re.compile(
     r"(?:Decode|Encode)?|Overflow|Recursion|NotImplemented|OperationFailure|DuplicateKey|"
     r"ServerSelectionTimeout|Write|BulkWrite)(?:Error|Exception)\b"
 )
-KNOWN_CODES = {
-    "UNAUTHENTICATED",
-    "FORBIDDEN",
-    "RATE_LIMITED",
-    "NOT_FOUND",
-    "INVALID_ID",
-    "INVALID_INPUT",
-    "REQUEST_TOO_LARGE",
-    "NO_CODE",  # validation errors from graphql-core carry no code
-}
 
 
 @dataclass

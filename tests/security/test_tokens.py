@@ -80,8 +80,8 @@ async def test_forged_headers_and_claims_are_unauthenticated(api: Api, signed_in
     assert await _me_error(api, good) is None
 
 
-async def test_a_session_id_mismatch_is_refused(api: Api, signed_in: Json) -> None:
-    """A real token re-signed (by whoever holds the key) for a session that was ended."""
+async def test_a_token_of_an_ended_session_is_refused(api: Api, signed_in: Json) -> None:
+    """A genuine, unexpired access token stops working when its session ends."""
     await api.data("mutation { logout(input: {}) { ok } }", token=signed_in["accessToken"])
     assert await _me_error(api, signed_in["accessToken"]) == "UNAUTHENTICATED"
 
