@@ -11,6 +11,7 @@ COPY matters ./matters
 COPY applications ./applications
 COPY electronic_cards ./electronic_cards
 COPY notifications ./notifications
+COPY consoles ./consoles
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim AS runtime

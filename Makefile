@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck check schema bench clean
+.PHONY: help install run test lint typecheck check schema bench clean browser
+# apt-get needs root: CI and the dev machines run as root; elsewhere sudo is asked for.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 help: ## list the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,7 +23,18 @@ install: $(STAMP) ## create .venv and install the service with its dev and test 
 run: $(STAMP) ## start the service on 127.0.0.1:8000 with the embedded database and demo data
 	$(BIN)/zsb serve
 
-test: $(STAMP) ## run lint, type checks and the whole test suite (what CI runs)
+# The browser tests drive Debian's Chromium (Playwright's own browser downloads are not used),
+# with a CJK font so that screenshots show Chinese. Installed once, quietly, when missing.
+BROWSER_DEPS := /usr/bin/chromium /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+$(BROWSER_DEPS):
+	@echo "installing chromium and fonts-wqy-microhei for the browser tests (apt-get)"
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium fonts-wqy-microhei >/dev/null
+
+browser: $(BROWSER_DEPS) ## install what the browser tests need (chromium, a CJK font)
+
+test: $(STAMP) $(BROWSER_DEPS) ## run lint, type checks and the whole test suite (what CI runs)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

@@ -39,6 +39,7 @@ def connect(uri: str, *, app_name: str = "zsb") -> AsyncMongoClient[Document]:
 def _declared_indexes() -> list[CollectionIndexes]:
     # Each domain's store declares its indexes; importing here keeps app/ the only assembler.
     from app.audit import INDEXES as AUDIT_INDEXES
+    from applications.flow_store import INDEXES as APPLICATION_FLOW_INDEXES
     from applications.store import INDEXES as APPLICATIONS_INDEXES
     from auth.store import INDEXES as AUTH_INDEXES
     from auth.user_store import INDEXES as USER_INDEXES
@@ -54,6 +55,7 @@ def _declared_indexes() -> list[CollectionIndexes]:
         *CARDS_INDEXES,
         *NOTIFICATION_INDEXES,
         *APPLICATIONS_INDEXES,
+        *APPLICATION_FLOW_INDEXES,
     ]
 
 

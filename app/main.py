@@ -28,6 +28,7 @@ from auth.dev_issuer import DevIssuer
 from auth.oidc import OidcVerifier
 from auth.store import AuthStore
 from auth.tokens import TokenKeys
+from consoles.http import mount_consoles
 from electronic_cards.http import well_known_router
 from electronic_cards.store import CardsStore
 from matters.http_cache import PublicReadCache
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(well_known_router(current_state))
+    mount_consoles(app)  # /console/ and /verify/: static pages, clients of /graphql
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

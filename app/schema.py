@@ -30,6 +30,7 @@ from app.audit_extension import PrivilegedAudit
 from app.errors import DomainError, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
+from applications import flow_schema as application_flows_schema
 from applications import schema as applications_schema
 from auth import schema as auth_schema
 from electronic_cards import schema as cards_schema
@@ -95,6 +96,7 @@ Query = merge_types(
         auth_schema.Query,
         matters_schema.Query,
         applications_schema.Query,
+        application_flows_schema.Query,
         cards_schema.Query,
         notifications_schema.Query,
         personal_data_schema.Query,
@@ -106,6 +108,7 @@ Mutation = merge_types(
         auth_schema.Mutation,
         matters_schema.Mutation,
         applications_schema.Mutation,
+        application_flows_schema.Mutation,
         cards_schema.Mutation,
         notifications_schema.Mutation,
         personal_data_schema.Mutation,

@@ -81,6 +81,15 @@ DEMO_USERS = [
         department_code="370200-XZSPFWJ",
     ),
     UserSpec(
+        "13800000202",
+        (Role.SUPERVISOR, Role.CITIZEN),
+        AssuranceLevel.L3,
+        "郑督查",
+        with_check_digit("37020219800202113"),
+        "370202",
+        department_code="370200-XZSPFWJ",
+    ),
+    UserSpec(
         "13800000301",
         (Role.OPERATOR,),
         AssuranceLevel.L3,

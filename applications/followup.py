@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 
 from app.errors import DomainError, InputErrors
 from applications.deadlines import due_at
@@ -20,8 +19,10 @@ from applications.errors import (
     ConcurrentChangeError,
     InvalidTransitionError,
 )
+from applications.feedback import rate_with_rectification
 from applications.materials import MAX_REFERENCE, MaterialCheck
 from applications.models import Application, Event, MaterialRef, Provision
+from applications.postcheck import after_revocation
 from applications.store import ApplicationStore
 from applications.workflow import Status
 from auth.permissions import Viewer
@@ -191,12 +192,9 @@ class FollowUp:
                 "opened_at": now,
                 "due_at": due_at(now, RECTIFICATION_DAYS),
             }
-        # The filter is the guard: a second rating (even a concurrent one) matches nothing.
-        doc = await self.store.apps.find_one_and_update(
-            {"_id": app.id, "applicant_id": viewer.user_id, "rating": None},
-            {"$set": {"rating": rating}},
-            return_document=ReturnDocument.AFTER,
-        )
+        # The filter is the guard: a second rating (even a concurrent one) matches nothing; a
+        # bad rating's rectification ticket is inserted in the same transaction.
+        doc = await rate_with_rectification(self, app, rating)  # type: ignore[arg-type]
         if doc is None:
             raise DomainError(
                 "已评价，不能修改 (already rated)", code="ALREADY_RATED", field="applicationId"
@@ -213,9 +211,12 @@ class FollowUp:
         app = await self._for_clerk(viewer, app_id)
         if app.status is not Status.APPROVED:
             raise InvalidTransitionError(app.status.value, "撤销")
-        return await self._move(
+        revoked = await self._move(
             viewer, app, Status.REVOKED, "REVOKE", "撤销", note=text, fields={"revoke_reason": text}
         )
+        # The delivered e-licence is withdrawn too; a broken commitment leaves a credit event.
+        await after_revocation(self, viewer, revoked, text)  # type: ignore[arg-type]
+        return revoked
 
     async def rating_stats(
         self, matter_code: str | None, department_code: str | None

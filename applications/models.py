@@ -97,6 +97,9 @@ class Application:
     timeline: list[Event]
     rating: Document | None = None
     supplement_due_at: datetime | None = None
+    agent_id: ObjectId | None = None  # 帮办代办: who submitted for the applicant
+    bundle_id: ObjectId | None = None  # 一件事: the bundle this case belongs to
+    post_check: Document | None = None  # 告知承诺: the post-check's outcome, once recorded
 
     @classmethod
     def from_document(cls, doc: Document) -> Application:
@@ -129,4 +132,7 @@ class Application:
             timeline=[Event.from_document(e) for e in doc.get("timeline", [])],
             rating=doc.get("rating"),
             supplement_due_at=doc.get("supplement_due_at"),
+            agent_id=doc.get("agent_id"),
+            bundle_id=doc.get("bundle_id"),
+            post_check=doc.get("post_check"),
         )

@@ -84,6 +84,19 @@ class WalletSink:
         )
         await self._record(application_id, f"WALLET:{licence.id}", datetime.now().astimezone())
 
+    async def revoke(self, licence_id: ObjectId, reason: str, actor_id: ObjectId) -> bool:
+        """Withdraw a licence this sink delivered (the wallet marks it REVOKED)."""
+        return await self._wallet.revoke_issued(licence_id, reason, actor_id) is not None
+
+
+async def withdraw_result(sink: Any, result: Any, reason: str, actor_id: ObjectId) -> bool:
+    """Revoke a delivered e-licence result (撤销); False when there is nothing to revoke."""
+    delivery = (result or {}).get("delivery") or ""
+    revoke = getattr(sink, "revoke", None)
+    if not delivery.startswith("WALLET:") or revoke is None:
+        return False
+    return bool(await revoke(ObjectId(delivery.removeprefix("WALLET:")), reason, actor_id))
+
 
 async def deliver_result(
     sink: ResultSink, application_id: ObjectId, holder_id: ObjectId, spec: ResultSpec

@@ -18,6 +18,7 @@ from app.errors import AlreadyExistsError, DomainError, ForbiddenError, InputErr
 from app.ids import to_global_id
 from app.pagination import Connection
 from applications import forms, materials
+from applications.agency import AGENT_KEY_PREFIX, AgencyDesk, agent_fields
 from applications.deadlines import CHINA, due_at
 from applications.decide import decide_instantly
 from applications.departments import may_process
@@ -60,6 +61,9 @@ class Submission:
     on_behalf_of: str | None = None
     deferral_commitment: bool = False
     draft_id: ObjectId | None = None
+    agent_id: ObjectId | None = None  # 帮办代办: set by `agency.AgencyDesk.submit_for` only
+    grant_id: ObjectId | None = None
+    bundle_id: ObjectId | None = None  # 一件事: set by `bundles.BundleDesk` only
 
 
 @dataclass
@@ -77,7 +81,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
         app = await self.store.get(app_id)
         if app is None:
             return None
-        if app.applicant_id == viewer.user_id:
+        if app.applicant_id == viewer.user_id or app.agent_id == viewer.user_id:
             return app
         if viewer.has_role(Role.CLERK) and may_process(viewer.department_code, app.department_code):
             return app
@@ -102,29 +106,31 @@ class ApplicationService(Drafts, FollowUp, Queues):
 
     # -- submission ------------------------------------------------------------------------
 
-    async def submit(self, viewer: Viewer, sub: Submission) -> Application:
-        key = sub.idempotency_key
+    @staticmethod
+    def check_key(key: str) -> str:
         if (
             not isinstance(key, str)
             or not 8 <= len(key) <= MAX_KEY
             or not key.isprintable()
-            or key.startswith(DRAFT_KEY_PREFIX)
+            or key.startswith((DRAFT_KEY_PREFIX, AGENT_KEY_PREFIX))
         ):
             raise DomainError(
                 "幂等键应为8到100个可见字符 (idempotencyKey: 8..100 printable characters)",
                 code="INVALID_IDEMPOTENCY_KEY",
                 field="idempotencyKey",
             )
+        return key
+
+    async def submit(self, viewer: Viewer, sub: Submission) -> Application:
+        key = self.check_key(sub.idempotency_key)
+        if sub.on_behalf_of is not None:
+            # 帮办代办: checked against the principal's grant, then submitted as theirs.
+            return await AgencyDesk(self).submit_for(viewer, sub)
+        if sub.agent_id is not None:  # an agent's keys never meet the principal's own
+            key = f"{AGENT_KEY_PREFIX}{sub.agent_id}:{key}"
         existing = await self.store.by_key(viewer.user_id, key)
         if existing is not None:
             return self._same(existing, sub)
-        if sub.on_behalf_of is not None:
-            # 帮办代办 needs a recorded authorisation; until that exists nobody may act for another.
-            raise DomainError(
-                "代办须有委托授权，暂未开通 (agent authorisation required)",
-                code="AGENT_NOT_AUTHORISED",
-                field="onBehalfOf",
-            )
         matter, situation, form, checked = await self._checked(
             sub.matter_code, sub.situation, sub.form, sub.materials, sub.deferral_commitment
         )
@@ -161,6 +167,9 @@ class ApplicationService(Drafts, FollowUp, Queues):
                 self._event(viewer, "SUBMIT", Status.DRAFT, Status.SUBMITTED, now).to_document()
             ],
         }
+        agent_fields(sub, doc)
+        if sub.bundle_id is not None:
+            doc["bundle_id"] = sub.bundle_id
         spec: ResultSpec | None = None
         if ServiceMode.INSTANT_APPROVAL in matter.service_modes:
             spec = decide_instantly(doc, matter, user, id_number, checked, now)

@@ -148,6 +148,19 @@ class Application:
     def post_check_required(self) -> bool:
         return self.app.commitment
 
+    @strawberry.field(description="告知承诺 post-check: PASSED or BROKEN; null until recorded.")
+    def post_check_outcome(self) -> str | None:
+        return (self.app.post_check or {}).get("outcome")
+
+    @strawberry.field(description="帮办代办: true when an authorised agent submitted it.")
+    def submitted_by_agent(self) -> bool:
+        return self.app.agent_id is not None
+
+    @strawberry.field(description="一件事: the bundle submission it belongs to, if any.")
+    def bundle_id(self) -> strawberry.ID | None:
+        b = self.app.bundle_id
+        return strawberry.ID(to_global_id("BundleApplication", b)) if b else None
+
     @strawberry.field(description="一次性告知: every deficiency of a RETURNED application.")
     def deficiencies(self) -> list[str]:
         return self.app.deficiencies

@@ -16,6 +16,8 @@ class Role(StrEnum):
     CLERK = "CLERK"
     OPERATOR = "OPERATOR"
     ADMIN = "ADMIN"
+    # 督查: closes rectification and feedback tickets of their department (好差评 闭环).
+    SUPERVISOR = "SUPERVISOR"
 
 
 class AssuranceLevel(StrEnum):

@@ -39,6 +39,9 @@ PNG_SIZES = (64, 2048)
 @strawberry.type(description="A kind of licence in the registry (证照类型).")
 class LicenceType:
     code: str = strawberry.field(description="Short stable code carried in QR tokens (JMSFZ).")
+    token_code: str = strawberry.field(
+        description="The two-character SDL1 claim `lt` (01); offline verifiers map it to a name."
+    )
     national_code: str = strawberry.field(description="证照类型代码 of the national catalogue.")
     name: str = strawberry.field(description="Name, e.g. 居民身份证.")
     issuing_authority: str = strawberry.field(description="Who issues it (发证机关 by role).")
@@ -48,6 +51,7 @@ class LicenceType:
     def of(cls, kind: registry.LicenceType) -> LicenceType:
         return cls(
             code=kind.code,
+            token_code=kind.token_code,
             national_code=kind.national_code,
             name=kind.name,
             issuing_authority=kind.authority,

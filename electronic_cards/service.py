@@ -504,6 +504,26 @@ class CardsService(SharingRules):
         log.info("licence status changed", extra={"licence": str(licence.id), "to": target})
         return changed
 
+    async def revoke_issued(
+        self, licence_id: ObjectId, reason: str, actor_id: ObjectId | None
+    ) -> Licence | None:
+        """The issuing process withdraws a licence it delivered (申办's 撤销: 你失信、我撤销).
+
+        The caller (申办) has authorised the act on its own case; effective online at once and
+        in the next status list, like `change_status`. None if it was not VALID or SUSPENDED."""
+        now = datetime.now(UTC)
+        changed = await self.store.transition(
+            licence_id,
+            (LicenceStatus.VALID, LicenceStatus.SUSPENDED),
+            LicenceStatus.REVOKED,
+            {"at": now, "by": actor_id, "action": "revoke", "reason": reason[:200]},
+        )
+        if changed is not None:
+            await self._holder_event(
+                changed, "LICENCE_REVOKED", {"reason": reason[:200], "action": "revoke"}
+            )
+        return changed
+
     async def _holder_event(
         self, licence: Licence, kind: str, data: dict[str, Any], dedupe_key: str | None = None
     ) -> bool:
@@ -555,6 +575,9 @@ class CardsService(SharingRules):
     async def published_keys(self) -> dict[str, Any]:
         await self.keys.refresh_if_stale(self.store)
         return self.keys.jwks(datetime.now(UTC))
+
+    async def status_list_ids(self) -> list[str]:
+        return await self.store.status_list_ids()
 
     async def status_list_text(self, list_id: str) -> str | None:
         if len(list_id) > 32 or not await self.store.status_list_exists(list_id):

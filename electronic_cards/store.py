@@ -134,6 +134,11 @@ class CardsStore:
                 continue  # another process opened it first; take a slot in it
         raise RuntimeError("could not open a status list")
 
+    async def status_list_ids(self) -> list[str]:
+        """Every list's id (a handful: a list holds 131,072 entries), oldest first."""
+        cursor = self.db[STATUS_LISTS].find({}, {"_id": 1}).sort("created_at", ASCENDING)
+        return [str(d["_id"]) async for d in cursor.limit(1000)]
+
     async def status_list_exists(self, list_id: str) -> bool:
         return await self.db[STATUS_LISTS].count_documents({"_id": list_id}, limit=1) > 0
 

@@ -183,6 +183,11 @@ class MatterService:
         _code_like(life_event, "lifeEvent")
         return await self.store.bundles(life_event.upper() if life_event else None)
 
+    async def bundle(self, code: str) -> Bundle | None:
+        """One 一件事 bundle by code (None if unknown)."""
+        _code_like(code, "bundleCode")
+        return await self.store.bundle(code.upper())
+
     async def bundle_members(self, bundle: Bundle) -> list[MatterRecord]:
         found = await self.store.published_many(bundle.matter_codes)
         return [found[c] for c in bundle.matter_codes if c in found]

@@ -10,6 +10,7 @@ from strawberry.types import Info
 from app.api_types import UserError, run_mutation
 from app.context import Context
 from app.ids import object_id_from_global, to_global_id
+from app.pagination import Connection, Edge
 from notifications import enums as _enums  # noqa: F401 - registers the GraphQL enums
 from notifications import models
 from notifications.campaigns import CampaignDraft, CampaignService
@@ -57,6 +58,10 @@ class Campaign:
             created_at=c.created_at,
             _model=c,
         )
+
+    @strawberry.field(description="True when the signed-in operator drafted it (may not approve).")
+    def created_by_me(self, info: Info[Context, None]) -> bool:
+        return info.context.require_viewer().user_id == self._model.created_by
 
     @strawberry.field(description="Delivery figures so far.")
     async def stats(self, info: Info[Context, None]) -> CampaignStats:
@@ -177,6 +182,21 @@ class CampaignQuery:
         viewer = info.context.require_viewer()
         campaign_id = object_id_from_global(id, "Campaign")
         return Campaign.of(await _campaigns(info).get(viewer, campaign_id))
+
+    @strawberry.field(description="Campaigns, newest first, optionally of one status (operators).")
+    async def campaigns(
+        self,
+        info: Info[Context, None],
+        status: models.CampaignStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Campaign]:
+        viewer = info.context.require_viewer()
+        page = await _campaigns(info).list_campaigns(viewer, status, first, after)
+        return Connection(
+            edges=[Edge(node=Campaign.of(e.node), cursor=e.cursor) for e in page.edges],
+            page_info=page.page_info,
+        )
 
 
 @strawberry.type

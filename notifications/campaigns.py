@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from app.db import Document
 from app.errors import NotFoundError
 from app.keyring import Keyring
+from app.pagination import Connection
 from auth.directory import phone_keys
 from auth.models import Role
 from auth.permissions import Viewer
@@ -143,6 +144,17 @@ class CampaignService:
         if campaign is None:
             raise NotFoundError("推送不存在 (no such campaign)", field="campaignId")
         return campaign
+
+    async def list_campaigns(
+        self,
+        viewer: Viewer,
+        status: CampaignStatus | None,
+        first: int | None,
+        after: str | None,
+    ) -> Connection[Campaign]:
+        """Operators see every campaign: approving others' is their job (four eyes)."""
+        viewer.require_role(Role.OPERATOR)
+        return await self.store.list_campaigns(status.value if status else None, first, after)
 
     async def approve(self, viewer: Viewer, campaign_id: ObjectId) -> Campaign:
         campaign = await self.get(viewer, campaign_id)

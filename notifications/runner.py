@@ -59,6 +59,21 @@ async def _licence_reminders(state: AppState, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), REMINDER_INTERVAL)
 
 
+async def _application_housekeeping(state: AppState, stop: asyncio.Event) -> None:
+    """申办: 容缺 reminders and deadlines, half-submitted bundles; hourly, like the above."""
+    from applications.reminders import housekeeping, service_for
+
+    while not stop.is_set():
+        try:
+            counts = await housekeeping(service_for(state), datetime.now(UTC))
+            if any(counts.values()):
+                log.info("application housekeeping", extra=counts)
+        except Exception:  # retried next hour
+            log.exception("application housekeeping failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), REMINDER_INTERVAL)
+
+
 async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = False) -> int:
     # httpx logs every request at INFO: one line per push would drown the worker's own log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -73,6 +88,7 @@ async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = Fa
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", extra={"owner": dispatcher.owner})
     reminders = None if once else asyncio.create_task(_licence_reminders(state, stop))
+    housekeeping = None if once else asyncio.create_task(_application_housekeeping(state, stop))
     try:
         if once:
             return await dispatcher.run_until_idle()
@@ -81,5 +97,7 @@ async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = Fa
     finally:
         if reminders is not None:
             reminders.cancel()
+        if housekeeping is not None:
+            housekeeping.cancel()
         for provider in providers.values():
             await provider.aclose()

@@ -25,6 +25,7 @@ FAILURES = "notification_failures"
 WECHAT_GRANTS = "wechat_subscribe_grants"
 
 _DUPLICATE_KEY = 11000
+_NEWEST_FIRST = SortKey((("_id", -1),))
 
 INDEXES = [
     CollectionIndexes(
@@ -50,7 +51,12 @@ INDEXES = [
         ],
     ),
     CollectionIndexes(
-        CAMPAIGNS, [IndexModel([("status", ASCENDING), ("scheduled_at", ASCENDING)])]
+        CAMPAIGNS,
+        [
+            IndexModel([("status", ASCENDING), ("scheduled_at", ASCENDING)]),
+            # The operators' console lists campaigns newest first, optionally of one status.
+            IndexModel([("status", ASCENDING), ("_id", DESCENDING)]),
+        ],
     ),
     CollectionIndexes(
         OUTBOX,
@@ -245,6 +251,15 @@ class NotificationStore:
     async def get_campaign(self, campaign_id: ObjectId) -> Campaign | None:
         doc = await self._c(CAMPAIGNS).find_one({"_id": campaign_id})
         return Campaign.from_document(doc) if doc else None
+
+    async def list_campaigns(
+        self, status: str | None, first: int | None, after: str | None
+    ) -> Connection[Campaign]:
+        """Newest first (ObjectIds grow with time), optionally of one status."""
+        query: dict[str, Any] = {"status": status} if status else {}
+        return await paginate(
+            self._c(CAMPAIGNS), query, _NEWEST_FIRST, first, after, Campaign.from_document
+        )
 
     async def transition_campaign(
         self, campaign_id: ObjectId, guard: dict[str, Any], changes: dict[str, Any]

@@ -115,6 +115,17 @@ TEMPLATES: dict[str, Template] = {
             "application_id",
         ),
         _t(
+            "FEEDBACK_REPLIED",
+            Category.APPLICATION_STATUS,
+            "您的反映已办结",
+            "您反映的问题（((kind))）已由「((department))」办结并答复：((reply))",
+            "zsb://feedback/((ticket_id))",
+            "kind",
+            "department",
+            "reply",
+            "ticket_id",
+        ),
+        _t(
             "LICENCE_CHECKED",
             Category.LICENCE,
             "您的证照被查验",

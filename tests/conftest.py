@@ -15,6 +15,8 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from app.embedded_db import EmbeddedDatabase
 from app.main import create_app
@@ -23,6 +25,13 @@ from auth.dev_issuer import DevIssuer
 from tests.factories import Api
 
 ISSUER_AUDIENCE = "zsb-app"
+
+# The suite shares two cores with a database server and, in CI, whatever else runs there:
+# Hypothesis' wall-clock checks would fail tests for the machine's load, not for our code.
+hypothesis_settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("shared-machine")
 
 # Scans every log line and GraphQL response of the suite for unmasked personal data.
 pytest_plugins = ["tests.security.pii_guard"]

@@ -1,0 +1,275 @@
+"""帮办代办 (F5): an agent submits for a principal under a recorded authorisation.
+
+The principal grants it (`grantAgency`: the agent's phone, optionally a list of matters, an
+expiry up to a year ahead) and may revoke it at any time. The grant stores the agent's phone as
+its blind index (plus a masked copy for display), so granting to a number reveals nothing about
+whether that number is registered; the agent's own verified phone is matched at submission.
+
+An agent's submission is the principal's application: `applicant_id` is the principal (their
+list, their notices, their 秒批 identity), `agent_id` records the agent, the timeline's first
+event has the AGENT role, and the agent may read the cases they submitted. Idempotency keys are
+namespaced per agent, so an agent's key can never return a case of the principal's own.
+Revoked, expired or out-of-scope grants refuse with `AGENT_NOT_AUTHORISED`; every grant,
+revocation and agent submission leaves an audit record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+
+from app import sealing
+from app.db import Document
+from app.errors import DomainError, ForbiddenError, InvalidIdError, NotFoundError
+from app.ids import object_id_from_global, to_global_id
+from app.masking import mask_name, mask_phone
+from app.pagination import Connection, SortKey, paginate
+from applications.flow_store import AGENCY_GRANTS
+from applications.models import Application
+from applications.staff import audit
+from auth.identity_numbers import normalize_phone
+from auth.models import AssuranceLevel, Role
+from auth.permissions import Viewer
+
+if TYPE_CHECKING:
+    from applications.service import ApplicationService, Submission
+
+MAX_GRANT_DAYS = 366
+MAX_MATTERS = 50
+MAX_ACTIVE_GRANTS = 20
+AGENT_KEY_PREFIX = "agent:"
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyGrant:
+    id: ObjectId
+    principal_id: ObjectId
+    principal_name: str  # masked
+    agent_phone: str  # masked
+    matter_codes: list[str]
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_document(cls, doc: Document) -> AgencyGrant:
+        return cls(
+            id=doc["_id"],
+            principal_id=doc["principal_id"],
+            principal_name=doc.get("principal_name_masked", ""),
+            agent_phone=doc["agent_phone_masked"],
+            matter_codes=list(doc.get("matter_codes", [])),
+            created_at=doc["created_at"],
+            expires_at=doc["expires_at"],
+            revoked_at=doc.get("revoked_at"),
+        )
+
+    def active(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now
+
+
+def refused(message: str = "没有有效的代办授权 (no valid agency grant)") -> DomainError:
+    return DomainError(message, code="AGENT_NOT_AUTHORISED", field="onBehalfOf")
+
+
+RECENT = SortKey((("created_at", -1), ("_id", -1)))
+
+
+class AgencyDesk:
+    def __init__(self, svc: ApplicationService) -> None:
+        self.svc = svc
+        self.grants = svc.store.db[AGENCY_GRANTS]
+
+    def _phone_index(self, phone: str) -> str:
+        return sealing.blind_index(self.svc.auth.keyring.phone_index, phone)
+
+    # -- the principal ----------------------------------------------------------------------
+
+    async def grant(
+        self,
+        viewer: Viewer,
+        agent_phone: str,
+        matter_codes: list[str] | None,
+        expires_at: datetime,
+    ) -> AgencyGrant:
+        phone = normalize_phone(agent_phone, field="agentPhone")
+        now = self.svc.now()
+        if expires_at.tzinfo is None:
+            raise DomainError("到期时间须带时区 (timezone required)", field="expiresAt")
+        if not now < expires_at <= now + timedelta(days=MAX_GRANT_DAYS):
+            raise DomainError(
+                f"授权期限应在{MAX_GRANT_DAYS}天以内且晚于现在 (expiresAt out of range)",
+                code="OUT_OF_RANGE",
+                field="expiresAt",
+            )
+        codes = sorted(set(matter_codes or []))
+        if len(codes) > MAX_MATTERS:
+            raise DomainError(f"最多指定{MAX_MATTERS}个事项", code="TOO_MANY", field="matterCodes")
+        for i, code in enumerate(codes):
+            try:
+                await self.svc._published(code)
+            except NotFoundError as exc:
+                raise DomainError(exc.message, code=exc.code, field=f"matterCodes[{i}]") from exc
+        principal = await self.svc.auth.get_user(viewer.user_id)
+        if principal is None:
+            raise ForbiddenError()
+        if principal.phone == phone:
+            raise DomainError("不能授权给本人 (cannot authorise oneself)", field="agentPhone")
+        active = await self.grants.count_documents(
+            {"principal_id": viewer.user_id, "revoked_at": None, "expires_at": {"$gt": now}}
+        )
+        if active >= MAX_ACTIVE_GRANTS:
+            raise DomainError(
+                f"有效授权最多{MAX_ACTIVE_GRANTS}份", code="TOO_MANY", field="agentPhone"
+            )
+        doc: Document = {
+            "_id": ObjectId(),
+            "principal_id": viewer.user_id,
+            "principal_name_masked": mask_name(principal.name or "") or "—",
+            "agent_phone_index": self._phone_index(phone),
+            "agent_phone_masked": mask_phone(phone),
+            "matter_codes": codes,
+            "created_at": now,
+            "expires_at": expires_at,
+            "revoked_at": None,
+        }
+        await self.grants.insert_one(doc)
+        await audit(
+            self.svc.store.db,
+            "applications.agency.grant",
+            viewer,
+            to_global_id("AgencyGrant", doc["_id"]),
+            {"matters": codes, "expires_at": expires_at.isoformat()},
+        )
+        return AgencyGrant.from_document(doc)
+
+    async def revoke(self, viewer: Viewer, grant_id: ObjectId) -> AgencyGrant:
+        doc = await self.grants.find_one_and_update(
+            {"_id": grant_id, "principal_id": viewer.user_id, "revoked_at": None},
+            {"$set": {"revoked_at": self.svc.now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            found = await self.grants.find_one({"_id": grant_id, "principal_id": viewer.user_id})
+            if found is None:
+                raise NotFoundError("授权不存在 (no such grant)", field="grantId")
+            raise DomainError(
+                "授权已撤销 (already revoked)", code="ALREADY_REVOKED", field="grantId"
+            )
+        await audit(
+            self.svc.store.db,
+            "applications.agency.revoke",
+            viewer,
+            to_global_id("AgencyGrant", grant_id),
+            {},
+        )
+        return AgencyGrant.from_document(doc)
+
+    async def given(
+        self, viewer: Viewer, first: int | None, after: str | None
+    ) -> Connection[AgencyGrant]:
+        return await paginate(
+            self.grants,
+            {"principal_id": viewer.user_id},
+            RECENT,
+            first,
+            after,
+            AgencyGrant.from_document,
+        )
+
+    # -- the agent --------------------------------------------------------------------------
+
+    async def received(self, viewer: Viewer) -> list[AgencyGrant]:
+        """Grants naming the viewer's phone that are still in force."""
+        me = await self.svc.auth.get_user(viewer.user_id)
+        if me is None:
+            return []
+        now = self.svc.now()
+        cursor = self.grants.find(
+            {"agent_phone_index": self._phone_index(me.phone), "revoked_at": None}
+        ).limit(100)
+        return [
+            g for g in map(AgencyGrant.from_document, await cursor.to_list(100)) if g.active(now)
+        ]
+
+    async def submitted(
+        self, viewer: Viewer, first: int | None, after: str | None
+    ) -> Connection[Application]:
+        return await paginate(
+            self.svc.store.apps,
+            {"agent_id": viewer.user_id},
+            RECENT,
+            first,
+            after,
+            Application.from_document,
+        )
+
+    async def submit_for(self, viewer: Viewer, sub: Submission) -> Application:
+        """The agent's submission, checked against a grant in force, made as the principal's."""
+        try:
+            principal_id = object_id_from_global(str(sub.on_behalf_of), "User", field="onBehalfOf")
+        except InvalidIdError as exc:
+            raise refused() from exc
+        if principal_id == viewer.user_id:
+            raise refused("不能代办本人的事项 (agent and principal are the same person)")
+        # An agent acts with real-name assurance: 代办 for the elderly must not be anonymous.
+        if viewer.assurance_level.rank < AssuranceLevel.L2.rank:
+            raise refused("代办人须完成实名认证 (agent must be real-name verified)")
+        me = await self.svc.auth.get_user(viewer.user_id)
+        if me is None:
+            raise ForbiddenError()
+        now = self.svc.now()
+        grants = await self.grants.find(
+            {
+                "agent_phone_index": self._phone_index(me.phone),
+                "principal_id": principal_id,
+                "revoked_at": None,
+                "expires_at": {"$gt": now},
+            }
+        ).to_list(MAX_ACTIVE_GRANTS)
+        grant = next(
+            (
+                AgencyGrant.from_document(g)
+                for g in grants
+                if not g.get("matter_codes") or sub.matter_code in g["matter_codes"]
+            ),
+            None,
+        )
+        if grant is None:
+            raise refused()
+        principal = Viewer(
+            user_id=principal_id,
+            session_id=viewer.session_id,
+            roles=frozenset({Role.CITIZEN}),
+            assurance_level=viewer.assurance_level,
+        )
+        agent_sub = dataclasses.replace(
+            sub, on_behalf_of=None, agent_id=viewer.user_id, grant_id=grant.id
+        )
+        app = await self.svc.submit(principal, agent_sub)
+        if app.agent_id != viewer.user_id:  # the key named a case of someone else's making
+            raise refused()
+        await audit(
+            self.svc.store.db,
+            "applications.agency.submit",
+            viewer,
+            to_global_id("Application", app.id),
+            {"grant": to_global_id("AgencyGrant", grant.id), "matter": app.matter_code},
+        )
+        return app
+
+
+def agent_fields(sub: Any, doc: Document) -> None:
+    """Mark a new case as submitted by an agent (called by `ApplicationService.submit`)."""
+    if sub.agent_id is None:
+        return
+    doc["agent_id"] = sub.agent_id
+    doc["agency_grant_id"] = sub.grant_id
+    first = doc["timeline"][0]
+    first["actor_id"] = sub.agent_id
+    first["actor_role"] = "AGENT"

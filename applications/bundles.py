@@ -1,0 +1,358 @@
+"""一件事 (B8): one merged form and one set of materials create every member application.
+
+`submitBundle` first checks every member exactly as `submitApplication` would (the member's
+form is the merged form cut to the fields its schema has; its materials are those its situation
+names) and reports every problem at once, deduplicated, against the merged input's own fields;
+on any error nothing is written. Then:
+
+1. one `insert_one` of the bundle document (state SUBMITTING, the request kept), unique on
+   (applicant, idempotency key): two concurrent first sends both pass the check, one insert
+   wins and the loser carries on with the winner's bundle;
+2. each member is submitted through `ApplicationService.submit` with the key
+   `bundle:<bundle id>:<matter code>`, so creating a member is itself idempotent;
+3. the bundle is marked COMPLETE.
+
+A process that dies between 1 and 3 leaves a SUBMITTING bundle; a retry with the same key (or
+the worker's housekeeping, `finish_stale`) completes it, and each member exists exactly once.
+The aggregate status is derived from the members on read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from app.db import Document
+from app.errors import DomainError, InputErrors, NotFoundError
+from app.pagination import Connection, SortKey, paginate
+from applications import forms
+from applications.flow_store import BUNDLES
+from applications.materials import MAX_MATERIALS
+from applications.models import Application, MaterialRef, Provision
+from applications.workflow import Status
+from auth.models import Role
+from auth.permissions import Viewer
+from matters.models import Matter, Situation
+
+if TYPE_CHECKING:
+    from applications.service import ApplicationService
+
+STALE_AFTER = timedelta(minutes=2)
+MAX_MEMBERS = 20
+_MATERIAL_FIELD = re.compile(r"^materials\[(\d+)\]")
+
+
+class BundleStatus(StrEnum):
+    SUBMITTING = "SUBMITTING"  # members still being created (a retry finishes it)
+    IN_PROGRESS = "IN_PROGRESS"  # members with clerks
+    ACTION_REQUIRED = "ACTION_REQUIRED"  # some member waits for the applicant (补正, 容缺)
+    APPROVED = "APPROVED"  # every member approved: 一次办好
+    PARTIALLY_APPROVED = "PARTIALLY_APPROVED"  # all finished, some not approved
+    CLOSED = "CLOSED"  # all finished, none approved
+
+
+@dataclass(frozen=True, slots=True)
+class BundleApplication:
+    id: ObjectId
+    applicant_id: ObjectId
+    bundle_code: str
+    bundle_name: str
+    state: str
+    created_at: datetime
+    matter_codes: list[str]
+    members: list[Application]
+
+    @property
+    def status(self) -> BundleStatus:
+        if self.state != "COMPLETE" or len(self.members) < len(self.matter_codes):
+            return BundleStatus.SUBMITTING
+        statuses = {m.status for m in self.members}
+        if statuses & {Status.RETURNED, Status.ACCEPTED_PENDING_SUPPLEMENT}:
+            return BundleStatus.ACTION_REQUIRED
+        finished = {Status.APPROVED, Status.REJECTED, Status.WITHDRAWN, Status.REVOKED}
+        if not statuses <= finished:
+            return BundleStatus.IN_PROGRESS
+        if statuses == {Status.APPROVED}:
+            return BundleStatus.APPROVED
+        return (
+            BundleStatus.PARTIALLY_APPROVED if Status.APPROVED in statuses else BundleStatus.CLOSED
+        )
+
+
+RECENT = SortKey((("created_at", -1), ("_id", -1)))
+
+
+def _pick_situation(matter: Matter, wanted: str | None) -> Situation | None:
+    if wanted is None:
+        return matter.situations[0]
+    return next((s for s in matter.situations if wanted in (s.code, s.name)), None)
+
+
+class BundleDesk:
+    def __init__(self, svc: ApplicationService) -> None:
+        self.svc = svc
+        self.bundles = svc.store.db[BUNDLES]
+
+    async def submit(
+        self,
+        viewer: Viewer,
+        bundle_code: str,
+        situation_by_matter: Any,
+        form: Any,
+        materials: list[MaterialRef],
+        idempotency_key: str,
+        deferral_commitment: bool,
+    ) -> BundleApplication:
+        self.svc.check_key(idempotency_key)
+        found = await self.bundles.find_one(
+            {"applicant_id": viewer.user_id, "idempotency_key": idempotency_key}
+        )
+        if found is not None:
+            return await self._finish(viewer, self._same(found, bundle_code))
+        bundle = (
+            await self.svc.matters.bundle(bundle_code) if isinstance(bundle_code, str) else None
+        )
+        if bundle is None:
+            raise NotFoundError("一件事不存在 (no such bundle)", field="bundleCode")
+        members = [r.matter for r in await self.svc.matters.bundle_members(bundle)]
+        if len(members) != len(bundle.matter_codes):
+            raise DomainError(
+                "该一件事暂不可办理 (a member matter is not published)",
+                code="BUNDLE_UNAVAILABLE",
+                field="bundleCode",
+            )
+        situations = await self._check_all(
+            members, situation_by_matter, form, materials, deferral_commitment
+        )
+        doc: Document = {
+            "_id": ObjectId(),
+            "applicant_id": viewer.user_id,
+            "idempotency_key": idempotency_key,
+            "bundle_code": bundle.code,
+            "bundle_name": bundle.name,
+            "state": "SUBMITTING",
+            "created_at": self.svc.now(),
+            "matter_codes": [m.code for m in members],
+            "request": {
+                "situations": situations,
+                "form": form,
+                "materials": [m.to_document() for m in materials],
+                "deferral_commitment": deferral_commitment,
+            },
+        }
+        try:
+            await self.bundles.insert_one(doc)
+        except DuplicateKeyError:
+            # A concurrent copy of this request won: finish (and answer with) its bundle.
+            winner = await self.bundles.find_one(
+                {"applicant_id": viewer.user_id, "idempotency_key": idempotency_key}
+            )
+            if winner is None:  # pragma: no cover - the unique index says it exists
+                raise
+            doc = self._same(winner, bundle_code)
+        return await self._finish(viewer, doc)
+
+    @staticmethod
+    def _same(doc: Document, bundle_code: str) -> Document:
+        if str(bundle_code).upper() != doc["bundle_code"]:
+            raise DomainError(
+                "该幂等键已用于另一件事 (idempotency key used for another bundle)",
+                code="IDEMPOTENCY_KEY_REUSED",
+                field="idempotencyKey",
+            )
+        return doc
+
+    async def _check_all(
+        self,
+        members: list[Matter],
+        situation_by_matter: Any,
+        form: Any,
+        materials: list[MaterialRef],
+        deferral_commitment: bool,
+    ) -> dict[str, str]:
+        """Every member's check; the errors of all of them at once, against the merged input."""
+        errors: list[DomainError] = []
+        chosen = situation_by_matter or {}
+        if not isinstance(chosen, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in chosen.items()
+        ):
+            raise DomainError(
+                "办事情形应为 {事项编码: 情形} (situationByMatter must map codes to situations)",
+                field="situationByMatter",
+            )
+        if not isinstance(form, dict) or len(form) > forms.MAX_FIELDS:
+            raise DomainError("表单应为对象 (form must be an object)", field="form")
+        if len(materials) > MAX_MATERIALS:
+            raise DomainError("材料过多 (too many materials)", code="TOO_LONG", field="materials")
+        if len(chosen) > MAX_MEMBERS:
+            raise DomainError(
+                "办事情形过多 (too many entries)", code="TOO_LONG", field="situationByMatter"
+            )
+        codes = {m.code for m in members}
+        for code in chosen:
+            if code not in codes:
+                errors.append(
+                    DomainError(
+                        f"“{code[:40]}”不是本一件事的事项",
+                        code="UNKNOWN_MATTER",
+                        field=f"situationByMatter.{code[:40]}",
+                    )
+                )
+        known_fields: set[str] = set()
+        known_materials: set[str] = set()
+        situations: dict[str, str] = {}
+        for matter in members:
+            situation = _pick_situation(matter, chosen.get(matter.code))
+            if situation is None:
+                errors.append(
+                    DomainError(
+                        f"事项“{matter.name}”没有“{chosen[matter.code][:40]}”这一办事情形",
+                        code="UNKNOWN_SITUATION",
+                        field=f"situationByMatter.{matter.code}",
+                    )
+                )
+                continue
+            situations[matter.code] = situation.code
+            props = set(forms.form_schema(matter, situation.code).get("properties", {}))
+            known_fields |= props
+            names = {m.name for m in situation.materials}
+            known_materials |= names
+            index = [i for i, m in enumerate(materials) if m.name in names]
+            try:
+                await self.svc._checked(
+                    matter.code,
+                    situation.code,
+                    {k: v for k, v in form.items() if k in props},
+                    [materials[i] for i in index],
+                    deferral_commitment,
+                )
+            except DomainError as exc:
+                errors += [_remap(e, index) for e in exc.errors]
+        errors += [
+            DomainError(f"表单没有“{k[:40]}”这一项", code="UNKNOWN_FIELD", field=f"form.{k[:40]}")
+            for k in form
+            if k not in known_fields
+        ]
+        errors += [
+            DomainError(
+                f"本一件事不需要“{m.name[:40]}”",
+                code="UNKNOWN_MATERIAL",
+                field=f"materials[{i}].name",
+            )
+            for i, m in enumerate(materials)
+            if m.name not in known_materials
+        ]
+        if errors:
+            seen: set[tuple[str | None, str, str]] = set()
+            unique = []
+            for e in errors:
+                if (e.field, e.code, e.message) not in seen:
+                    seen.add((e.field, e.code, e.message))
+                    unique.append(e)
+            raise InputErrors(unique)
+        return situations
+
+    async def _finish(self, viewer: Viewer, doc: Document) -> BundleApplication:
+        from applications.service import Submission
+
+        if doc["state"] != "COMPLETE":
+            request = doc["request"]
+            given = [
+                MaterialRef(m["name"], Provision(m["provision"]), m.get("reference"))
+                for m in request["materials"]
+            ]
+            for code in doc["matter_codes"]:
+                matter = await self.svc._published(code)
+                situation = _pick_situation(matter, request["situations"][code])
+                props = set(forms.form_schema(matter, request["situations"][code])["properties"])
+                names = {m.name for m in situation.materials} if situation else set()
+                await self.svc.submit(
+                    viewer,
+                    Submission(
+                        matter_code=code,
+                        situation=request["situations"][code],
+                        form={k: v for k, v in request["form"].items() if k in props},
+                        materials=[m for m in given if m.name in names],
+                        idempotency_key=f"bundle:{doc['_id']}:{code}",
+                        deferral_commitment=request["deferral_commitment"],
+                        bundle_id=doc["_id"],
+                    ),
+                )
+            await self.bundles.update_one({"_id": doc["_id"]}, {"$set": {"state": "COMPLETE"}})
+            doc = {**doc, "state": "COMPLETE"}
+        return await self._view(doc)
+
+    async def _view(self, doc: Document) -> BundleApplication:
+        return (await self.views([doc]))[0]
+
+    async def views(self, docs: list[Document]) -> list[BundleApplication]:
+        """Bundles with their members: one query for a whole page (no N+1)."""
+        found: dict[ObjectId, list[Application]] = {d["_id"]: [] for d in docs}
+        cursor = self.svc.store.apps.find({"bundle_id": {"$in": list(found)}})
+        async for member in cursor:
+            found[member["bundle_id"]].append(Application.from_document(member))
+        result = []
+        for doc in docs:
+            order = {c: i for i, c in enumerate(doc["matter_codes"])}
+            members = sorted(found[doc["_id"]], key=lambda a: order.get(a.matter_code, len(order)))
+            result.append(
+                BundleApplication(
+                    id=doc["_id"],
+                    applicant_id=doc["applicant_id"],
+                    bundle_code=doc["bundle_code"],
+                    bundle_name=doc["bundle_name"],
+                    state=doc["state"],
+                    created_at=doc["created_at"],
+                    matter_codes=list(doc["matter_codes"]),
+                    members=members,
+                )
+            )
+        return result
+
+    async def get(self, viewer: Viewer, bundle_id: ObjectId) -> BundleApplication | None:
+        doc = await self.bundles.find_one({"_id": bundle_id})
+        if doc is None or doc["applicant_id"] != viewer.user_id:
+            return None  # existence is not leaked
+        return await self._view(doc)
+
+    async def mine(
+        self, viewer: Viewer, first: int | None, after: str | None
+    ) -> Connection[Document]:
+        return await paginate(
+            self.bundles, {"applicant_id": viewer.user_id}, RECENT, first, after, lambda d: d
+        )
+
+    async def finish_stale(self, now: datetime) -> int:
+        """Housekeeping: complete bundles a dead process left SUBMITTING (as their applicant)."""
+        done = 0
+        cursor = self.bundles.find(
+            {"state": "SUBMITTING", "created_at": {"$lt": now - STALE_AFTER}}
+        ).limit(100)
+        for doc in await cursor.to_list(100):
+            user = await self.svc.auth.get_user(doc["applicant_id"])
+            if user is None:
+                continue
+            applicant = Viewer(
+                user_id=user.id,
+                session_id="housekeeping",
+                roles=frozenset({Role.CITIZEN}),
+                assurance_level=user.assurance_level,
+            )
+            await self._finish(applicant, doc)
+            done += 1
+        return done
+
+
+def _remap(error: DomainError, index: list[int]) -> DomainError:
+    """A member's `materials[j]` is the merged list's `materials[index[j]]`."""
+    field = error.field or ""
+    match = _MATERIAL_FIELD.match(field)
+    if match:
+        field = f"materials[{index[int(match.group(1))]}]{field[match.end() :]}"
+    return DomainError(error.message, code=error.code, field=field or None)

@@ -1,0 +1,101 @@
+"""Collections and indexes of 申办's follow-on flows (一件事, 帮办代办, tickets, credit events).
+
+Kept beside `store.py` (which owns `applications` itself) so each flow module stays small; the
+indexes these flows need on `applications` are declared here too, next to the queries using them.
+"""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from app.db import CollectionIndexes
+
+TICKETS = "application_tickets"
+BUNDLES = "application_bundles"
+AGENCY_GRANTS = "agency_grants"
+CREDIT_EVENTS = "credit_events"
+
+INDEXES = [
+    CollectionIndexes(
+        TICKETS,
+        [
+            # One ticket per source (a rating, a feedback idempotency key): retries are no-ops.
+            IndexModel([("source_key", ASCENDING)], name="source_key", unique=True),
+            IndexModel(
+                [("reporter_id", ASCENDING), ("opened_at", DESCENDING), ("_id", DESCENDING)],
+                name="reporter_recent",
+            ),
+            # Staff queue: a department's open tickets by deadline.
+            IndexModel(
+                [("department_code", ASCENDING), ("status", ASCENDING), ("due_at", ASCENDING)],
+                name="department_open",
+            ),
+        ],
+    ),
+    CollectionIndexes(
+        BUNDLES,
+        [
+            IndexModel(
+                [("applicant_id", ASCENDING), ("idempotency_key", ASCENDING)],
+                name="applicant_idempotency_key",
+                unique=True,
+            ),
+            IndexModel(
+                [("applicant_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="applicant_recent",
+            ),
+            IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="unfinished"),
+        ],
+    ),
+    CollectionIndexes(
+        AGENCY_GRANTS,
+        [
+            IndexModel(
+                [("agent_phone_index", ASCENDING), ("principal_id", ASCENDING)], name="by_agent"
+            ),
+            IndexModel(
+                [("principal_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="by_principal",
+            ),
+        ],
+    ),
+    CollectionIndexes(
+        CREDIT_EVENTS,
+        [IndexModel([("subject_id", ASCENDING), ("at", DESCENDING)], name="by_subject")],
+    ),
+    CollectionIndexes(
+        "applications",
+        [
+            # 帮办代办: the cases an agent submitted.
+            IndexModel(
+                [("agent_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="agent_recent",
+                sparse=True,
+            ),
+            # 一件事: the member cases of a bundle.
+            IndexModel([("bundle_id", ASCENDING)], name="bundle_members", sparse=True),
+            # GB/T 39734 export and KPIs: by department and time.
+            IndexModel(
+                [("department_code", ASCENDING), ("rating.at", ASCENDING)], name="department_rated"
+            ),
+            IndexModel(
+                [("department_code", ASCENDING), ("submitted_at", ASCENDING)],
+                name="department_submitted",
+            ),
+            # 容缺 housekeeping: pending supplements by deadline.
+            IndexModel(
+                [("status", ASCENDING), ("supplement_due_at", ASCENDING)], name="supplement_due"
+            ),
+            # 告知承诺 post-check queue.
+            IndexModel(
+                [
+                    ("commitment", ASCENDING),
+                    ("status", ASCENDING),
+                    ("department_code", ASCENDING),
+                    ("finished_at", ASCENDING),
+                ],
+                name="post_check",
+            ),
+        ],
+    ),
+]
