@@ -18,15 +18,15 @@ role: with the caller's own object, with someone else's, and with an id that nam
 the applications of their department).
 
 Roles are the matrix's people (tests/security/roles.py): anonymous, citizen, clerk, operator,
-verifier, admin. Clerk and verifier are also citizens (their accounts carry CITIZEN).
+verifier, admin, supervisor. Clerk and verifier are also citizens (their accounts carry CITIZEN).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-CITIZENS = ("citizen", "clerk", "verifier")  # accounts holding the CITIZEN role
-EVERYONE_SIGNED_IN = ("citizen", "clerk", "operator", "verifier", "admin")
+CITIZENS = ("citizen", "clerk", "verifier", "supervisor")  # accounts holding CITIZEN
+EVERYONE_SIGNED_IN = ("citizen", "clerk", "operator", "verifier", "admin", "supervisor")
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,25 @@ RULES: dict[str, Rule] = {
     "rateApplication": owner("application", "input.applicationId"),
     "revokeApplication": roles("clerk"),
     "resubmitApplication": owner("application", "input.applicationId"),
+    # 一件事, 帮办代办, tickets, post-checks, KPIs (applications/flows)
+    "bundleApplication": signed_in(),  # own-object probes want a "bundle" kind in authz_objects
+    "myBundles": signed_in(),
+    "submitBundle": signed_in(),
+    "myAgencyGrants": signed_in(),
+    "agencyGrantsToMe": signed_in(),
+    "myAgentApplications": signed_in(),
+    "grantAgency": signed_in(),
+    "revokeAgency": signed_in(),
+    "myFeedback": signed_in(),
+    "submitFeedback": signed_in(),
+    "ticket": signed_in(),  # reporter or department staff; a "ticket" kind would probe owners
+    "ticketQueue": roles("clerk", "supervisor", "admin"),
+    "startTicket": roles("clerk", "supervisor"),
+    "closeTicket": roles("supervisor"),
+    "postCheckQueue": roles("clerk"),
+    "recordPostCheck": roles("clerk"),
+    "applicationKpis": roles("admin", "clerk", "supervisor"),
+    "exportRatings": roles("admin", "supervisor"),
     # -- electronic cards (电子卡包) ----------------------------------------------------------
     "myLicences": signed_in(),
     "delegatedLicences": signed_in(),
@@ -135,6 +154,7 @@ RULES: dict[str, Rule] = {
     "exportMyData": signed_in(),
     "deleteMyAccount": signed_in(),
     "campaign": roles("operator"),
+    "campaigns": roles("operator"),
     "previewCampaign": roles("operator"),
     "createCampaign": roles("operator"),
     "approveCampaign": roles("operator"),

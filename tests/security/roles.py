@@ -15,6 +15,7 @@ ROLE_PHONES: dict[str, str | None] = {
     "operator": "13800000301",  # 吴运营
     "verifier": "13800000101",  # 赵警官, VERIFIER + CITIZEN, TRAFFIC_CHECK
     "admin": "13800000901",  # 钱管理
+    "supervisor": "13800000202",  # 督查, SUPERVISOR (tickets, rating exports of a department)
 }
 OTHER_CITIZEN = "13800000002"  # 李四: owns the "someone else's object" of every cell
 ROLES = tuple(ROLE_PHONES)

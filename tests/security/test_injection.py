@@ -100,6 +100,7 @@ JSON_INPUT_CALLERS = {
     "submitApplication": "citizen",
     "resubmitApplication": "citizen",
     "saveApplicationDraft": "citizen",
+    "submitBundle": "citizen",
 }
 
 
