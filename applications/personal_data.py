@@ -1,10 +1,12 @@
 """What the 申办 domain holds about a person, for PIPL export and erasure (app/personal_data.py).
 
-Export: every application and draft with its form, materials, timeline, result and rating.
-Erasure: drafts are deleted; submitted applications are government case files and are kept
-(docs/security.md, "Retention"), marked `applicant_erased_at` and left to the clerks' archive;
-their status notices are deleted. While a case is still being processed the account cannot be
-erased (the applicant must withdraw it, or wait for the decision).
+Export: every application and draft with its form, materials, timeline, result and rating;
+一件事 bundles; 帮办代办 authorisations given and received; tickets reported; credit events.
+Erasure: drafts are deleted; submitted applications, bundles, tickets (complaints are case files
+too) and credit events (a 告知承诺 breach is a public-credit record) are kept (docs/security.md,
+"Retention"), marked `applicant_erased_at` / `reporter_erased_at`; authorisations the person gave
+are deleted and those naming them as agent revoked; status notices are deleted. While a case is
+still being processed the account cannot be erased (withdraw it, or wait for the decision).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from app.db import Document
 from app.errors import DomainError
+from applications.flow_store import AGENCY_GRANTS, BUNDLES, CREDIT_EVENTS, TICKETS
 from applications.store import APPLICATIONS, NOTICES
 from applications.workflow import Status
 
@@ -31,9 +34,16 @@ OPEN = [
 _INTERNAL = {"applicant_id": 0, "idempotency_key": 0, "rev": 0}
 
 
-async def export(db: AsyncDatabase[Document], user_id: ObjectId) -> list[dict[str, Any]]:
+async def export(db: AsyncDatabase[Document], user_id: ObjectId) -> dict[str, Any]:
     cursor = db[APPLICATIONS].find({"applicant_id": user_id}, _INTERNAL).sort("created_at", 1)
-    return await cursor.to_list(10_000)
+    return {
+        "applications": await cursor.to_list(10_000),
+        "bundles": await db[BUNDLES].find({"applicant_id": user_id}, _INTERNAL).to_list(1000),
+        "agencyGiven": await db[AGENCY_GRANTS].find({"principal_id": user_id}).to_list(1000),
+        "agencyReceived": await db[AGENCY_GRANTS].find({"agent_id": user_id}).to_list(1000),
+        "tickets": await db[TICKETS].find({"reporter_id": user_id}).to_list(1000),
+        "creditEvents": await db[CREDIT_EVENTS].find({"subject_id": user_id}).to_list(1000),
+    }
 
 
 async def check_erasable(db: AsyncDatabase[Document], user_id: ObjectId) -> None:
@@ -57,8 +67,22 @@ async def erase(db: AsyncDatabase[Document], user_id: ObjectId, now: datetime) -
         {"applicant_id": user_id, "applicant_erased_at": None},
         {"$set": {"applicant_erased_at": now}},
     )
+    await db[BUNDLES].update_many(
+        {"applicant_id": user_id, "applicant_erased_at": None},
+        {"$set": {"applicant_erased_at": now}},
+    )
+    tickets = await db[TICKETS].update_many(
+        {"reporter_id": user_id, "reporter_erased_at": None},
+        {"$set": {"reporter_erased_at": now}},
+    )
+    given = await db[AGENCY_GRANTS].delete_many({"principal_id": user_id})
+    await db[AGENCY_GRANTS].update_many(
+        {"agent_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
+    )
     return {
         "draftsDeleted": drafts.deleted_count,
         "noticesDeleted": notices.deleted_count,
         "applicationsRetained": kept.modified_count,
+        "ticketsRetained": tickets.modified_count,
+        "agencyGrantsDeleted": given.deleted_count,
     }

@@ -56,7 +56,7 @@ async def test_export_holds_everything_about_me_in_the_clear(api: Api) -> None:
     assert len(account["idNumber"]) == 18
     assert account["sessions"]
     assert "refresh" not in str(account["sessions"])
-    assert exported["applications"][0]["form"]["businessName"]
+    assert exported["applications"]["applications"][0]["form"]["businessName"]
     assert exported["licences"]["licences"]
     assert "number_cipher" not in str(exported)  # ciphers never leave
     assert exported["notifications"]["devices"][0]["platform"] == "ANDROID"
