@@ -86,6 +86,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _stop_serving)
     signal.signal(signal.SIGINT, _stop_serving)
     with contextlib.suppress(_StopServing), database(settings, announce=True) as live:
+        if args.workers > 1:
+            _serve_workers(args, live)
+            return 0
         app = create_app(live)
         # One process here: the embedded database belongs to it. Production runs uvicorn
         # --workers against ZSB_MONGODB_URI instead (see the Dockerfile).
@@ -98,6 +101,41 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             timeout_graceful_shutdown=20,
         )
     return 0
+
+
+def _serve_workers(args: argparse.Namespace, live: Settings) -> None:
+    """Several uvicorn worker processes on one database (the embedded one included): indexes,
+    signing keys and demo data are made once here, before the workers start, so they do not
+    race to create them; the workers find the database through ZSB_MONGODB_URI."""
+    import uvicorn
+
+    from app.main import build_state, close_state
+
+    async def prepare() -> None:
+        state = await build_state(live)
+        try:
+            if live.demo_data_enabled:
+                from app.seed import seed_demo_if_needed
+
+                await seed_demo_if_needed(state)
+        finally:
+            await close_state(state)
+
+    asyncio.run(prepare())
+    os.environ["ZSB_MONGODB_URI"] = str(live.mongodb_uri)
+    os.environ["ZSB_DEMO_DATA"] = "false"
+    # The supervisor turns SIGTERM into SIGTERM for each worker (each drains its requests) and
+    # returns once all have exited; the database is stopped after that by `database()`.
+    uvicorn.run(
+        "app.main:app_factory",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+    )
 
 
 class _StopServing(Exception):
@@ -240,6 +278,34 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from app.backup import backup
+
+    if settings.mongodb_uri:
+        print("ZSB_MONGODB_URI is set: back up MongoDB with mongodump (docs)", file=sys.stderr)
+        return 1
+    with database(settings, announce=False) as live:
+        size = backup(str(live.mongodb_uri), Path(args.output))
+    print(f"backup written: {args.output} ({size} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from app.backup import restore
+
+    if settings.mongodb_uri:
+        print("ZSB_MONGODB_URI is set: restore MongoDB with mongorestore (docs)", file=sys.stderr)
+        return 1
+    if _running_embedded_uri(settings):
+        print("stop `zsb serve` (and workers) before restoring", file=sys.stderr)
+        return 1
+    kept = restore(Path(args.archive), settings.data_dir / "db")
+    print(f"restored {args.archive} into {settings.data_dir / 'db'}")
+    if kept is not None:
+        print(f"the previous data is kept in {kept}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zsb", description="掌上办 back-end")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -247,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API (embedded database unless ZSB_MONGODB_URI)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes sharing the one database"
+    )
     serve.set_defaults(run=cmd_serve)
 
     sub.add_parser("schema", help="print the GraphQL SDL").set_defaults(run=cmd_schema)
@@ -283,6 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
     worker.add_argument("--chunk-size", type=int, default=500, help="recipients per campaign job")
     worker.set_defaults(run=cmd_worker)
+
+    backup = sub.add_parser("backup", help="snapshot the embedded database (while serving)")
+    backup.add_argument("--output", required=True, help="the .tar.gz to write")
+    backup.set_defaults(run=cmd_backup)
+    restore = sub.add_parser("restore", help="put a snapshot back (the service stopped)")
+    restore.add_argument("--archive", required=True, help="a .tar.gz from `zsb backup`")
+    restore.set_defaults(run=cmd_restore)
 
     dev = sub.add_parser("dev", help="dev-only tools").add_subparsers(dest="dev", required=True)
     sms = dev.add_parser("sms", help="show the last SMS the dev sender recorded for a phone")

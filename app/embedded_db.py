@@ -60,7 +60,9 @@ class EmbeddedDatabase:
             raise EmbeddedDatabaseError("the embedded database is not running")
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
-    def start(self) -> str:
+    def start(self, port: int = 0) -> str:
+        """Start the server on `port` (0: any free port; the fault drills pass the previous
+        one so clients reconnect by themselves)."""
         if importlib.util.find_spec("secantus") is None:
             raise EmbeddedDatabaseError(
                 "SecantusDB is not installed: `pip install -e '.[embedded]'` "
@@ -70,7 +72,7 @@ class EmbeddedDatabase:
         if self.storage_path is not None:
             self.storage_path.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", "0"]
+        args = [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port)]
         args += ["--storage-path", storage, "--log-level", "INFO"]
         if self.test_commands:
             args.append("--enable-test-commands")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from strawberry.extensions import MaskErrors
+
 from graphql import GraphQLError
 
 
@@ -95,6 +98,50 @@ class RequestLimitError(AccessError):
     code = "RATE_LIMITED"
 
 
+class UnavailableError(AccessError):
+    """The database (or another part we depend on) is briefly out of reach: try again.
+
+    A top-level error with `extensions: {code: UNAVAILABLE, retryable: true}`; a mutation that
+    took an idempotency key may be sent again with the same key and completes exactly once.
+    """
+
+    code = "UNAVAILABLE"
+
+    def __init__(self, message: str = "服务暂时不可用，请稍后重试 (unavailable, retry)"):
+        super().__init__(message)
+
+    @property
+    def extensions(self) -> dict[str, str | bool]:  # type: ignore[override]
+        return {"code": self.code, "retryable": True}
+
+
+# Server answers that mean "not now" rather than "never": shutting down, stepped down, not
+# primary, interrupted, timed out (mongod's codes; pymongo maps most to NotPrimaryError).
+_TRANSIENT_CODES = frozenset(
+    {6, 7, 50, 89, 91, 189, 262, 9001, 10058, 10107, 11600, 11602, 13435, 13436}
+)
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """True for a database failure that a later retry may not meet (connection lost, no server
+    selected, not primary, shutting down, timed out), looking through `raise … from` chains."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, ConnectionFailure):  # AutoReconnect, NotPrimary, timeouts, selection
+            return True
+        if isinstance(exc, PyMongoError) and (
+            exc.has_error_label("RetryableWriteError")
+            or exc.has_error_label("TransientTransactionError")
+            or exc.timeout
+        ):
+            return True
+        if isinstance(exc, OperationFailure) and exc.code in _TRANSIENT_CODES:
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 def keeps_message(error: GraphQLError) -> bool:
     """MaskErrors predicate, inverted: True when the client may read the error as it is.
 
@@ -109,3 +156,22 @@ def keeps_message(error: GraphQLError) -> bool:
 
 def should_mask(error: GraphQLError) -> bool:
     return not keeps_message(error)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Masks internal failures; a transient database failure becomes UNAVAILABLE (retryable)
+    instead of the opaque "Unexpected error.", so clients know to try again."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if not is_transient(error.original_error):
+            return super().anonymise_error(error)
+        unavailable = UnavailableError()
+        return GraphQLError(
+            message=unavailable.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions=unavailable.extensions,
+        )

@@ -22,7 +22,7 @@ from strawberry.schema import BaseSchema
 from strawberry.types.unset import UnsetType
 
 from app.context import AppState, Context
-from app.errors import UnauthenticatedError
+from app.errors import UnauthenticatedError, UnavailableError, is_transient
 from app.observability import RATE_LIMITED, request_id_var
 from auth.permissions import Viewer
 
@@ -76,7 +76,16 @@ class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
             # WebSocket clients authenticate in connection_init instead (on_ws_connect).
             if not isinstance(connection, WebSocket):
                 token = _bearer(connection.headers.get("authorization"))
-                viewer, auth_error = await _authenticate(state, token)
+                try:
+                    viewer, auth_error = await _authenticate(state, token)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    # Before execution there is no GraphQL result to carry the error: an HTTP
+                    # 503 with Retry-After says the same to any client or load balancer.
+                    raise FastAPIHTTPException(
+                        503, detail=UnavailableError().message, headers={"Retry-After": "1"}
+                    ) from exc
                 _limit(state, viewer, _client_ip(connection))
             return Context(
                 state, viewer=viewer, auth_error=auth_error, request_id=request_id_var.get()

@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import pymongo
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class DatabaseDeadline:
+    """One budget for all of an HTTP request's database operations (pymongo's client-side
+    operation timeout): without it a transaction retries for up to 120 s through an outage.
+    WebSockets are left out: a subscription's change stream waits as long as it likes."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with pymongo.timeout(self.seconds):
+            await self.app(scope, receive, send)
 
 
 class RequestSizeLimit:

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from app import db as database
 from app.context import AppState
 from app.graphql_router import ZsbGraphQLRouter
-from app.http_guards import RequestSizeLimit, SecurityHeaders
+from app.http_guards import DatabaseDeadline, RequestSizeLimit, SecurityHeaders
 from app.keyring import load_keyring
 from app.observability import REGISTRY, RequestContextMiddleware, configure_logging
 from app.persisted import DEFAULT_DIR as DEFAULT_OPERATIONS_DIR
@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Innermost: size limit and request ids still apply to cached answers.
     app.add_middleware(PublicReadCache, operations_dir=operations_dir(settings))
+    app.add_middleware(DatabaseDeadline, seconds=settings.db_request_timeout_seconds)
     # Starlette runs the last added outermost: request ids first, then headers, CORS, size.
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(

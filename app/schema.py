@@ -11,7 +11,6 @@ import strawberry
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -27,7 +26,7 @@ from strawberry.types.execution import PreExecutionError
 
 from app import personal_data_schema
 from app.audit_extension import PrivilegedAudit
-from app.errors import DomainError, should_mask
+from app.errors import DomainError, MaskUnexpectedErrors, is_transient, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
 from applications import flow_schema as application_flows_schema
@@ -82,6 +81,8 @@ class ZsbSchema(strawberry.Schema):
             original = error.original_error
             if original is None or isinstance(original, (DomainError, GraphQLError)):
                 log.debug("graphql error", extra={"error": error.message})
+            elif is_transient(original):  # an outage, reported once by readiness; not a bug
+                log.warning("database unavailable", extra={"error": repr(original)})
             else:
                 log.error(
                     "unexpected error in resolver",
@@ -139,7 +140,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=2048),
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
+        lambda: MaskUnexpectedErrors(should_mask, "Unexpected error."),
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)

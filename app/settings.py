@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     rate_limit_per_user: str = "600/60"
     rate_limit_per_ip: str = "1200/60"
     max_request_bytes: int = 1_000_000
+    # Every HTTP request's database work (retries, server selection, transaction retries
+    # included) must finish within this, so an outage answers UNAVAILABLE instead of hanging.
+    db_request_timeout_seconds: float = 10.0
     cors_origins: list[str] = Field(
         default_factory=list, description="browser origins allowed to call the API (JSON list)"
     )

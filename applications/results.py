@@ -29,6 +29,22 @@ class ResultSpec:
     valid_until: date | None = None
     attributes: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_document(cls, doc: dict[str, Any], id_number: str | None) -> ResultSpec:
+        """The spec an application's stored `result` was made from (to deliver it again)."""
+        until = doc.get("valid_until")
+        return cls(
+            type_code=doc["type_code"],
+            holder_name=doc["holder_name"],
+            number=doc["number"],
+            id_number=id_number,
+            issuer=doc["issuer"],
+            issuer_code=doc["issuer_code"],
+            valid_from=date.fromisoformat(doc["valid_from"]),
+            valid_until=date.fromisoformat(until) if until else None,
+            attributes=dict(doc.get("attributes") or {}),
+        )
+
     def to_document(self) -> dict[str, Any]:
         doc = asdict(self)
         doc.pop("id_number")  # the plain number stays out of the application document
@@ -81,6 +97,8 @@ class WalletSink:
                 id_number=spec.id_number,
                 attributes=dict(spec.attributes),
             ),
+            # One application, one licence: a retried delivery finds the licence it issued.
+            licence_id=application_id,
         )
         await self._record(application_id, f"WALLET:{licence.id}", datetime.now().astimezone())
 

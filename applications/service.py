@@ -14,7 +14,13 @@ from typing import Any
 
 from bson import ObjectId
 
-from app.errors import AlreadyExistsError, DomainError, ForbiddenError, InputErrors
+from app.errors import (
+    AlreadyExistsError,
+    DomainError,
+    ForbiddenError,
+    InputErrors,
+    is_transient,
+)
 from app.ids import to_global_id
 from app.pagination import Connection
 from applications import forms, materials
@@ -130,7 +136,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
             key = f"{AGENT_KEY_PREFIX}{sub.agent_id}:{key}"
         existing = await self.store.by_key(viewer.user_id, key)
         if existing is not None:
-            return self._same(existing, sub)
+            return await self._complete(viewer, self._same(existing, sub))
         matter, situation, form, checked = await self._checked(
             sub.matter_code, sub.situation, sub.form, sub.materials, sub.deferral_commitment
         )
@@ -184,10 +190,26 @@ class ApplicationService(Drafts, FollowUp, Queues):
             winner = await self.store.by_key(viewer.user_id, key)
             if winner is None:  # pragma: no cover - the unique index says it exists
                 raise
-            return self._same(winner, sub)
-        if spec is not None:
-            await deliver_result(self.sink, app.id, app.applicant_id, spec)
-        await self._notify_applicant(app, None, app.status)
+            return await self._complete(viewer, self._same(winner, sub))
+        return await self._complete(viewer, app, spec)
+
+    async def _complete(
+        self, viewer: Viewer, app: Application, spec: ResultSpec | None = None
+    ) -> Application:
+        """The steps after the insert: the 秒批 result into the wallet, the applicant's notice.
+
+        Each is idempotent (the licence's id is the application's, the notice is keyed by the
+        change), so a retry with the same idempotency key after the database failed between
+        them finishes the job exactly once instead of leaving an approval without its licence.
+        """
+        result = app.result
+        if app.status is Status.APPROVED and result and result.get("delivery") is None:
+            if spec is None and any(e.action == "INSTANT_APPROVAL" for e in app.timeline):
+                _, id_number = await self._identity(viewer)
+                spec = ResultSpec.from_document(result, id_number)
+            if spec is not None:
+                await deliver_result(self.sink, app.id, app.applicant_id, spec)
+        await self._notify_applicant(app, None, app.status, strict=True)
         return app
 
     async def _checked(
@@ -377,10 +399,12 @@ class ApplicationService(Drafts, FollowUp, Queues):
     # -- helpers ---------------------------------------------------------------------------
 
     async def _notify_applicant(
-        self, app: Application, before: Status | None, after: Status
+        self, app: Application, before: Status | None, after: Status, *, strict: bool = False
     ) -> None:
         """Every status change notifies the applicant (inbox, pushes); the notice is also kept
-        with the case. A failure to notify is logged and never undoes the change."""
+        with the case. A failure to notify is logged and never undoes the change; with
+        `strict` (a step a retry resumes) a database outage is raised so the client retries."""
+        change = f"{app.id}:{after.value}:{len(app.timeline)}"
         try:
             await notifications_service.notify(
                 self.store.db,
@@ -392,12 +416,15 @@ class ApplicationService(Drafts, FollowUp, Queues):
                     "status": STATUS_NAMES.get(after, after.value),
                     "application_id": to_global_id("Application", app.id),
                 },
-                key=f"application:{app.id}:{after.value}:{len(app.timeline)}",
+                key=f"application:{change}",
             )
-        except Exception:
+        except Exception as exc:
+            if strict and is_transient(exc):
+                raise
             log.exception("could not notify the applicant of a status change")
         await self.store.add_notice(
             {
+                "_id": change,
                 "application_id": app.id,
                 "applicant_id": app.applicant_id,
                 "before": before.value if before else None,

@@ -146,7 +146,9 @@ class ApplicationStore:
         raise RuntimeError("receipt counter unavailable")
 
     async def add_notice(self, doc: Document) -> None:
-        await self.notices.insert_one(doc)
+        """Idempotent on `doc["_id"]` (the change it records): a retried step keeps one."""
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        await self.notices.update_one({"_id": doc["_id"]}, {"$setOnInsert": fields}, upsert=True)
 
     async def notices_for(self, app_id: ObjectId) -> list[Document]:
         return await self.notices.find({"application_id": app_id}).sort("at", 1).to_list(None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,14 @@ from auth.store import AuthStore
 ALGORITHM = "ES256"
 _RELOAD_INTERVAL = 30.0  # seconds between key reloads, so a rotation reaches every process
 _WRAP_PURPOSE = "signing-key"
+# Tolerated skew for `nbf`/`iat` only (as the SDL1 spec allows ±30 s): a token minted by a host
+# whose clock runs a little ahead, or read just after an NTP step back, is not refused. `exp`
+# gets no leeway.
+CLOCK_SKEW_SECONDS = 30
+
+
+def _system_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +58,17 @@ class _Key:
 class TokenKeys:
     """The signing keys of this process, reloaded from the store now and then."""
 
-    def __init__(self, wrap_key: bytes, *, issuer: str, audience: str, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        wrap_key: bytes,
+        *,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+        clock: Callable[[], datetime] = _system_now,
+    ) -> None:
         self._wrap_key = wrap_key
+        self.clock = clock  # the one notion of "now" for minting and expiry (tests move it)
         self.issuer = issuer
         self.audience = audience
         self.ttl = timedelta(seconds=ttl_seconds)
@@ -68,7 +86,7 @@ class TokenKeys:
 
     async def rotate(self, store: AuthStore) -> str:
         """Create a new signing key and retire the older ones; returns the new `kid`."""
-        now = datetime.now(UTC)
+        now = self.clock()
         kid = secrets.token_hex(8)
         key = ec.generate_private_key(ec.SECP256R1())
         await store.insert_signing_key(
@@ -127,7 +145,7 @@ class TokenKeys:
             key = self._active_key()
             if key is None:
                 raise RuntimeError("no active signing key after ensure()")
-        now = datetime.now(UTC)
+        now = self.clock()
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -157,7 +175,7 @@ class TokenKeys:
         kid = header.get("kid")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str):
             raise UnauthenticatedError("访问令牌无效 (unexpected token algorithm)")
-        now = datetime.now(UTC)
+        now = self.clock()
         key = self._verifying_key(kid, now)
         if key is None and time.monotonic() - self._loaded_at > 1.0:
             await self.reload(store)  # a key rotated in another process
@@ -171,8 +189,15 @@ class TokenKeys:
                 algorithms=[ALGORITHM],  # never taken from the token: no `none`, no HS256
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": ["exp", "iat", "nbf", "sub", "sid", "iss", "aud"]},
+                # Time is checked below against this object's clock, not PyJWT's own.
+                options={
+                    "require": ["exp", "iat", "nbf", "sub", "sid", "iss", "aud"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
+            _check_times(claims, now)
             return AccessClaims(
                 user_id=str(claims["sub"]),
                 session_id=str(claims["sid"]),
@@ -183,7 +208,23 @@ class TokenKeys:
                 department_code=claims.get("dept"),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             )
-        except jwt.ExpiredSignatureError as exc:
+        except _Expired as exc:
             raise UnauthenticatedError("访问令牌已过期 (access token expired)") from exc
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
             raise UnauthenticatedError("访问令牌无效 (invalid access token)") from exc
+
+
+class _Expired(Exception):
+    pass
+
+
+def _check_times(claims: dict[str, Any], now: datetime) -> None:
+    """`exp` strictly; `nbf` and `iat` with CLOCK_SKEW_SECONDS (numbers, as PyJWT requires)."""
+    at = now.timestamp()
+    exp, nbf, iat = claims["exp"], claims["nbf"], claims["iat"]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, nbf, iat)):
+        raise ValueError("time claims must be numbers")
+    if exp <= at:
+        raise _Expired
+    if nbf > at + CLOCK_SKEW_SECONDS or iat > at + CLOCK_SKEW_SECONDS:
+        raise ValueError("token not yet valid")

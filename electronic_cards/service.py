@@ -114,15 +114,23 @@ class CardsService(SharingRules):
 
     # -- issuing ------------------------------------------------------------------------------
 
-    async def issue_licence(self, holder_id: ObjectId, spec: LicenceSpec) -> Licence:
-        """Put a licence into a holder's wallet (the issuer side; demo data uses it too)."""
+    async def issue_licence(
+        self, holder_id: ObjectId, spec: LicenceSpec, *, licence_id: ObjectId | None = None
+    ) -> Licence:
+        """Put a licence into a holder's wallet (the issuer side; demo data uses it too).
+
+        With `licence_id` (the application it results from) issuing is idempotent: a retry after
+        a failure returns the licence an earlier attempt wrote instead of issuing a second one.
+        """
         if registry.licence_type(spec.type_code) is None:
             raise InvalidInputError("未知的证照类型 (unknown licence type)", field="typeCode")
+        if licence_id is not None and (earlier := await self.store.get_licence(licence_id)):
+            return earlier
         now = datetime.now(UTC)
         list_id = await self.store.open_status_list(now)
         for _ in range(20):  # random index (spec §5); a collision just draws again
             licence = Licence(
-                id=ObjectId(),
+                id=licence_id or ObjectId(),
                 holder_id=holder_id,
                 type_code=spec.type_code,
                 holder_name=spec.holder_name,
@@ -141,6 +149,8 @@ class CardsService(SharingRules):
             try:
                 await self.store.insert_licence(licence)
             except StatusSlotTaken:
+                if licence_id is not None and (earlier := await self.store.get_licence(licence_id)):
+                    return earlier  # a concurrent retry issued it first
                 continue
             return licence
         raise RuntimeError("no free status-list index after 20 draws")
@@ -410,10 +420,13 @@ class CardsService(SharingRules):
             flagged=outcome.result.flagged,
             channel=channel,
         )
-        await self.store.insert_usage_record(record)
-        if licence is not None:
-            # Issue 6 (notifications) turns these into inbox entries and pushes.
-            await self.store.insert_event(
+        if licence is None:
+            await self.store.insert_usage_record(record)
+        else:
+            # The holder's event (issue 6 turns these into inbox entries and pushes) is written
+            # with the record, atomically.
+            await self.store.insert_usage_record(
+                record,
                 {
                     "_id": ObjectId(),
                     "holder_id": licence.holder_id,
@@ -427,7 +440,7 @@ class CardsService(SharingRules):
                         "organization": record.verifier_org_name,
                     },
                     "delivered_at": None,
-                }
+                },
             )
             await self._tell_holder_of_check(licence, record)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -252,8 +253,21 @@ class CardsStore:
 
     # -- usage records and holder events ------------------------------------------------------
 
-    async def insert_usage_record(self, record: UsageRecord) -> None:
-        await self.db[USAGE_RECORDS].insert_one(record.to_document())
+    async def insert_usage_record(
+        self, record: UsageRecord, event: dict[str, Any] | None = None
+    ) -> None:
+        """The record and the holder's event together or not at all (one transaction): a
+        database failure between them must not leave a check the holder never hears of."""
+        if event is None:
+            await self.db[USAGE_RECORDS].insert_one(record.to_document())
+            return
+
+        async def both(session: AsyncClientSession) -> None:
+            await self.db[USAGE_RECORDS].insert_one(record.to_document(), session=session)
+            await self.db[EVENTS].insert_one(event, session=session)
+
+        async with self.db.client.start_session() as session:
+            await session.with_transaction(both)
 
     async def usage_records(
         self, licence_id: ObjectId, first: int | None, after: str | None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -41,7 +42,9 @@ class InboxHub:
     ) -> AsyncIterator[InboxMessage]:
         if self._task is None or self._task.done():
             self._ready = asyncio.Event()
-            self._task = asyncio.create_task(self._watch(db))
+            # A fresh context: the watch outlives the request that started it, and must not
+            # inherit that request's database deadline (app.http_guards.DatabaseDeadline).
+            self._task = asyncio.create_task(self._watch(db), context=contextvars.Context())
         queue: asyncio.Queue[InboxMessage] = asyncio.Queue(QUEUE_LIMIT)
         self._subscribers.setdefault(user_id, set()).add(queue)
         try:
