@@ -143,12 +143,17 @@ def start_worker(
         "ZSB_FCM_ENDPOINT": endpoint,
         "ZSB_QUIET_HOURS": "",
     }
+    prefix = os.environ.get("ZSB_BENCH_WORKER_PREFIX", sys.executable).split()
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker", "--concurrency", "4"], cwd=ROOT, env=env
+        # ZSB_BENCH_WORKER_PREFIX runs the worker under a profiler, e.g.
+        # "python -m pyinstrument -r text -o prof.txt" (the worker exits cleanly on SIGTERM).
+        [*prefix, "-m", "app.cli", "worker", "--concurrency", "4"],
+        cwd=ROOT,
+        env=env,
     )
 
 
-async def main(n: int, workers: int) -> None:
+async def main(n: int, workers: int, standin_processes: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="zsb-bench-"))
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -158,11 +163,13 @@ async def main(n: int, workers: int) -> None:
         [
             sys.executable,
             "-m",
-            "tests.notifications.fcm_standin",
+            "tests.notifications.fcm_fast",
             "--port",
             str(port),
             "--credentials",
             str(credentials),
+            "--processes",
+            str(standin_processes),
         ],
         cwd=ROOT,
     )
@@ -235,5 +242,7 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--devices", type=int)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--standin-processes", type=int, default=1)
     args = parser.parse_args()
-    asyncio.run(main(args.devices or (3_000 if args.quick else 100_000), args.workers))
+    n = args.devices or (3_000 if args.quick else 100_000)
+    asyncio.run(main(n, args.workers, args.standin_processes))
