@@ -21,6 +21,7 @@ from auth.directory import phone_keys
 from auth.models import Role
 from auth.permissions import Viewer
 from notifications.audience import AudienceReader
+from notifications.campaign_store import CampaignStore
 from notifications.errors import (
     EmptyAudienceError,
     FourEyesRequiredError,
@@ -28,8 +29,8 @@ from notifications.errors import (
     InvalidTransitionError,
 )
 from notifications.models import Campaign, CampaignStats, CampaignStatus, Category, Target
+from notifications.outbox_store import OutboxStore
 from notifications.policy import Clock, SystemClock
-from notifications.store import NotificationStore
 
 MAX_TITLE = 40
 MAX_BODY = 500
@@ -87,8 +88,12 @@ class CampaignService:
         return replace(target, phones=phone_keys(self.keyring, target.phones))
 
     @property
-    def store(self) -> NotificationStore:
-        return NotificationStore(self.db)
+    def store(self) -> CampaignStore:
+        return CampaignStore(self.db)
+
+    @property
+    def jobs(self) -> OutboxStore:
+        return OutboxStore(self.db)
 
     async def preview(self, viewer: Viewer, target: Target) -> int:
         viewer.require_role(Role.OPERATOR)
@@ -183,11 +188,11 @@ class CampaignService:
             raise InvalidTransitionError(
                 f"推送当前状态为 {campaign.status.value}，不能取消 (already finished)"
             )
-        await self.store.cancel_jobs(campaign_id)
+        await self.jobs.cancel_jobs(campaign_id)
         return cancelled
 
     async def stats(self, campaign: Campaign) -> CampaignStats:
-        totals = await self.store.campaign_job_totals(campaign.id)
+        totals = await self.jobs.campaign_job_totals(campaign.id)
         return CampaignStats(
             targeted=campaign.targeted,
             queued=totals.get("queued", 0),
