@@ -188,11 +188,14 @@ class CampaignService:
             raise InvalidTransitionError(
                 f"推送当前状态为 {campaign.status.value}，不能取消 (already finished)"
             )
-        await self.jobs.cancel_jobs(campaign_id)
+        await self.jobs.cancel_jobs(campaign_id, self.clock.now())
         return cancelled
 
     async def stats(self, campaign: Campaign) -> CampaignStats:
-        totals = await self.jobs.campaign_job_totals(campaign.id)
+        # A finished campaign answers from its snapshot: its jobs may have expired already.
+        totals = campaign.final_totals
+        if totals is None:
+            totals = await self.jobs.campaign_job_totals(campaign.id)
         return CampaignStats(
             targeted=campaign.targeted,
             queued=totals.get("queued", 0),

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from app.db import CollectionIndexes, Document
+from notifications.outbox import FAILURE_RETENTION, JOB_RETENTION
 
 OUTBOX = "notification_outbox"
 FAILURES = "notification_failures"
@@ -25,9 +26,22 @@ INDEXES = [
             IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)]),
             IndexModel([("campaign_id", ASCENDING), ("status", ASCENDING)]),
+            # Only finished jobs have `finished_at`, so only they expire.
+            IndexModel(
+                [("finished_at", ASCENDING)],
+                expireAfterSeconds=int(JOB_RETENTION.total_seconds()),
+            ),
         ],
     ),
-    CollectionIndexes(FAILURES, [IndexModel([("job_id", ASCENDING)])]),
+    CollectionIndexes(
+        FAILURES,
+        [
+            IndexModel([("job_id", ASCENDING)]),
+            IndexModel(
+                [("at", ASCENDING)], expireAfterSeconds=int(FAILURE_RETENTION.total_seconds())
+            ),
+        ],
+    ),
 ]
 
 
@@ -73,9 +87,10 @@ class OutboxStore:
             {"campaign_id": campaign_id, "status": {"$in": ["PENDING", "LEASED"]}}, limit=1
         )
 
-    async def cancel_jobs(self, campaign_id: ObjectId) -> None:
+    async def cancel_jobs(self, campaign_id: ObjectId, now: datetime) -> None:
         await self._c(OUTBOX).update_many(
-            {"campaign_id": campaign_id, "status": "PENDING"}, {"$set": {"status": "CANCELLED"}}
+            {"campaign_id": campaign_id, "status": "PENDING"},
+            {"$set": {"status": "CANCELLED", "finished_at": now}},
         )
 
     # -- jobs ----------------------------------------------------------------------------

@@ -77,10 +77,16 @@ class Planner:
         return True
 
     async def maybe_finish_campaign(self, campaign_id: ObjectId) -> None:
-        """DONE once planned and no job is left."""
+        """DONE once planned and no job is left; the job totals are kept on the campaign then,
+        because the jobs themselves expire after `outbox.JOB_RETENTION`."""
         if await self.jobs.unfinished_jobs(campaign_id) == 0:
+            totals = await self.jobs.campaign_job_totals(campaign_id)
             await self.campaigns.transition_campaign(
                 campaign_id,
                 {"status": CampaignStatus.SENDING.value, "planned": True},
-                {"status": CampaignStatus.DONE.value, "finished_at": self.clock.now()},
+                {
+                    "status": CampaignStatus.DONE.value,
+                    "finished_at": self.clock.now(),
+                    "final_totals": totals,
+                },
             )

@@ -31,14 +31,12 @@ from auth.permissions import Viewer
 from notifications import outbox
 from notifications.campaign_store import CampaignStore
 from notifications.errors import InvalidTokenError
+from notifications.inbox_writer import write_copies
 from notifications.models import Category, Device, InboxMessage, Platform, Provider
 from notifications.outbox_store import OutboxStore
 from notifications.policy import (
-    POLICY_PUSHES_PER_DAY,
     Clock,
     SystemClock,
-    day_start,
-    is_capped_category,
 )
 from notifications.store import NotificationStore
 from notifications.templates import get_template
@@ -193,26 +191,24 @@ class NotificationService:
                 now=now,
             )
         )
-        push = category.value not in await self.store.opted_out(user_id)
-        if push and is_capped_category(category):
-            sent = await self.store.policy_pushes_since([user_id], day_start(now), job_id)
-            push = sent.get(user_id, 0) < POLICY_PUSHES_PER_DAY
-        copy = InboxMessage(
-            id=ObjectId(),
-            user_id=user_id,
-            source=job_id,
-            title=rendered.title,
-            body=rendered.body,
-            category=category,
-            deep_link=rendered.deep_link,
-            created_at=now,
-            expires_at=expires_at,
-            push=push,
-        )
-        if await self.store.insert_inbox([copy]):
-            return copy
-        existing = await self.store.inbox_for_source(job_id, [user_id])
-        return existing[0]
+
+        def make(uid: ObjectId, push: bool, slot: str | None) -> InboxMessage:
+            return InboxMessage(
+                id=ObjectId(),
+                user_id=uid,
+                source=job_id,
+                title=rendered.title,
+                body=rendered.body,
+                category=category,
+                deep_link=rendered.deep_link,
+                created_at=now,
+                expires_at=expires_at,
+                push=push,
+                push_slot=slot,
+            )
+
+        copies = await write_copies(self.store, [user_id], job_id, category, now, make)
+        return copies[0]
 
 
 async def notify(

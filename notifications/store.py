@@ -51,6 +51,14 @@ _OWN_INDEXES = [
             ),
             IndexModel([("source", ASCENDING), ("user_id", ASCENDING)]),
             IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+            # The daily policy cap, atomic: a user's n-th capped push of a day can be written
+            # once, so two workers cannot both push the 3rd (see inbox_writer).
+            IndexModel(
+                [("user_id", ASCENDING), ("push_slot", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"push_slot": {"$exists": True}},
+                name="user_id_1_push_slot_1_cap",
+            ),
         ],
     ),
 ]

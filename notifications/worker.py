@@ -166,7 +166,9 @@ class Dispatcher:
         if campaign_id is not None:
             campaign = await self.campaigns.get_campaign(campaign_id)
             if campaign is None or campaign.status is CampaignStatus.CANCELLED:
-                await self.delivery.update(job, {"$set": {"status": "CANCELLED"}})
+                await self.delivery.update(
+                    job, {"$set": {"status": "CANCELLED", "finished_at": self.clock.now()}}
+                )
                 return
         now = self.clock.now()
         inboxed, push_users = await ensure_inbox(self.store, job, now)
