@@ -88,6 +88,12 @@ class CampaignStore:
         )
         return result.modified_count == 1
 
+    async def release_plan(self, campaign_id: ObjectId, owner: str) -> None:
+        """Between steps: the next step may be taken at once, by this planner or another."""
+        await self._c(CAMPAIGNS).update_one(
+            {"_id": campaign_id, "plan_owner": owner}, {"$set": {"plan_lease_until": None}}
+        )
+
     async def finish_plan(self, campaign_id: ObjectId, owner: str) -> None:
         await self._c(CAMPAIGNS).update_one(
             {"_id": campaign_id, "plan_owner": owner},

@@ -114,10 +114,12 @@ class Delivery:
         finished = accepted + [d.id for d, _ in failed]
         if not finished:
             return
+        # $push, not $addToSet: a device is answered in one batch only (later batches and
+        # successors exclude done devices), and $addToSet compares every id with every other.
         await self.update(
             job,
             {
-                "$addToSet": {"done_device_ids": {"$each": finished}},
+                "$push": {"done_device_ids": {"$each": finished}},
                 "$inc": {"counts.sent": len(accepted), "counts.failed": len(failed)},
                 "$set": {"lease_until": self._lease(now)},
             },

@@ -55,8 +55,13 @@ async def write_copies(
     now: datetime,
     make: MakeCopy,
 ) -> list[InboxMessage]:
-    """Every recipient's copy for `source`, written if missing; returns all of them."""
-    existing = await store.inbox_for_source(source, user_ids)
+    """Every recipient's copy for `source`, written if missing; returns all of them.
+
+    Optimistic: the first round writes every recipient's copy without reading first (a job is
+    almost always processed once); copies that exist already fail on the unique (user,
+    source) index, and only then are the copies read back.
+    """
+    existing: list[InboxMessage] = []
     start = day_start(now)
     day = start.strftime("%Y-%m-%dT%H")
     for round_ in range(MAX_ROUNDS):

@@ -50,30 +50,37 @@ class Planner:
         seq = doc["plan_seq"] + 1 if doc.get("plan_seq") is not None else 0
         cursor: ObjectId | None = doc.get("plan_cursor")
         message = outbox.campaign_message(campaign, now)
-        for _ in range(self.config.chunks_per_plan_step):
-            user_ids = await self.audience.page(campaign.target, cursor, self.config.chunk_size)
-            if user_ids:
-                await self.jobs.insert_job(
-                    outbox.new_job(
-                        f"campaign:{campaign.id}:{seq}",
-                        user_ids=user_ids,
-                        source=outbox.campaign_source(campaign.id),
-                        message=message,
-                        urgent=campaign.urgent,
-                        now=now,
-                        campaign_id=campaign.id,
-                    )
+        size = self.config.chunk_size
+        # One audience query per step, not per chunk: a keyset page of `size × chunks` ids is
+        # cut here. (SecantusDB applies a sort's limit after reading every match, so a query
+        # per 500-id chunk made planning quadratic in the audience.)
+        user_ids = await self.audience.page(
+            campaign.target, cursor, size * self.config.chunks_per_plan_step
+        )
+        for start in range(0, len(user_ids), size):
+            chunk = user_ids[start : start + size]
+            await self.jobs.insert_job(
+                outbox.new_job(
+                    f"campaign:{campaign.id}:{seq}",
+                    user_ids=chunk,
+                    source=outbox.campaign_source(campaign.id),
+                    message=message,
+                    urgent=campaign.urgent,
+                    now=now,
+                    campaign_id=campaign.id,
                 )
-                now = self.clock.now()
-                if not await self.campaigns.advance_plan(
-                    campaign.id, self.owner, seq, user_ids[-1], len(user_ids), self._lease(now)
-                ):
-                    return True  # another planner took over; its cursor is authoritative
-                cursor, seq = user_ids[-1], seq + 1
-            if len(user_ids) < self.config.chunk_size:
-                await self.campaigns.finish_plan(campaign.id, self.owner)
-                await self.maybe_finish_campaign(campaign.id)
-                return True
+            )
+            now = self.clock.now()
+            if not await self.campaigns.advance_plan(
+                campaign.id, self.owner, seq, chunk[-1], len(chunk), self._lease(now)
+            ):
+                return True  # another planner took over; its cursor is authoritative
+            seq += 1
+        if len(user_ids) < size * self.config.chunks_per_plan_step:
+            await self.campaigns.finish_plan(campaign.id, self.owner)
+            await self.maybe_finish_campaign(campaign.id)
+        else:  # more to cut: without this the next step waited for the lease to run out
+            await self.campaigns.release_plan(campaign.id, self.owner)
         return True
 
     async def maybe_finish_campaign(self, campaign_id: ObjectId) -> None:

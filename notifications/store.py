@@ -29,6 +29,7 @@ INBOX = "notifications"
 PREFERENCES = "notification_preferences"
 
 _DUPLICATE_KEY = 11000
+IN_SLICE = 100  # ids per $in on the hot path (see enabled_devices)
 
 _OWN_INDEXES = [
     CollectionIndexes(
@@ -49,7 +50,6 @@ _OWN_INDEXES = [
             IndexModel(
                 [("user_id", ASCENDING), ("category", ASCENDING), ("created_at", DESCENDING)]
             ),
-            IndexModel([("source", ASCENDING), ("user_id", ASCENDING)]),
             IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
             # The daily policy cap, atomic: a user's n-th capped push of a day can be written
             # once, so two workers cannot both push the 3rd (see inbox_writer).
@@ -110,10 +110,17 @@ class NotificationStore:
     async def enabled_devices(
         self, user_ids: Sequence[ObjectId], exclude: Sequence[ObjectId] = ()
     ) -> list[Device]:
-        query: dict[str, Any] = {"user_id": {"$in": list(user_ids)}, "enabled": True}
-        if exclude:
-            query["_id"] = {"$nin": list(exclude)}
-        return [Device.from_document(d) async for d in self._c(DEVICES).find(query)]
+        """The enabled devices of these users, minus `exclude` (filtered here, not in a $nin:
+        SecantusDB matches $in/$nin element by element, so a 500-id $nin costs 500 × n)."""
+        skip = set(exclude)
+        devices: list[Device] = []
+        # Slices of IN_SLICE ids: one round trip more per slice on MongoDB, a fifth of the
+        # matching work on SecantusDB (whose $in is linear in the list for every candidate).
+        for start in range(0, len(user_ids), IN_SLICE):
+            ids = list(user_ids[start : start + IN_SLICE])
+            cursor = self._c(DEVICES).find({"user_id": {"$in": ids}, "enabled": True})
+            devices += [Device.from_document(d) async for d in cursor if d["_id"] not in skip]
+        return devices
 
     async def disable_devices(self, device_ids: Sequence[ObjectId], reason: str) -> None:
         if device_ids:
