@@ -85,7 +85,8 @@ class CampaignTargetInput:
         default=None, description="Accounts with any of these profile tags."
     )
     licence_type_code: str | None = strawberry.field(
-        default=None, description="Holders of this licence type (not available yet)."
+        default=None,
+        description="Holders of a valid, unexpired licence of this type (e.g. JDCJSZ).",
     )
     phones: list[str] | None = strawberry.field(
         default=None, description="An explicit (uploaded) list of mobile numbers, ≤ 10,000."

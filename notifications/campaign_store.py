@@ -88,10 +88,11 @@ class CampaignStore:
         )
         return result.modified_count == 1
 
-    async def release_plan(self, campaign_id: ObjectId, owner: str) -> None:
+    async def release_plan(self, campaign_id: ObjectId, owner: str, cursor: ObjectId) -> None:
         """Between steps: the next step may be taken at once, by this planner or another."""
         await self._c(CAMPAIGNS).update_one(
-            {"_id": campaign_id, "plan_owner": owner}, {"$set": {"plan_lease_until": None}}
+            {"_id": campaign_id, "plan_owner": owner},
+            {"$set": {"plan_cursor": cursor, "plan_lease_until": None}},
         )
 
     async def finish_plan(self, campaign_id: ObjectId, owner: str) -> None:

@@ -20,6 +20,7 @@ from app.keyring import Keyring
 from auth.directory import phone_keys
 from auth.models import Role
 from auth.permissions import Viewer
+from electronic_cards.holders import is_known_type
 from notifications.audience import AudienceReader
 from notifications.campaign_store import CampaignStore
 from notifications.errors import (
@@ -53,7 +54,8 @@ class CampaignDraft:
 def validate_target(target: Target) -> Target:
     if target.is_empty:
         raise InvalidTargetError("请至少指定一个推送范围 (target is empty)", field="target")
-    if target.all and (target.region_codes or target.tags or target.phones or target.audience):
+    filters = target.region_codes or target.tags or target.phones or target.audience
+    if target.all and (filters or target.licence_type_code):
         raise InvalidTargetError(
             "all 不能与其他条件同时使用 (all excludes filters)", field="target.all"
         )
@@ -67,11 +69,9 @@ def validate_target(target: Target) -> Target:
     bad_phones = [p for p in target.phones if not _PHONE.match(p)]
     if bad_phones:
         raise InvalidTargetError("号码名单中有无效号码 (invalid phones)", field="target.phones")
-    if target.licence_type_code:
-        # Licence holders live in electronic_cards, which offers no holder query yet.
+    if target.licence_type_code is not None and not is_known_type(target.licence_type_code):
         raise InvalidTargetError(
-            "暂不支持按证照类型推送 (licence-type targeting is not available yet)",
-            field="target.licenceTypeCode",
+            "证照类型代码不存在 (unknown licence type)", field="target.licenceTypeCode"
         )
     return target
 
@@ -97,7 +97,7 @@ class CampaignService:
 
     async def preview(self, viewer: Viewer, target: Target) -> int:
         viewer.require_role(Role.OPERATOR)
-        return await AudienceReader(self.db).count(self._checked(target))
+        return await AudienceReader(self.db, self.clock).count(self._checked(target))
 
     async def create(self, viewer: Viewer, draft: CampaignDraft) -> Campaign:
         viewer.require_role(Role.OPERATOR)
@@ -117,7 +117,7 @@ class CampaignService:
                 raise InvalidTargetError(
                     "计划时间已过 (scheduledAt is in the past)", field="scheduledAt"
                 )
-        if await AudienceReader(self.db).count(target) == 0:
+        if await AudienceReader(self.db, self.clock).count(target) == 0:
             raise EmptyAudienceError()
         return await self.store.insert_campaign(
             {

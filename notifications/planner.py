@@ -54,11 +54,11 @@ class Planner:
         # One audience query per step, not per chunk: a keyset page of `size × chunks` ids is
         # cut here. (SecantusDB applies a sort's limit after reading every match, so a query
         # per 500-id chunk made planning quadratic in the audience.)
-        user_ids = await self.audience.page(
+        page = await self.audience.page(
             campaign.target, cursor, size * self.config.chunks_per_plan_step
         )
-        for start in range(0, len(user_ids), size):
-            chunk = user_ids[start : start + size]
+        for start in range(0, len(page.user_ids), size):
+            chunk = page.user_ids[start : start + size]
             await self.jobs.insert_job(
                 outbox.new_job(
                     f"campaign:{campaign.id}:{seq}",
@@ -76,11 +76,14 @@ class Planner:
             ):
                 return True  # another planner took over; its cursor is authoritative
             seq += 1
-        if len(user_ids) < size * self.config.chunks_per_plan_step:
+        if page.next_after is None:
             await self.campaigns.finish_plan(campaign.id, self.owner)
             await self.maybe_finish_campaign(campaign.id)
-        else:  # more to cut: without this the next step waited for the lease to run out
-            await self.campaigns.release_plan(campaign.id, self.owner)
+        else:
+            # More to cut. The cursor may lie past the last id planned (a page of licence
+            # holders none of whom matched); releasing the lease lets the next step start at
+            # once instead of when the lease runs out.
+            await self.campaigns.release_plan(campaign.id, self.owner, page.next_after)
         return True
 
     async def maybe_finish_campaign(self, campaign_id: ObjectId) -> None:

@@ -61,7 +61,7 @@ class Dispatcher:
         self.planner = Planner(
             self.campaigns,
             self.jobs,
-            AudienceReader(db),
+            AudienceReader(db, self.clock),
             self.clock,
             self.config,
             self.owner,
