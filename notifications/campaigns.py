@@ -85,7 +85,8 @@ class CampaignService:
     def _checked(self, target: Target) -> Target:
         """Validated, with phones replaced by their blind indexes: campaigns keep no numbers."""
         target = validate_target(target)
-        return replace(target, phones=phone_keys(self.keyring, target.phones))
+        keys = phone_keys(self.keyring, target.phones)
+        return replace(target, phones=tuple(dict.fromkeys(keys)))  # a list and phones may overlap
 
     @property
     def store(self) -> CampaignStore:
