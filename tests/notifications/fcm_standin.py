@@ -86,6 +86,9 @@ class FcmStandIn:
         ).decode()
         self.public_key = key.public_key()
         self.delay = delay
+        # An outage for every token while set: "500" (INTERNAL), "garbage" (a 200 that is not
+        # JSON); None answers normally. `delay` makes answers slow (timeouts).
+        self.outage: str | None = None
         self.base_url = ""  # set once the server's port is known
         self.access_token = "ya29.standin-" + str(id(self))
         self.accepted: list[dict[str, Any]] = []  # messages answered with success
@@ -148,6 +151,10 @@ class FcmStandIn:
         with self._lock:
             self.attempts[token] += 1
             first = self.attempts[token] == 1
+        if self.outage == "500":
+            return _error(500, "INTERNAL", "Internal error.", "INTERNAL")
+        if self.outage == "garbage":
+            return Response(b"<html>502 Bad Gateway</html>", headers={"Content-Type": "text/html"})
         failure = failure_for(token, first)
         if failure is not None:
             status, headers, content = failure
