@@ -106,21 +106,27 @@ class OutboxStore:
     async def claim_job(
         self, now: datetime, owner: str, lease_until: datetime
     ) -> dict[str, Any] | None:
-        """Lease one due job, or one whose holder's lease ran out (that worker died)."""
-        return await self._c(OUTBOX).find_one_and_update(
-            {
-                "$or": [
-                    {"status": "PENDING", "due_at": {"$lte": now}},
-                    {"status": "LEASED", "lease_until": {"$lt": now}},
-                ]
-            },
-            {
-                "$set": {"status": "LEASED", "lease_owner": owner, "lease_until": lease_until},
-                "$inc": {"claims": 1},
-            },
-            sort=[("due_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
+        """Lease one due job, or else one whose holder's lease ran out (that worker died).
+
+        Two single-index queries rather than one `$or`: each walks its own index, (status,
+        due_at) or (status, lease_until), where SecantusDB ran the `$or` as a scan decoding
+        every job of a campaign (500 ids each) on every claim: at 100,000 recipients the
+        database spent more per message than the send itself.
+        """
+        update = {
+            "$set": {"status": "LEASED", "lease_owner": owner, "lease_until": lease_until},
+            "$inc": {"claims": 1},
+        }
+        for query, order in (
+            ({"status": "PENDING", "due_at": {"$lte": now}}, "due_at"),
+            ({"status": "LEASED", "lease_until": {"$lt": now}}, "lease_until"),
+        ):
+            job = await self._c(OUTBOX).find_one_and_update(
+                query, update, sort=[(order, ASCENDING)], return_document=ReturnDocument.AFTER
+            )
+            if job is not None:
+                return job
+        return None
 
     async def update_job(self, job_id: str, owner: str, update: dict[str, Any]) -> bool:
         """Fenced by the lease: a worker that lost its lease can no longer write to the job."""
