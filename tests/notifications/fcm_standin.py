@@ -89,6 +89,7 @@ class FcmStandIn:
         # An outage for every token while set: "500" (INTERNAL), "garbage" (a 200 that is not
         # JSON); None answers normally. `delay` makes answers slow (timeouts).
         self.outage: str | None = None
+        self.in_flight = 0  # slow answers still being prepared (a test waits for them)
         self.base_url = ""  # set once the server's port is known
         self.access_token = "ya29.standin-" + str(id(self))
         self.accepted: list[dict[str, Any]] = []  # messages answered with success
@@ -143,9 +144,13 @@ class FcmStandIn:
             return _error(401, "UNAUTHENTICATED", "Request had invalid credentials.", None)
         if request.path_params["project"] != PROJECT:
             return _error(403, "PERMISSION_DENIED", "SenderId mismatch", "SENDER_ID_MISMATCH")
+        body = await request.json()  # the request arrives whole; the answer is what is slow
         if self.delay:
-            await asyncio.sleep(self.delay)
-        body = await request.json()
+            self.in_flight += 1  # one event loop: no lock needed for this counter
+            try:
+                await asyncio.sleep(self.delay)
+            finally:
+                self.in_flight -= 1
         message = body.get("message", {})
         token = str(message.get("token", ""))
         with self._lock:
