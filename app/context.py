@@ -15,9 +15,9 @@ from strawberry.fastapi import BaseContext
 
 from app.audit import AuditLog
 from app.db import Document
-from app.errors import UnauthenticatedError
+from app.errors import RateLimitedError, UnauthenticatedError
 from app.keyring import Keyring
-from app.ratelimit import Rate, RateLimiter
+from app.ratelimit import OperationLimits, Rate, RateLimiter
 from app.settings import Settings
 from applications.results import WalletSink
 from applications.service import ApplicationService
@@ -59,6 +59,7 @@ class AppState:
     oidc: OidcVerifier | None = None
     matters: CatalogueRuntime = field(default_factory=CatalogueRuntime)
     inbox_hub: InboxHub = field(default_factory=InboxHub)  # inboxEvents fan-out
+    operation_limits: OperationLimits = field(default_factory=OperationLimits)
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -157,6 +158,22 @@ class Context(BaseContext):
 
     def require_viewer(self) -> Viewer:
         return require_viewer(self.viewer, self.auth_error)
+
+    def take_budget(self, operation: str) -> None:
+        """Spend one of this caller's runs of an expensive operation (app/ratelimit.py);
+        `RateLimitedError` (RATE_LIMITED, with retry_after) when none is left."""
+        if self.settings.rate_limits == "off":
+            return
+        if self.viewer is not None:
+            key = f"user:{self.viewer.user_id}"
+        else:
+            client = getattr(getattr(self, "request", None), "client", None)
+            key = f"ip:{client.host if client else 'unknown'}"
+        wait = self.state.operation_limits.hit(operation, key)
+        if wait > 0:
+            raise RateLimitedError(
+                "操作过于频繁，请稍后再试 (rate limited)", retry_after=int(wait) + 1
+            )
 
     @cached_property
     def auth(self) -> AuthService:

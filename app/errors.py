@@ -31,6 +31,11 @@ class DomainError(Exception):
     def errors(self) -> list[DomainError]:
         return [self]
 
+    @property
+    def extensions(self) -> dict[str, str]:
+        """graphql-core copies this onto the error a query resolver's failure becomes."""
+        return {"code": self.code, **({"field": self.field} if self.field else {})}
+
 
 class InputErrors(DomainError):
     """Several field errors at once (form validation reports every failing field)."""
@@ -140,11 +145,13 @@ def is_transient(exc: BaseException | None) -> bool:
 def keeps_message(error: GraphQLError) -> bool:
     """MaskErrors predicate, inverted: True when the client may read the error as it is.
 
-    Validation and parse errors (no original error) and our own access errors are meant for the
-    client; everything else is an internal failure and is masked.
+    Validation and parse errors (no original error) and our own domain errors (access errors,
+    and the expected failures a query raises: a malformed cursor or id, not found, rate limited;
+    their messages are user-safe by construction) are meant for the client; everything else is
+    an internal failure and is masked.
     """
     original = error.original_error
-    return original is None or isinstance(original, (AccessError, GraphQLError))
+    return original is None or isinstance(original, (DomainError, GraphQLError))
 
 
 def should_mask(error: GraphQLError) -> bool:

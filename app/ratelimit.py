@@ -49,3 +49,26 @@ class RateLimiter:
             self._buckets.clear()  # crude, but bounded: a flood of keys cannot exhaust memory
         self._buckets[key] = (tokens - 1.0, now)
         return 0.0
+
+
+# Budgets for the operations that cost far more than a request (a search over the catalogue, a
+# signature check plus a transaction, a submission, an audience count), on top of the request
+# limits above: per signed-in person, or per IP for anonymous callers. Generous for people,
+# tight for scripts. (QR minting has its own limit per licence, in MongoDB; exportMyData too.)
+OPERATION_RATES: dict[str, Rate] = {
+    "searchMatters": Rate(120, 60),
+    "verifyLicenceQr": Rate(120, 60),
+    "submitApplication": Rate(30, 60),
+    "previewCampaign": Rate(30, 60),
+}
+
+
+class OperationLimits:
+    def __init__(self, rates: dict[str, Rate] | None = None) -> None:
+        self._limiters = {
+            name: RateLimiter(rate) for name, rate in (rates or OPERATION_RATES).items()
+        }
+
+    def hit(self, operation: str, key: str) -> float:
+        """0 when `key` may run `operation` now, else the seconds to wait."""
+        return self._limiters[operation].hit(key)

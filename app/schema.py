@@ -24,6 +24,8 @@ from strawberry.types import ExecutionContext
 from strawberry.types.base import get_object_definition
 from strawberry.types.execution import PreExecutionError
 
+from app import personal_data_schema
+from app.audit_extension import PrivilegedAudit
 from app.errors import DomainError, MaskUnexpectedErrors, is_transient, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
@@ -100,6 +102,7 @@ Query = merge_types(
         application_flows_schema.Query,
         cards_schema.Query,
         notifications_schema.Query,
+        personal_data_schema.Query,
     ),
 )
 Mutation = merge_types(
@@ -112,6 +115,7 @@ Mutation = merge_types(
         application_flows_schema.Mutation,
         cards_schema.Mutation,
         notifications_schema.Mutation,
+        personal_data_schema.Mutation,
     ),
 )
 Subscription = merge_types("Subscription", (notifications_schema.Subscription,))
@@ -134,6 +138,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     extensions: list[Callable[[], SchemaExtension]] = [
         OperationMetrics,
+        PrivilegedAudit,
         lambda: ParserCache(maxsize=2048),
         lambda: ValidationCache(maxsize=2048),
         lambda: AddValidationRules(limit_rules),

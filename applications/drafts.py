@@ -16,6 +16,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from app.errors import AlreadyExistsError, DomainError
+from app.json_input import check_keys
 from app.masking import mask_number, mask_phone
 from applications import forms
 from applications.errors import ApplicationNotFoundError
@@ -77,6 +78,7 @@ class Drafts:
             raise DomainError("表单应为对象 (form must be an object)", field="form")
         if len(json.dumps(form, ensure_ascii=False, default=str)) > MAX_DRAFT_BYTES:
             raise DomainError("草稿过大 (draft too large)", code="TOO_LONG", field="form")
+        check_keys(form, "form")  # stored as typed: no operator- or path-shaped keys
         now = self.now()
         if draft_id is not None:
             doc = await self.store.apps.find_one_and_update(

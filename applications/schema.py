@@ -253,6 +253,7 @@ class Mutation:
         viewer = info.context.require_viewer()
 
         async def act() -> Any:
+            info.context.take_budget("submitApplication")
             sub = Submission(
                 matter_code=input.matter_code,
                 situation=input.situation,

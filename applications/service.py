@@ -370,6 +370,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
     async def return_(
         self, viewer: Viewer, app_id: ObjectId, deficiencies: list[str]
     ) -> Application:
+        viewer.require_role(Role.CLERK)  # before reading the input: a citizen learns nothing
         items = [d.strip() for d in deficiencies if isinstance(d, str) and d.strip()]
         if not items or len(items) > 50 or any(len(d) > MAX_NOTE for d in items):
             raise DomainError(
@@ -422,6 +423,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
     async def transfer(
         self, viewer: Viewer, app_id: ObjectId, department_code: str, reason: str | None
     ) -> Application:
+        viewer.require_role(Role.CLERK)  # before the department look-up (authorisation first)
         departments = {d.code: d for d in await self.matters.departments()}
         target = departments.get(department_code) if isinstance(department_code, str) else None
         if target is None:

@@ -119,3 +119,6 @@ class CitizenFilter:
     tags: tuple[str, ...] = ()
     phone_keys: tuple[str, ...] = ()
     legal_person: bool | None = None  # True: 法人 accounts only; False: individuals only
+    # Only among these accounts (another domain's set, e.g. a licence type's holders); empty:
+    # no such restriction.
+    among: tuple[ObjectId, ...] = ()

@@ -81,9 +81,12 @@ class SessionCache:
     def __init__(self) -> None:
         self._live: dict[str, tuple[ObjectId, float]] = {}
 
-    def is_fresh(self, session_id: str) -> bool:
+    def is_fresh(self, session_id: str, user_id: ObjectId | None = None) -> bool:
+        """Known live recently (and, given `user_id`, held by that person)."""
         entry = self._live.get(session_id)
-        return entry is not None and time.monotonic() - entry[1] < _SESSION_CHECK_TTL
+        if entry is None or (user_id is not None and entry[0] != user_id):
+            return False
+        return time.monotonic() - entry[1] < _SESSION_CHECK_TTL
 
     def remember(self, session_id: str, user_id: ObjectId) -> None:
         if len(self._live) > 100_000:
@@ -149,6 +152,17 @@ class AuthService:
 
     async def login_with_code(self, phone: str, code: str) -> SessionTokens:
         phone = identity_numbers.normalize_phone(phone)
+        await self.take_code(phone, code)
+        now = datetime.now(UTC)
+        user = await self.users.find_by_phone(phone)
+        if user is None:
+            user = User.new_citizen(phone, AssuranceLevel.L1, now)
+            await self.users.insert_user(user)
+            log.info("user registered by sms", extra={"phone": mask_phone(phone)})
+        return await self._open_session(user, method="sms")
+
+    async def take_code(self, phone: str, code: str) -> None:
+        """Check and use up the live SMS code of a normalised phone (sign-in, re-confirmation)."""
         if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
             raise InvalidCodeError()
         key = phone_key(self.keyring, phone)
@@ -167,12 +181,6 @@ class AuthService:
             raise InvalidCodeError()
         if not await self.store.consume_login_code(key, given, MAX_CODE_ATTEMPTS):
             raise InvalidCodeError()  # used by a concurrent request, or locked meanwhile
-        user = await self.users.find_by_phone(phone)
-        if user is None:
-            user = User.new_citizen(phone, AssuranceLevel.L1, now)
-            await self.users.insert_user(user)
-            log.info("user registered by sms", extra={"phone": mask_phone(phone)})
-        return await self._open_session(user, method="sms")
 
     # -- unified identity (OIDC) ---------------------------------------------------------
 
@@ -293,13 +301,22 @@ class AuthService:
 
     async def authenticate(self, access_token: str) -> Viewer:
         claims = await self.token_keys.verify(self.store, access_token)
-        if not self.sessions.is_fresh(claims.session_id):
+        if not ObjectId.is_valid(claims.user_id):
+            raise UnauthenticatedError("访问令牌无效 (invalid access token)")
+        user_id = ObjectId(claims.user_id)
+        if not self.sessions.is_fresh(claims.session_id, user_id):
             session = await self.store.get_session(claims.session_id)
-            if session is None or session.get("revoked_at") is not None:
+            # The session must be live and belong to the token's subject (defence in depth:
+            # only a holder of the signing key could pair them wrongly).
+            if (
+                session is None
+                or session.get("revoked_at") is not None
+                or session.get("user_id") != user_id
+            ):
                 raise UnauthenticatedError("会话已失效，请重新登录 (session ended)")
-            self.sessions.remember(claims.session_id, ObjectId(claims.user_id))
+            self.sessions.remember(claims.session_id, user_id)
         return Viewer(
-            user_id=ObjectId(claims.user_id),
+            user_id=user_id,
             session_id=claims.session_id,
             roles=claims.roles,
             assurance_level=claims.assurance_level,

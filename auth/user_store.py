@@ -54,6 +54,8 @@ def _citizen_query(where: CitizenFilter) -> dict[str, Any]:
         clauses.append({"tags": {"$in": list(where.tags)}})
     if where.phone_keys:
         clauses.append({"phone_index": {"$in": list(where.phone_keys)}})
+    if where.among:
+        clauses.append({"_id": {"$in": list(where.among)}})
     legal = {"$or": [{"organization": {"$ne": None}}, {"tags": {"$in": list(LEGAL_PERSON_TAGS)}}]}
     if where.legal_person is True:
         clauses.append(legal)

@@ -46,6 +46,13 @@ from notifications.store import NotificationStore  # noqa: E402
 FCM_DEFAULT_PER_MINUTE = 600_000
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to compare work, not wall time:
+    on a shared 2-core machine the wall-clock rates move with whatever else runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     import socket
 
@@ -108,7 +115,7 @@ async def seed(db: AsyncDatabase[dict[str, Any]], n: int) -> list[Viewer]:
     return [Viewer(u.id, "bench", frozenset(u.roles), u.assurance_level) for u in operators]
 
 
-async def raw_rate(credentials: Path, endpoint: str, n: int) -> float:
+async def raw_rate(credentials: Path, endpoint: str, n: int) -> tuple[float, float]:
     """send_each_async alone, in the same slices of 100 the provider uses."""
     provider = await FcmProvider.create(credentials, endpoint)
     msgs = [
@@ -119,13 +126,13 @@ async def raw_rate(credentials: Path, endpoint: str, n: int) -> float:
         )
         for i in range(n)
     ]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(0, n, POOL_SIZE):
         batch = await messaging.send_each_async(msgs[i : i + POOL_SIZE], app=provider.app)
         assert batch.failure_count == 0, batch.responses[0].exception
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await provider.aclose()
-    return n / elapsed
+    return n / elapsed, cpu
 
 
 def start_worker(
@@ -143,12 +150,17 @@ def start_worker(
         "ZSB_FCM_ENDPOINT": endpoint,
         "ZSB_QUIET_HOURS": "",
     }
+    prefix = os.environ.get("ZSB_BENCH_WORKER_PREFIX", sys.executable).split()
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker", "--concurrency", "4"], cwd=ROOT, env=env
+        # ZSB_BENCH_WORKER_PREFIX runs the worker under a profiler, e.g.
+        # "python -m pyinstrument -r text -o prof.txt" (the worker exits cleanly on SIGTERM).
+        [*prefix, "-m", "app.cli", "worker", "--concurrency", "4"],
+        cwd=ROOT,
+        env=env,
     )
 
 
-async def main(n: int, workers: int) -> None:
+async def main(n: int, workers: int, standin_processes: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="zsb-bench-"))
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -158,11 +170,13 @@ async def main(n: int, workers: int) -> None:
         [
             sys.executable,
             "-m",
-            "tests.notifications.fcm_standin",
+            "tests.notifications.fcm_fast",
             "--port",
             str(port),
             "--credentials",
             str(credentials),
+            "--processes",
+            str(standin_processes),
         ],
         cwd=ROOT,
     )
@@ -174,8 +188,7 @@ async def main(n: int, workers: int) -> None:
             await ensure_indexes(db)
             creator, checker = await seed(db, n)
 
-            raw = raw_rate(credentials, endpoint, n)
-            raw_per_s = await raw
+            raw_per_s, raw_cpu = await raw_rate(credentials, endpoint, n)
 
             procs = [
                 start_worker(database.uri, "bench", credentials, endpoint, tmp)
@@ -197,6 +210,9 @@ async def main(n: int, workers: int) -> None:
                 before = await _accepted(endpoint)
                 # Workers are started before approval so their start-up is not timed.
                 await asyncio.sleep(3)
+                assert database.process is not None
+                measured = [p.pid for p in procs] + [database.process.pid]
+                cpu_before = [_cpu_seconds(pid) for pid in measured]
                 started = time.perf_counter()
                 await campaigns.approve(checker, campaign.id)
                 while True:
@@ -205,6 +221,8 @@ async def main(n: int, workers: int) -> None:
                         break
                     await asyncio.sleep(0.1)
                 elapsed = time.perf_counter() - started
+                cpu_used = [_cpu_seconds(p) - b for p, b in zip(measured, cpu_before, strict=True)]
+                fanout_cpu, db_cpu = sum(cpu_used), cpu_used[-1]
                 pushed = await _accepted(endpoint) - before
                 stats = await campaigns.stats(await campaigns.get(checker, campaign.id))
             finally:
@@ -222,6 +240,13 @@ async def main(n: int, workers: int) -> None:
     print(f"raw_send_per_s={raw_per_s:.0f}")
     print(f"fanout_deliveries_per_s={fanout_per_s:.0f}")
     print(f"fanout_vs_raw_send={fanout_per_s / raw_per_s:.2f}")
+    # CPU per message: the raw loop's process against the worker(s) plus the database, which
+    # does the outbox's writes (the stand-in's CPU is left out of both).
+    print(f"raw_cpu_ms_per_msg={raw_cpu / n * 1000:.2f}")
+    print(f"fanout_cpu_ms_per_msg={fanout_cpu / stats.sent * 1000:.2f}")
+    print(f"fanout_db_cpu_ms_per_msg={db_cpu / stats.sent * 1000:.2f}")
+    print(f"fanout_vs_raw_cpu={raw_cpu / fanout_cpu * stats.sent / n:.2f}")
+    print(f"fanout_seconds={elapsed:.1f}")
     print(f"fanout_inbox_copies={stats.inboxed}")
     print(f"fanout_sent={stats.sent}")
     print(f"fanout_failed={stats.failed}")
@@ -235,5 +260,7 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--devices", type=int)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--standin-processes", type=int, default=1)
     args = parser.parse_args()
-    asyncio.run(main(args.devices or (3_000 if args.quick else 100_000), args.workers))
+    n = args.devices or (3_000 if args.quick else 100_000)
+    asyncio.run(main(n, args.workers, args.standin_processes))

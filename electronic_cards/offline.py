@@ -72,7 +72,10 @@ async def verify_text(text: str, client: httpx.AsyncClient, base_url: str) -> Of
     public = keys.get(decoded.sign1.kid)
 
     failed = signature_and_time(
-        decoded, (lambda sig, data: verify_es256(public, sig, data)) if public else None, now
+        decoded,
+        (lambda sig, data: verify_es256(public, sig, data)) if public else None,
+        now,
+        key_alg=sdl1.ALG_ES256,  # load_keys() keeps ES256 keys only
     )
     if failed is not None:
         return OfflineResult(failed, "OFFLINE")

@@ -293,6 +293,7 @@ class Mutation:
         viewer = info.context.require_viewer()
 
         async def act() -> VerifyLicenceQrPayload:
+            info.context.take_budget("verifyLicenceQr")
             outcome = await info.context.cards.verify_qr(viewer, input.text, input.scene)
             return VerifyLicenceQrPayload.of(outcome)
 

@@ -336,7 +336,9 @@ class CardsService(SharingRules):
         else:
             kid, cti = decoded.sign1.kid.hex(), decoded.claims.cti.hex()
             key = await self.keys.verifying_key_fresh(self.store, decoded.sign1.kid, now)
-            failed = signature_and_time(decoded, key.verify if key else None, unix)
+            failed = signature_and_time(
+                decoded, key.verify if key else None, unix, key_alg=key.alg if key else None
+            )
             if failed in (None, VerificationResult.NOT_YET_VALID, VerificationResult.EXPIRED):
                 # The signature holds, so the licence it names is ours to attribute the record to.
                 licence = await self._token_licence(decoded.claims)

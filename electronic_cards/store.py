@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -45,6 +45,8 @@ INDEXES = [
             IndexModel([("status_list_id", ASCENDING), ("status_index", ASCENDING)], unique=True),
             IndexModel([("status_list_id", ASCENDING), ("status", ASCENDING)]),
             IndexModel([("valid_until", ASCENDING)]),
+            # holders.LicenceHolders: a type's holders in holder order (campaign targeting)
+            IndexModel([("type_code", ASCENDING), ("status", ASCENDING), ("holder_id", ASCENDING)]),
         ],
     ),
     CollectionIndexes(
@@ -164,6 +166,21 @@ class CardsStore:
     async def get_licence(self, licence_id: ObjectId) -> Licence | None:
         doc = await self.db[LICENCES].find_one({"_id": licence_id})
         return Licence.from_document(doc) if doc else None
+
+    async def holder_ids_of_type(
+        self, type_code: str, after: ObjectId | None, limit: int, today: date
+    ) -> list[ObjectId]:
+        """Holders of valid, unexpired licences of a type, in holder order (with repeats when
+        one holder has two): one keyset page of `limit` licences."""
+        clauses: list[dict[str, Any]] = [
+            {"type_code": type_code, "status": LicenceStatus.VALID.value},
+            # valid_until is an ISO date: still valid on its last day (Licence.is_expired)
+            {"$or": [{"valid_until": None}, {"valid_until": {"$gte": today.isoformat()}}]},
+        ]
+        if after is not None:
+            clauses.append({"holder_id": {"$gt": after}})
+        cursor = self.db[LICENCES].find({"$and": clauses}, {"holder_id": 1, "_id": 0})
+        return [d["holder_id"] async for d in cursor.sort("holder_id", ASCENDING).limit(limit)]
 
     async def licences_of(self, holder_id: ObjectId) -> list[Licence]:
         cursor = self.db[LICENCES].find({"holder_id": holder_id}).sort("created_at", ASCENDING)

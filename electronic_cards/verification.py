@@ -24,12 +24,23 @@ def decode_step(text: str) -> DecodedToken | VerificationResult:
 
 
 def signature_and_time(
-    token: DecodedToken, check: SignatureCheck | None, now: int, skew: int = SKEW_SECONDS
+    token: DecodedToken,
+    check: SignatureCheck | None,
+    now: int,
+    skew: int = SKEW_SECONDS,
+    *,
+    key_alg: int | None = None,
 ) -> VerificationResult | None:
     """Steps 2–4: UNKNOWN_KEY (no key for the kid), INVALID_SIGNATURE, NOT_YET_VALID, EXPIRED;
-    None when the token passed all three."""
+    None when the token passed all three.
+
+    `key_alg` is the algorithm of the key found for the kid: a token whose protected header
+    names another algorithm is INVALID_SIGNATURE (the key decides the algorithm, and a header
+    that disagrees was not written by us)."""
     if check is None:
         return VerificationResult.UNKNOWN_KEY
+    if key_alg is not None and token.sign1.alg != key_alg:
+        return VerificationResult.INVALID_SIGNATURE
     if not check(token.sign1.signature, token.sign1.to_be_signed):
         return VerificationResult.INVALID_SIGNATURE
     if token.claims.iat > now + skew:

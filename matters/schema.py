@@ -187,6 +187,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> MatterSearchConnection:
+        info.context.take_budget("searchMatters")
         page = await _typed(info.context.matters.search(query, first, after))
         edges = [
             MatterSearchEdge(

@@ -14,6 +14,7 @@ from app.pagination import Connection, Edge
 from notifications import enums as _enums  # noqa: F401 - registers the GraphQL enums
 from notifications import models
 from notifications.campaigns import CampaignDraft, CampaignService
+from notifications.phone_list import parse_phone_list
 
 
 def _campaigns(info: Info[Context, None]) -> CampaignService:
@@ -90,10 +91,18 @@ class CampaignTargetInput:
         default=None, description="Accounts with any of these profile tags."
     )
     licence_type_code: str | None = strawberry.field(
-        default=None, description="Holders of this licence type (not available yet)."
+        default=None,
+        description="Holders of a valid, unexpired licence of this type (e.g. JDCJSZ).",
     )
     phones: list[str] | None = strawberry.field(
-        default=None, description="An explicit (uploaded) list of mobile numbers, ≤ 10,000."
+        default=None, description="An explicit list of mobile numbers, ≤ 10,000 in all."
+    )
+    phone_list: str | None = strawberry.field(
+        default=None,
+        description=(
+            "An uploaded list as text: one number per line, or CSV with the number first; "
+            "≤ 256 KB. Any invalid row refuses the list, naming the rows (INVALID_TARGET)."
+        ),
     )
 
     def to_model(self) -> models.Target:
@@ -103,7 +112,8 @@ class CampaignTargetInput:
             audience=self.audience,
             tags=tuple(self.tags or ()),
             licence_type_code=self.licence_type_code,
-            phones=tuple(self.phones or ()),
+            phones=tuple(self.phones or ())
+            + (parse_phone_list(self.phone_list) if self.phone_list is not None else ()),
         )
 
 
@@ -208,6 +218,7 @@ class CampaignMutation:
         viewer = info.context.require_viewer()
 
         async def act() -> PreviewCampaignPayload:
+            info.context.take_budget("previewCampaign")
             size = await _campaigns(info).preview(viewer, input.target.to_model())
             return PreviewCampaignPayload(audience_size=size)
 

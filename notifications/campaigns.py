@@ -21,7 +21,9 @@ from app.pagination import Connection
 from auth.directory import phone_keys
 from auth.models import Role
 from auth.permissions import Viewer
+from electronic_cards.holders import is_known_type
 from notifications.audience import AudienceReader
+from notifications.campaign_store import CampaignStore
 from notifications.errors import (
     EmptyAudienceError,
     FourEyesRequiredError,
@@ -29,8 +31,8 @@ from notifications.errors import (
     InvalidTransitionError,
 )
 from notifications.models import Campaign, CampaignStats, CampaignStatus, Category, Target
+from notifications.outbox_store import OutboxStore
 from notifications.policy import Clock, SystemClock
-from notifications.store import NotificationStore
 
 MAX_TITLE = 40
 MAX_BODY = 500
@@ -53,7 +55,8 @@ class CampaignDraft:
 def validate_target(target: Target) -> Target:
     if target.is_empty:
         raise InvalidTargetError("请至少指定一个推送范围 (target is empty)", field="target")
-    if target.all and (target.region_codes or target.tags or target.phones or target.audience):
+    filters = target.region_codes or target.tags or target.phones or target.audience
+    if target.all and (filters or target.licence_type_code):
         raise InvalidTargetError(
             "all 不能与其他条件同时使用 (all excludes filters)", field="target.all"
         )
@@ -67,11 +70,9 @@ def validate_target(target: Target) -> Target:
     bad_phones = [p for p in target.phones if not _PHONE.match(p)]
     if bad_phones:
         raise InvalidTargetError("号码名单中有无效号码 (invalid phones)", field="target.phones")
-    if target.licence_type_code:
-        # Licence holders live in electronic_cards, which offers no holder query yet.
+    if target.licence_type_code is not None and not is_known_type(target.licence_type_code):
         raise InvalidTargetError(
-            "暂不支持按证照类型推送 (licence-type targeting is not available yet)",
-            field="target.licenceTypeCode",
+            "证照类型代码不存在 (unknown licence type)", field="target.licenceTypeCode"
         )
     return target
 
@@ -85,15 +86,20 @@ class CampaignService:
     def _checked(self, target: Target) -> Target:
         """Validated, with phones replaced by their blind indexes: campaigns keep no numbers."""
         target = validate_target(target)
-        return replace(target, phones=phone_keys(self.keyring, target.phones))
+        keys = phone_keys(self.keyring, target.phones)
+        return replace(target, phones=tuple(dict.fromkeys(keys)))  # a list and phones may overlap
 
     @property
-    def store(self) -> NotificationStore:
-        return NotificationStore(self.db)
+    def store(self) -> CampaignStore:
+        return CampaignStore(self.db)
+
+    @property
+    def jobs(self) -> OutboxStore:
+        return OutboxStore(self.db)
 
     async def preview(self, viewer: Viewer, target: Target) -> int:
         viewer.require_role(Role.OPERATOR)
-        return await AudienceReader(self.db).count(self._checked(target))
+        return await AudienceReader(self.db, self.clock).count(self._checked(target))
 
     async def create(self, viewer: Viewer, draft: CampaignDraft) -> Campaign:
         viewer.require_role(Role.OPERATOR)
@@ -113,7 +119,7 @@ class CampaignService:
                 raise InvalidTargetError(
                     "计划时间已过 (scheduledAt is in the past)", field="scheduledAt"
                 )
-        if await AudienceReader(self.db).count(target) == 0:
+        if await AudienceReader(self.db, self.clock).count(target) == 0:
             raise EmptyAudienceError()
         return await self.store.insert_campaign(
             {
@@ -195,11 +201,14 @@ class CampaignService:
             raise InvalidTransitionError(
                 f"推送当前状态为 {campaign.status.value}，不能取消 (already finished)"
             )
-        await self.store.cancel_jobs(campaign_id)
+        await self.jobs.cancel_jobs(campaign_id, self.clock.now())
         return cancelled
 
     async def stats(self, campaign: Campaign) -> CampaignStats:
-        totals = await self.store.campaign_job_totals(campaign.id)
+        # A finished campaign answers from its snapshot: its jobs may have expired already.
+        totals = campaign.final_totals
+        if totals is None:
+            totals = await self.jobs.campaign_job_totals(campaign.id)
         return CampaignStats(
             targeted=campaign.targeted,
             queued=totals.get("queued", 0),

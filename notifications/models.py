@@ -88,6 +88,9 @@ class InboxMessage:
     opened_at: datetime | None = None
     push: bool = True  # False: inbox only (quiet category, opt-out or frequency cap)
     campaign_id: ObjectId | None = None
+    # "<Qingdao day>#<n>" on the n-th capped (POLICY) push of that day; a unique partial index
+    # on (user_id, push_slot) makes the daily cap atomic across workers.
+    push_slot: str | None = None
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> InboxMessage:
@@ -105,10 +108,11 @@ class InboxMessage:
             opened_at=doc.get("opened_at"),
             push=bool(doc.get("push", True)),
             campaign_id=doc.get("campaign_id"),
+            push_slot=doc.get("push_slot"),
         )
 
     def to_document(self) -> dict[str, Any]:
-        return {
+        doc = {
             "_id": self.id,
             "user_id": self.user_id,
             "source": self.source,
@@ -123,6 +127,9 @@ class InboxMessage:
             "push": self.push,
             "campaign_id": self.campaign_id,
         }
+        if self.push_slot is not None:  # absent, not null: the partial index skips the rest
+            doc["push_slot"] = self.push_slot
+        return doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +207,9 @@ class Campaign:
     urgent: bool = False
     targeted: int = 0
     opened: int = 0
+    # The job totals when the campaign finished: its jobs expire (outbox retention), its
+    # statistics must not.
+    final_totals: dict[str, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -222,4 +232,5 @@ class Campaign:
             urgent=bool(doc.get("urgent", False)),
             targeted=int(doc.get("targeted", 0)),
             opened=int(doc.get("opened", 0)),
+            final_totals=doc.get("final_totals"),
         )

@@ -8,6 +8,7 @@ A job is a document in `notification_outbox`:
     source       the inbox key: each recipient gets at most one inbox copy per source
     message      title, body, category, deep_link, expires_at, data
     status       PENDING → LEASED → DONE | CANCELLED (LEASED with an old lease = claimable)
+    finished_at  set with DONE / CANCELLED; the TTL index removes the job JOB_RETENTION later
     due_at, lease_owner, lease_until, attempts
     done_device_ids   devices a provider answered for good (accepted or dead): never sent again
     counts       inboxed / sent / failed / suppressed for this job
@@ -26,6 +27,12 @@ from bson import ObjectId
 from notifications.models import Campaign
 
 CHUNK_SIZE = 500  # recipients per campaign job: about one provider batch
+# Finished jobs (DONE, CANCELLED) expire this long after `finished_at` (TTL index). It is also
+# how long a notify `key` stays idempotent: the inbox copy stays unique for its own lifetime,
+# but a job re-created after this window would push again.
+JOB_RETENTION = timedelta(days=30)
+# Failure rows (a device that failed, and why) are kept for support questions, then expire.
+FAILURE_RETENTION = timedelta(days=90)
 CAMPAIGN_MESSAGE_TTL = timedelta(days=90)
 NOTIFY_MESSAGE_TTL = timedelta(days=180)
 

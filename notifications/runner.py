@@ -17,7 +17,7 @@ from notifications.policy import QuietHours
 from notifications.providers.base import PushProvider
 from notifications.providers.fcm import FcmProvider
 from notifications.providers.wechat import WeChatProvider
-from notifications.store import NotificationStore
+from notifications.wechat_store import WechatGrantStore
 from notifications.worker import DispatchConfig, Dispatcher
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ async def build_providers(state: AppState) -> dict[Provider, PushProvider]:
     if settings.wechat_appid and settings.wechat_secret:
         providers[Provider.WECHAT_MINIPROGRAM] = WeChatProvider(
             httpx.AsyncClient(timeout=httpx.Timeout(10.0)),
-            NotificationStore(state.db),
+            WechatGrantStore(state.db),
             appid=settings.wechat_appid,
             secret=settings.wechat_secret.get_secret_value(),
             api_base=settings.wechat_api_base,

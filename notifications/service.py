@@ -29,17 +29,18 @@ from app.errors import DomainError, NotFoundError
 from app.pagination import Connection
 from auth.permissions import Viewer
 from notifications import outbox
+from notifications.campaign_store import CampaignStore
 from notifications.errors import InvalidTokenError
+from notifications.inbox_writer import write_copies
 from notifications.models import Category, Device, InboxMessage, Platform, Provider
+from notifications.outbox_store import OutboxStore
 from notifications.policy import (
-    POLICY_PUSHES_PER_DAY,
     Clock,
     SystemClock,
-    day_start,
-    is_capped_category,
 )
 from notifications.store import NotificationStore
 from notifications.templates import get_template
+from notifications.wechat_store import WechatGrantStore
 
 # FCM registration tokens are ~150-200 characters of [A-Za-z0-9_:-]; WeChat openids are 28.
 _TOKEN_PATTERNS = {
@@ -103,7 +104,9 @@ class NotificationService:
                 code="INVALID_TEMPLATE_IDS",
                 field="templateIds",
             )
-        await self.store.add_wechat_grants(device.token, template_ids, long_term, self.clock.now())
+        await WechatGrantStore(self.db).add_wechat_grants(
+            device.token, template_ids, long_term, self.clock.now()
+        )
         return len(template_ids)
 
     async def my_devices(self, viewer: Viewer) -> list[Device]:
@@ -138,7 +141,7 @@ class NotificationService:
         await self._own_message(viewer, message_id)
         opened = await self.store.mark_opened(message_id, viewer.user_id, self.clock.now())
         if opened is not None and opened.campaign_id is not None:
-            await self.store.inc_campaign_opened(opened.campaign_id)
+            await CampaignStore(self.db).inc_campaign_opened(opened.campaign_id)
         return await self._own_message(viewer, message_id)
 
     # -- preferences ---------------------------------------------------------------------
@@ -178,7 +181,7 @@ class NotificationService:
         }
         # The job first: if this process dies before the inbox write, the worker writes the
         # inbox copy from the job, so nothing is lost between the two writes.
-        await self.store.insert_job(
+        await OutboxStore(self.db).insert_job(
             outbox.new_job(
                 job_id,
                 user_ids=[user_id],
@@ -188,26 +191,24 @@ class NotificationService:
                 now=now,
             )
         )
-        push = category.value not in await self.store.opted_out(user_id)
-        if push and is_capped_category(category):
-            sent = await self.store.policy_pushes_since([user_id], day_start(now), job_id)
-            push = sent.get(user_id, 0) < POLICY_PUSHES_PER_DAY
-        copy = InboxMessage(
-            id=ObjectId(),
-            user_id=user_id,
-            source=job_id,
-            title=rendered.title,
-            body=rendered.body,
-            category=category,
-            deep_link=rendered.deep_link,
-            created_at=now,
-            expires_at=expires_at,
-            push=push,
-        )
-        if await self.store.insert_inbox([copy]):
-            return copy
-        existing = await self.store.inbox_for_source(job_id, [user_id])
-        return existing[0]
+
+        def make(uid: ObjectId, push: bool, slot: str | None) -> InboxMessage:
+            return InboxMessage(
+                id=ObjectId(),
+                user_id=uid,
+                source=job_id,
+                title=rendered.title,
+                body=rendered.body,
+                category=category,
+                deep_link=rendered.deep_link,
+                created_at=now,
+                expires_at=expires_at,
+                push=push,
+                push_slot=slot,
+            )
+
+        copies = await write_copies(self.store, [user_id], job_id, category, now, make)
+        return copies[0]
 
 
 async def notify(

@@ -33,6 +33,9 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.load_profile("shared-machine")
 
+# Scans every log line and GraphQL response of the suite for unmasked personal data.
+pytest_plugins = ["tests.security.pii_guard"]
+
 
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -21,7 +21,7 @@ import httpx
 
 from notifications.models import Provider
 from notifications.providers.base import Outcome, PushMessage, SendResult
-from notifications.store import NotificationStore
+from notifications.wechat_store import WechatGrantStore
 
 THING_MAX = 20
 _TOKEN_ERRORS = {40001, 42001}
@@ -40,7 +40,7 @@ class WeChatProvider:
     def __init__(
         self,
         http: httpx.AsyncClient,
-        store: NotificationStore,
+        store: WechatGrantStore,
         *,
         appid: str,
         secret: str,

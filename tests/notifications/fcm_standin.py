@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 PROJECT = "zsb-test"
@@ -35,15 +35,45 @@ QUOTA_RETRY_AFTER = 7
 GOOGLE_TOKEN = "https://oauth2.googleapis.com/token"
 
 
-def _error(status: int, grpc: str, message: str, fcm_code: str | None) -> JSONResponse:
+def error_answer(
+    status: int, grpc: str, message: str, fcm_code: str | None
+) -> tuple[int, dict[str, str], bytes]:
+    """An FCM v1 error answer: status, headers, JSON body (shared with the lean bench server)."""
     details = (
         [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": fcm_code}]
         if fcm_code
         else []
     )
     body = {"error": {"code": status, "message": message, "status": grpc, "details": details}}
-    headers = {"Retry-After": str(QUOTA_RETRY_AFTER)} if status == 429 else {}
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers = {"Content-Type": "application/json"}
+    if status == 429:
+        headers["Retry-After"] = str(QUOTA_RETRY_AFTER)
+    return status, headers, json.dumps(body).encode()
+
+
+def failure_for(token: str, first: bool) -> tuple[int, dict[str, str], bytes] | None:
+    """What FCM answers for this device token, chosen by its prefix; None means success."""
+    if token.startswith("unreg-"):
+        return error_answer(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
+    if token.startswith("invalid-"):
+        return error_answer(
+            400,
+            "INVALID_ARGUMENT",
+            "The registration token is not a valid FCM registration token",
+            "INVALID_ARGUMENT",
+        )
+    if first and token.startswith("quota-"):
+        return error_answer(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", "QUOTA_EXCEEDED")
+    if first and token.startswith("flaky-"):
+        return error_answer(500, "INTERNAL", "Internal error.", "INTERNAL")
+    if first and token.startswith("garbage-"):
+        return 200, {"Content-Type": "text/plain"}, b"<html>502 Bad Gateway</html>"
+    return None
+
+
+def _error(status: int, grpc: str, message: str, fcm_code: str | None) -> Response:
+    code, headers, body = error_answer(status, grpc, message, fcm_code)
+    return Response(body, status_code=code, headers=headers)
 
 
 class FcmStandIn:
@@ -54,8 +84,12 @@ class FcmStandIn:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ).decode()
-        self._public_key = key.public_key()
+        self.public_key = key.public_key()
         self.delay = delay
+        # An outage for every token while set: "500" (INTERNAL), "garbage" (a 200 that is not
+        # JSON); None answers normally. `delay` makes answers slow (timeouts).
+        self.outage: str | None = None
+        self.in_flight = 0  # slow answers still being prepared (a test waits for them)
         self.base_url = ""  # set once the server's port is known
         self.access_token = "ya29.standin-" + str(id(self))
         self.accepted: list[dict[str, Any]] = []  # messages answered with success
@@ -92,7 +126,7 @@ class FcmStandIn:
         assertion = str(form.get("assertion", ""))
         try:  # a real JWT bearer grant, signed with the service account's key
             # google-auth posts to `token_uri` but keeps Google's own endpoint as the audience.
-            jwt.decode(assertion, self._public_key, algorithms=["RS256"], audience=GOOGLE_TOKEN)
+            jwt.decode(assertion, self.public_key, algorithms=["RS256"], audience=GOOGLE_TOKEN)
         except jwt.PyJWTError:
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
         self.token_requests += 1
@@ -110,29 +144,26 @@ class FcmStandIn:
             return _error(401, "UNAUTHENTICATED", "Request had invalid credentials.", None)
         if request.path_params["project"] != PROJECT:
             return _error(403, "PERMISSION_DENIED", "SenderId mismatch", "SENDER_ID_MISMATCH")
+        body = await request.json()  # the request arrives whole; the answer is what is slow
         if self.delay:
-            await asyncio.sleep(self.delay)
-        body = await request.json()
+            self.in_flight += 1  # one event loop: no lock needed for this counter
+            try:
+                await asyncio.sleep(self.delay)
+            finally:
+                self.in_flight -= 1
         message = body.get("message", {})
         token = str(message.get("token", ""))
         with self._lock:
             self.attempts[token] += 1
             first = self.attempts[token] == 1
-        if token.startswith("unreg-"):
-            return _error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
-        if token.startswith("invalid-"):
-            return _error(
-                400,
-                "INVALID_ARGUMENT",
-                "The registration token is not a valid FCM registration token",
-                "INVALID_ARGUMENT",
-            )
-        if first and token.startswith("quota-"):
-            return _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", "QUOTA_EXCEEDED")
-        if first and token.startswith("flaky-"):
+        if self.outage == "500":
             return _error(500, "INTERNAL", "Internal error.", "INTERNAL")
-        if first and token.startswith("garbage-"):
-            return PlainTextResponse("<html>502 Bad Gateway</html>", status_code=200)
+        if self.outage == "garbage":
+            return Response(b"<html>502 Bad Gateway</html>", headers={"Content-Type": "text/html"})
+        failure = failure_for(token, first)
+        if failure is not None:
+            status, headers, content = failure
+            return Response(content, status_code=status, headers=headers)
         with self._lock:
             self.accepted.append({"token": token, "message": message, "at": time.time()})
             n = next(self._ids)

@@ -208,3 +208,21 @@ async def test_two_workers_share_one_campaign_without_duplicates(
     stats = (await api.data(CAMPAIGN, {"id": campaign["id"]}, checker))["campaign"]
     assert stats["status"] == "DONE"
     assert (stats["stats"]["targeted"], stats["stats"]["sent"]) == (130, 130)
+
+
+async def test_planning_continues_step_after_step_without_waiting_for_its_lease(
+    api: Api, fcm: FcmProvider, fcm_server: FcmStandIn, clock: ManualClock
+) -> None:
+    await insert_citizens(api.state, 50)
+    creator, checker = await _operators(api)
+    campaign = await _create(api, creator, {"regionCodes": ["370211"]})
+    await api.data(APPROVE, {"id": campaign["id"]}, checker)
+    # One 20-recipient chunk per planning step; the clock does not move, so a step that kept
+    # the planning lease would stall the campaign here.
+    worker = dispatcher(api.state, fcm, clock, chunks_per_plan_step=1)
+    await worker.run_until_idle()
+    result = (await api.data(CAMPAIGN, {"id": campaign["id"]}, checker))["campaign"]
+    assert result["status"] == "DONE"
+    assert (result["stats"]["targeted"], result["stats"]["sent"]) == (50, 50)
+    assert await api.state.db["notification_outbox"].count_documents({}) == 3
+    assert len(fcm_server.accepted) == 50

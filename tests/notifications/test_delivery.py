@@ -15,6 +15,7 @@ from app.context import AppState
 from notifications import service as notifications_service
 from notifications.errors import MissingDataError, UnknownTemplateError
 from notifications.models import Category, Provider
+from notifications.outbox_store import OutboxStore
 from notifications.policy import ManualClock, SystemClock
 from notifications.providers.fcm import FcmProvider
 from notifications.service import NotificationService
@@ -270,7 +271,7 @@ async def test_a_worker_that_lost_its_lease_cannot_record(
     taken = await quick.claim()
     assert taken is not None
     assert taken["_id"] == job["_id"]
-    store = NotificationStore(api.state.db)
+    store = OutboxStore(api.state.db)
     assert not await store.update_job(job["_id"], slow.owner, {"$set": {"status": "DONE"}})
     await quick.process(taken)
     await slow.process(job)  # finds itself fenced off; changes nothing

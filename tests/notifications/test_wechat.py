@@ -13,7 +13,7 @@ from notifications import service as notifications_service
 from notifications.models import Provider
 from notifications.policy import ManualClock, QuietHours
 from notifications.providers.wechat import WeChatProvider
-from notifications.store import NotificationStore
+from notifications.wechat_store import WechatGrantStore
 from notifications.worker import Dispatcher
 from tests.conftest import ThreadedServer
 from tests.factories import Api, create_demo_user
@@ -44,7 +44,7 @@ def wechat_server() -> Iterator[WeChatStandIn]:
 async def wechat(api: Api, wechat_server: WeChatStandIn) -> AsyncIterator[WeChatProvider]:
     provider = WeChatProvider(
         httpx.AsyncClient(timeout=5),
-        NotificationStore(api.state.db),
+        WechatGrantStore(api.state.db),
         appid=APPID,
         secret=SECRET,
         api_base=wechat_server.base_url,  # type: ignore[attr-defined]
@@ -86,7 +86,7 @@ async def test_one_time_grants_allow_one_message_each(
         "zsb://applications/a1",
     )
     assert all(len(v["value"]) <= 20 for v in sent["data"].values())  # WeChat's `thing` limit
-    grant = await NotificationStore(api.state.db).wechat_grant(openid, TEMPLATE)
+    grant = await WechatGrantStore(api.state.db).wechat_grant(openid, TEMPLATE)
     assert grant is not None
     assert grant["remaining"] == 0
     failure = await api.state.db["notification_failures"].find_one({"code": "NO_GRANT"})
@@ -107,7 +107,7 @@ async def test_refusal_zeroes_the_ledger_and_an_expired_token_is_refreshed(
         api.state.db, one.id, "APPLICATION_STATUS_CHANGED", DATA, clock=clock
     )
     await worker.run_until_idle()
-    grant = await NotificationStore(api.state.db).wechat_grant("refuse" + "2" * 22, TEMPLATE)
+    grant = await WechatGrantStore(api.state.db).wechat_grant("refuse" + "2" * 22, TEMPLATE)
     assert grant is not None
     assert grant["remaining"] == 0
 

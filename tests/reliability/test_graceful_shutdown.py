@@ -101,10 +101,12 @@ async def _reads(url: str, rounds: int) -> list[int]:
 
 
 async def _refused(url: str) -> bool:
+    """A new request is not served: refused outright, or (accepted by the kernel while uvicorn
+    closes its listener) closed without an answer."""
     try:
         async with httpx.AsyncClient(timeout=5) as client:
             await client.get(f"{url}/healthz")
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
         return True
     return False
 

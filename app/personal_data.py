@@ -1,0 +1,88 @@
+"""PIPL rights (个人信息保护法 arts. 45 and 47): a person's copy of their data, and erasure.
+
+Each domain knows what it holds about a person and offers `export(db, user_id)` and
+`erase(db, user_id, now)` in its own `personal_data` module; this module only calls them in
+order and records the act in the audit log. No domain reads another's collections.
+
+Erasure keeps what the law requires and nothing else reachable (docs/security.md, "Retention"):
+- submitted applications are government case files (政务服务档案, requirements.md G6 "retention
+  policies"; the e-archive regulations of the policy documents): kept, detached from the erased
+  account (its id survives only as a pseudonym, the user document is gone);
+- licence usage records are the verifying organisations' evidence of a check: kept the same way;
+- audit events are the append-only log of privileged acts: kept;
+- everything else (account, identity and phone ciphers, sessions, drafts, wallet copies of
+  licences, grants, delegations, devices, inbox, preferences) is deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from bson import ObjectId
+
+from app.audit import AuditEvent
+from app.context import AppState
+from applications import personal_data as applications_data
+from auth import personal_data as auth_data
+from auth.permissions import Viewer
+from electronic_cards import personal_data as cards_data
+from notifications import personal_data as notifications_data
+
+EXPORT_FORMAT = "zsb-personal-data/1"
+
+
+def json_safe(value: Any) -> Any:
+    """Documents as JSON: ids and times as strings; bytes (ciphers, hashes) left out."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items() if not isinstance(v, bytes)}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value if not isinstance(v, bytes)]
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+async def export_all(state: AppState, viewer: Viewer) -> dict[str, Any]:
+    db, user_id = state.db, viewer.user_id
+    exported = {
+        "format": EXPORT_FORMAT,
+        "exportedAt": datetime.now(UTC).isoformat(),
+        "account": await auth_data.export(state.auth_service(), user_id),
+        "applications": await applications_data.export(db, user_id),
+        "licences": await cards_data.export(db, user_id),
+        "notifications": await notifications_data.export(db, user_id),
+    }
+    await state.audit().record(
+        AuditEvent("privacy.export", user_id, tuple(r.value for r in viewer.roles))
+    )
+    return dict(json_safe(exported))
+
+
+async def erase_all(state: AppState, viewer: Viewer, code: str) -> dict[str, int]:
+    """Erase the viewer's account after re-confirmation with a fresh SMS code.
+
+    Refuses (DomainError) while an application is still being processed: the case must be
+    withdrawn or decided first. Ordered so that the account itself goes last: a failure part way
+    leaves a working account and a repeat finishes the job (every step is idempotent).
+    """
+    auth = state.auth_service()
+    await auth_data.confirm(auth, viewer.user_id, code)
+    await applications_data.check_erasable(state.db, viewer.user_id)
+    now = datetime.now(UTC)
+    counts: dict[str, int] = {}
+    counts.update(await notifications_data.erase(state.db, viewer.user_id, now))
+    counts.update(await cards_data.erase(state.db, viewer.user_id, now))
+    counts.update(await applications_data.erase(state.db, viewer.user_id, now))
+    counts.update(await auth_data.erase(auth, viewer.user_id, now))
+    await state.audit().record(
+        AuditEvent(
+            "privacy.account_erased",
+            viewer.user_id,  # a pseudonym from now on: no document names it any more
+            tuple(r.value for r in viewer.roles),
+            details=counts,
+        )
+    )
+    return counts

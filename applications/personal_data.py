@@ -1,0 +1,88 @@
+"""What the 申办 domain holds about a person, for PIPL export and erasure (app/personal_data.py).
+
+Export: every application and draft with its form, materials, timeline, result and rating;
+一件事 bundles; 帮办代办 authorisations given and received; tickets reported; credit events.
+Erasure: drafts are deleted; submitted applications, bundles, tickets (complaints are case files
+too) and credit events (a 告知承诺 breach is a public-credit record) are kept (docs/security.md,
+"Retention"), marked `applicant_erased_at` / `reporter_erased_at`; authorisations the person gave
+are deleted and those naming them as agent revoked; status notices are deleted. While a case is
+still being processed the account cannot be erased (withdraw it, or wait for the decision).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
+
+from app.db import Document
+from app.errors import DomainError
+from applications.flow_store import AGENCY_GRANTS, BUNDLES, CREDIT_EVENTS, TICKETS
+from applications.store import APPLICATIONS, NOTICES
+from applications.workflow import Status
+
+# A case a department is still working on, or one waiting for the applicant.
+OPEN = [
+    Status.SUBMITTED.value,
+    Status.ACCEPTED.value,
+    Status.ACCEPTED_PENDING_SUPPLEMENT.value,
+    Status.RETURNED.value,
+    Status.IN_REVIEW.value,
+]
+_INTERNAL = {"applicant_id": 0, "idempotency_key": 0, "rev": 0}
+
+
+async def export(db: AsyncDatabase[Document], user_id: ObjectId) -> dict[str, Any]:
+    cursor = db[APPLICATIONS].find({"applicant_id": user_id}, _INTERNAL).sort("created_at", 1)
+    return {
+        "applications": await cursor.to_list(10_000),
+        "bundles": await db[BUNDLES].find({"applicant_id": user_id}, _INTERNAL).to_list(1000),
+        "agencyGiven": await db[AGENCY_GRANTS].find({"principal_id": user_id}).to_list(1000),
+        "agencyReceived": await db[AGENCY_GRANTS].find({"agent_id": user_id}).to_list(1000),
+        "tickets": await db[TICKETS].find({"reporter_id": user_id}).to_list(1000),
+        "creditEvents": await db[CREDIT_EVENTS].find({"subject_id": user_id}).to_list(1000),
+    }
+
+
+async def check_erasable(db: AsyncDatabase[Document], user_id: ObjectId) -> None:
+    open_cases = await db[APPLICATIONS].count_documents(
+        {"applicant_id": user_id, "status": {"$in": OPEN}}
+    )
+    if open_cases:
+        raise DomainError(
+            f"尚有 {open_cases} 件申请正在办理，请撤回或待办结后再注销 (open applications)",
+            code="OPEN_APPLICATIONS",
+        )
+
+
+async def erase(db: AsyncDatabase[Document], user_id: ObjectId, now: datetime) -> dict[str, int]:
+    drafts = await db[APPLICATIONS].delete_many(
+        {"applicant_id": user_id, "status": Status.DRAFT.value}
+    )
+    kept_ids = await db[APPLICATIONS].distinct("_id", {"applicant_id": user_id})
+    notices = await db[NOTICES].delete_many({"application_id": {"$in": kept_ids}})
+    kept = await db[APPLICATIONS].update_many(
+        {"applicant_id": user_id, "applicant_erased_at": None},
+        {"$set": {"applicant_erased_at": now}},
+    )
+    await db[BUNDLES].update_many(
+        {"applicant_id": user_id, "applicant_erased_at": None},
+        {"$set": {"applicant_erased_at": now}},
+    )
+    tickets = await db[TICKETS].update_many(
+        {"reporter_id": user_id, "reporter_erased_at": None},
+        {"$set": {"reporter_erased_at": now}},
+    )
+    given = await db[AGENCY_GRANTS].delete_many({"principal_id": user_id})
+    await db[AGENCY_GRANTS].update_many(
+        {"agent_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
+    )
+    return {
+        "draftsDeleted": drafts.deleted_count,
+        "noticesDeleted": notices.deleted_count,
+        "applicationsRetained": kept.modified_count,
+        "ticketsRetained": tickets.modified_count,
+        "agencyGrantsDeleted": given.deleted_count,
+    }
