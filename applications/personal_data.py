@@ -5,7 +5,9 @@ Export: every application and draft with its form, materials, timeline, result a
 Erasure: drafts are deleted; submitted applications, bundles, tickets (complaints are case files
 too) and credit events (a 告知承诺 breach is a public-credit record) are kept (docs/security.md,
 "Retention"), marked `applicant_erased_at` / `reporter_erased_at`; authorisations the person gave
-are deleted and those naming them as agent revoked; status notices are deleted. While a case is
+are deleted and those naming them as agent revoked; status notices are deleted. Uploaded
+materials no case uses are deleted with their files; those a case uses stay with the case as its
+evidence, marked `owner_erased_at`. While a case is
 still being processed the account cannot be erased (withdraw it, or wait for the decision).
 """
 
@@ -21,6 +23,7 @@ from app.db import Document
 from app.errors import DomainError
 from applications.flow_store import AGENCY_GRANTS, BUNDLES, CREDIT_EVENTS, TICKETS
 from applications.store import APPLICATIONS, NOTICES
+from applications.uploads.store import UPLOADS, UploadStore
 from applications.workflow import Status
 
 # A case a department is still working on, or one waiting for the applicant.
@@ -43,6 +46,8 @@ async def export(db: AsyncDatabase[Document], user_id: ObjectId) -> dict[str, An
         "agencyReceived": await db[AGENCY_GRANTS].find({"agent_id": user_id}).to_list(1000),
         "tickets": await db[TICKETS].find({"reporter_id": user_id}).to_list(1000),
         "creditEvents": await db[CREDIT_EVENTS].find({"subject_id": user_id}).to_list(1000),
+        # The vault's metadata; the files themselves are downloadable one by one (/materials).
+        "materials": await db[UPLOADS].find({"owner_id": user_id}, {"owner_id": 0}).to_list(10_000),
     }
 
 
@@ -79,7 +84,13 @@ async def erase(db: AsyncDatabase[Document], user_id: ObjectId, now: datetime) -
     await db[AGENCY_GRANTS].update_many(
         {"agent_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
     )
+    uploads = UploadStore(db)
+    materials_deleted = len(await uploads.delete_unattached({"owner_id": user_id}))
+    await db[UPLOADS].update_many(
+        {"owner_id": user_id, "owner_erased_at": None}, {"$set": {"owner_erased_at": now}}
+    )
     return {
+        "materialsDeleted": materials_deleted,
         "draftsDeleted": drafts.deleted_count,
         "noticesDeleted": notices.deleted_count,
         "applicationsRetained": kept.modified_count,

@@ -180,6 +180,13 @@ def business_input(key: str, **form: Any) -> dict[str, Any]:
     }
 
 
+async def own_business_input(api: Api, token: str, key: str, **form: Any) -> dict[str, Any]:
+    """business_input whose three uploads belong to the signed-in `token` user (any applicant:
+    submission refuses references to someone else's files)."""
+    await real_refs(api, token, ["file-1", "file-2", "file-3"])
+    return business_input(key, **form)
+
+
 def elder_input(key: str, id_number: str) -> dict[str, Any]:
     return {
         "matterCode": ELDER_CARD,

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from bson import ObjectId
 
 from app.ids import to_global_id
-from tests.applications.conftest import business_input
+from tests.applications.conftest import own_business_input
+from tests.applications.uploading import upload_png
 from tests.factories import Api
 
 Factory = Callable[[Api, str], Awaitable[str | None]]
@@ -27,7 +28,7 @@ _MY_LICENCES = "{ myLicences { id } }"
 
 
 async def _application(api: Api, token: str) -> str | None:
-    variables = {"input": business_input(uuid.uuid4().hex)}
+    variables = {"input": await own_business_input(api, token, uuid.uuid4().hex)}
     payload = (await api.data(_SUBMIT, variables, token))["submitApplication"]
     return payload["application"]["id"] if payload["application"] else None
 
@@ -49,12 +50,17 @@ async def _miniprogram(api: Api, token: str) -> str | None:
     return await _device(api, token, "WECHAT_MINIPROGRAM")
 
 
+async def _material(api: Api, token: str) -> str | None:
+    return await upload_png(api, token, secrets.token_hex(4))
+
+
 # kind -> (factory, the GraphQL type name its global ids carry)
 OBJECT_KINDS: dict[str, tuple[Factory, str]] = {
     "application": (_application, "Application"),
     "licence": (_licence, "Licence"),
     "device": (_device, "Device"),
     "miniprogram_device": (_miniprogram, "Device"),  # a WeChat mini-program's openid
+    "material": (_material, "Upload"),
 }
 
 

@@ -85,6 +85,9 @@ RULES: dict[str, Rule] = {
     # -- applications (申办) ----------------------------------------------------------------
     "application": owner("application", "id").on("application", "id", others=("clerk",)),
     "myApplications": signed_in(),
+    "myMaterials": signed_in(),
+    "uploadMaterial": signed_in(),
+    "deleteMaterial": owner("material", "input.uploadId"),
     "applicationQueue": roles("clerk"),
     "ratingStats": public(),
     "applicationPrefill": signed_in(),

@@ -50,6 +50,12 @@ schemathesis.graphql.scalar(
     ),
 )
 
+# Upload (multipart file parts) cannot travel in a JSON body: the fuzzer sends literals where a
+# file belongs, which the server must refuse cleanly. Real files: tests/applications/test_uploads.
+schemathesis.graphql.scalar(
+    "Upload", st.sampled_from(["", "0", "file", "../../etc/passwd"]).map(nodes.String)
+)
+
 # Python exception names, tracebacks, driver or file names: internal detail a client must not see.
 LEAK = re.compile(
     r"Traceback|File \"|\.py\b|site-packages|pymongo|bson|motor|strawberry\.|"

@@ -18,7 +18,7 @@ import pytest
 import graphql
 from matters.service import seed_catalogue
 from matters.store import MatterStore
-from tests.applications.conftest import BUSINESS, business_input, demo_catalogue
+from tests.applications.conftest import BUSINESS, business_input, demo_catalogue, own_business_input
 from tests.factories import Api
 from tests.security import operations
 from tests.security.authz_rules import RULES
@@ -145,7 +145,7 @@ async def test_json_inputs_never_store_or_run_operators(api: Api) -> None:
     submitted = await api.data(
         """mutation($input: SubmitApplicationInput!) {
           submitApplication(input: $input) { application { id } userErrors { code } } }""",
-        {"input": business_input(uuid.uuid4().hex)},
+        {"input": await own_business_input(api, citizen, uuid.uuid4().hex)},
         citizen,
     )
     app_id = submitted["submitApplication"]["application"]["id"]

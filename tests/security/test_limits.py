@@ -8,7 +8,7 @@ import uuid
 from app.ratelimit import OPERATION_RATES, OperationLimits, Rate
 from matters.service import seed_catalogue
 from matters.store import MatterStore
-from tests.applications.conftest import business_input, demo_catalogue
+from tests.applications.conftest import demo_catalogue, own_business_input
 from tests.factories import Api
 from tests.security.roles import sign_in_everyone
 
@@ -45,11 +45,15 @@ async def test_submissions_are_budgeted_per_person(api: Api) -> None:
     api.state.operation_limits = OperationLimits({n: Rate(1, 60) for n in OPERATION_RATES})
     people = await sign_in_everyone(api.state)
     token = people["citizen"].token
-    first = await api.data(SUBMIT, {"input": business_input(uuid.uuid4().hex)}, token)
-    assert first["submitApplication"]["userErrors"] == []
-    second = await api.data(SUBMIT, {"input": business_input(uuid.uuid4().hex)}, token)
-    assert second["submitApplication"]["userErrors"] == [{"code": "RATE_LIMITED"}]
-    other = await api.data(
-        SUBMIT, {"input": business_input(uuid.uuid4().hex)}, people["other"].token
+    first = await api.data(
+        SUBMIT, {"input": await own_business_input(api, token, uuid.uuid4().hex)}, token
     )
+    assert first["submitApplication"]["userErrors"] == []
+    second = await api.data(
+        SUBMIT, {"input": await own_business_input(api, token, uuid.uuid4().hex)}, token
+    )
+    assert second["submitApplication"]["userErrors"] == [{"code": "RATE_LIMITED"}]
+    other_token = people["other"].token
+    other_input = await own_business_input(api, other_token, uuid.uuid4().hex)
+    other = await api.data(SUBMIT, {"input": other_input}, other_token)
     assert other["submitApplication"]["userErrors"] == []

@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 
 from app.audit import AUDIT_EVENTS
+from app.ids import object_id_from_global
 from applications.store import APPLICATIONS
+from applications.uploads.store import UPLOADS
 from auth.user_store import USERS
 from electronic_cards.demo import seed_demo_licences
 from electronic_cards.store import LICENCES, USAGE_RECORDS
 from matters.service import seed_catalogue
 from matters.store import MatterStore
 from notifications.store import DEVICES
-from tests.applications.conftest import business_input, demo_catalogue
+from tests.applications.conftest import demo_catalogue, own_business_input
+from tests.applications.uploading import upload_png
 from tests.factories import REQUEST_CODE, Api, create_demo_user
 
 CITIZEN = "13800000001"
@@ -33,7 +36,9 @@ async def _setup(api: Api) -> tuple[str, str]:
     await seed_demo_licences(api.state.auth_service(), api.state.cards_service())
     token = await api.token(CITIZEN)
     await api.data(REGISTER, token=token)
-    submitted = await api.data(SUBMIT, {"input": business_input(uuid.uuid4().hex)}, token)
+    submitted = await api.data(
+        SUBMIT, {"input": await own_business_input(api, token, uuid.uuid4().hex)}, token
+    )
     app_id = submitted["submitApplication"]["application"]["id"]
     return token, app_id
 
@@ -83,6 +88,7 @@ async def test_delete_needs_a_fresh_code_and_no_open_case(api: Api) -> None:
 
 async def test_delete_erases_the_account_and_keeps_what_the_law_requires(api: Api) -> None:
     token, app_id = await _setup(api)
+    loose = await upload_png(api, token, "never-used")  # in the vault, in no case
     withdrawn = (await api.data(WITHDRAW, {"id": app_id}, token))["withdrawApplication"]
     assert withdrawn["userErrors"] == []
     user = await api.state.auth_service().find_user_by_phone(CITIZEN)
@@ -105,6 +111,13 @@ async def test_delete_erases_the_account_and_keeps_what_the_law_requires(api: Ap
     case = await db[APPLICATIONS].find_one({"applicant_id": user.id})
     assert case is not None
     assert case["applicant_erased_at"] is not None
+    # uploads no case uses are deleted with their files; the case's evidence stays, marked
+    uploads = await db[UPLOADS].find({"owner_id": user.id}).to_list(100)
+    assert uploads
+    assert all(u["attached_to"] and u["owner_erased_at"] for u in uploads)
+    assert object_id_from_global(loose, "Upload") not in {u["_id"] for u in uploads}
+    stored_files = set(await db["materials.files"].distinct("_id"))
+    assert stored_files == {u["file_id"] for u in uploads}
     assert (
         await db[USAGE_RECORDS].count_documents({"holder_id": user.id, "holder_erased_at": None})
         == 0
@@ -112,6 +125,7 @@ async def test_delete_erases_the_account_and_keeps_what_the_law_requires(api: Ap
     audit = await db[AUDIT_EVENTS].find_one({"action": "privacy.account_erased"})
     assert audit is not None
     assert audit["details"]["accountsDeleted"] == 1
+    assert audit["details"]["materialsDeleted"] == 1
     # the same phone can register again as a new person
     await db["login_code_quotas"].delete_many({})
     again = await api.login(CITIZEN)

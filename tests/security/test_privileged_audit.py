@@ -7,7 +7,7 @@ import uuid
 from app.audit import AUDIT_EVENTS
 from matters.service import seed_catalogue
 from matters.store import MatterStore
-from tests.applications.conftest import business_input, demo_catalogue
+from tests.applications.conftest import demo_catalogue, own_business_input
 from tests.factories import Api
 from tests.security.roles import sign_in_everyone
 
@@ -21,7 +21,9 @@ async def test_clerk_acts_are_audited_and_citizen_acts_and_failures_are_not(api:
     await seed_catalogue(MatterStore(api.state.db), demo_catalogue())
     people = await sign_in_everyone(api.state)
     submitted = await api.data(
-        SUBMIT, {"input": business_input(uuid.uuid4().hex)}, people["citizen"].token
+        SUBMIT,
+        {"input": await own_business_input(api, people["citizen"].token, uuid.uuid4().hex)},
+        people["citizen"].token,
     )
     app_id = submitted["submitApplication"]["application"]["id"]
     accepted = await api.data(ACCEPT, {"input": {"applicationId": app_id}}, people["clerk"].token)
