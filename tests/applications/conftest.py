@@ -180,9 +180,10 @@ def business_input(key: str, **form: Any) -> dict[str, Any]:
     }
 
 
-async def own_business_input(api: Api, token: str, key: str, **form: Any) -> dict[str, Any]:
+async def own_business_input(api: Api, token: str | None, key: str, **form: Any) -> dict[str, Any]:
     """business_input whose three uploads belong to the signed-in `token` user (any applicant:
     submission refuses references to someone else's files)."""
+    assert token is not None, "uploads need a signed-in applicant"
     await real_refs(api, token, ["file-1", "file-2", "file-3"])
     return business_input(key, **form)
 
