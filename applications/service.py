@@ -137,20 +137,30 @@ class ApplicationService(Drafts, FollowUp, Queues):
             return await AgencyDesk(self).submit_for(viewer, sub)
         if sub.agent_id is not None:  # an agent's keys never meet the principal's own
             key = f"{AGENT_KEY_PREFIX}{sub.agent_id}:{key}"
-        existing = await self.store.by_key(viewer.user_id, key)
-        if existing is not None:
-            return await self._complete(viewer, self._same(existing, sub))
+        # No look-up of the key first for a new application: a first submission (the common
+        # case) would pay a round trip for nothing. The unique (applicant, key) index decides
+        # at the insert; a retry is answered from there, or below if the request no longer
+        # passes the checks (the catalogue changed, the matter was withdrawn): it was accepted
+        # once, and stays so. A draft keeps the look-up: its application has the draft's id,
+        # so a retry's attach and release would touch the accepted application's evidence.
+        if sub.draft_id is not None and (earlier := await self._accepted(viewer, key, sub)):
+            return earlier
         # 帮办代办: the agent may attach what the agent uploaded for the principal.
         uploaders = (viewer.user_id,) + ((sub.agent_id,) if sub.agent_id is not None else ())
-        matter, situation, form, checked = await self._checked(
-            sub.matter_code,
-            sub.situation,
-            sub.form,
-            sub.materials,
-            sub.deferral_commitment,
-            viewer=viewer,
-            uploaders=uploaders,
-        )
+        try:
+            matter, situation, form, checked = await self._checked(
+                sub.matter_code,
+                sub.situation,
+                sub.form,
+                sub.materials,
+                sub.deferral_commitment,
+                viewer=viewer,
+                uploaders=uploaders,
+            )
+        except DomainError:
+            if (earlier := await self._accepted(viewer, key, sub)) is not None:
+                return earlier
+            raise
 
         now = self.now()
         day = now.astimezone(CHINA).strftime("%Y%m%d")
@@ -192,7 +202,12 @@ class ApplicationService(Drafts, FollowUp, Queues):
             spec = decide_instantly(doc, matter, user, id_number, checked, now)
         # Uploads are marked as this application's evidence before it exists (so they cannot be
         # deleted in between), and released again if it is not written after all.
-        await self._attach(viewer, checked.given, doc["_id"], situation, uploaders)
+        try:
+            await self._attach(viewer, checked.given, doc["_id"], situation, uploaders)
+        except DomainError:  # undone by attach itself; a retry may still have been accepted
+            if (earlier := await self._accepted(viewer, key, sub)) is not None:
+                return earlier
+            raise
         try:
             if sub.draft_id is not None:
                 app = await self._submit_draft(viewer, doc)
@@ -202,12 +217,20 @@ class ApplicationService(Drafts, FollowUp, Queues):
             await self._release(checked.given, doc["_id"])
             if not isinstance(exc, AlreadyExistsError):
                 raise
-            # A concurrent copy of this request won the insert: answer with its application.
+            # A concurrent copy or an earlier try of this request won the insert: answer with
+            # its application.
             winner = await self.store.by_key(viewer.user_id, key)
             if winner is None:  # pragma: no cover - the unique index says it exists
                 raise
             return await self._complete(viewer, self._same(winner, sub))
         return await self._complete(viewer, app, spec)
+
+    async def _accepted(self, viewer: Viewer, key: str, sub: Submission) -> Application | None:
+        """The application an earlier try with this key created, completed; None if none."""
+        existing = await self.store.by_key(viewer.user_id, key)
+        if existing is None:
+            return None
+        return await self._complete(viewer, self._same(existing, sub))
 
     async def _complete(
         self, viewer: Viewer, app: Application, spec: ResultSpec | None = None

@@ -7,6 +7,9 @@ can never disagree and two clerks can never both win. Timeline entries are only 
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +67,20 @@ INDEXES = [
 ]
 
 RECENT = SortKey((("created_at", -1), ("_id", -1)))
+RECEIPT_BLOCK = 16  # receipt serials reserved per counter write (see next_receipt_serial)
+
+
+@dataclass
+class _Serials:
+    """Receipt serials this process reserved and has not used yet (one client, one day)."""
+
+    client: object
+    free: deque[int] = field(default_factory=deque)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+# (id of the client, database, day) → its serials; a client is used by one event loop.
+_RECEIPT_BLOCKS: dict[tuple[int, str, str], _Serials] = {}
 
 
 class ApplicationStore:
@@ -129,13 +146,34 @@ class ApplicationStore:
         return dict(doc.get("form", {})) if doc else {}
 
     async def next_receipt_serial(self, day: str) -> int:
+        """A day's serial, unique across processes. Each process reserves a block of
+        RECEIPT_BLOCK with one `$inc` and hands it out from memory, so most submissions write
+        no counter. Serials left in a block when the process stops or the day ends are gaps
+        (harmless, as after a lost insert race); with several processes the order of serials
+        is not the order of submission."""
+        client = self.db.client
+        slot = (id(client), self.db.name, day)
+        held = _RECEIPT_BLOCKS.get(slot)
+        if held is None or held.client is not client:
+            for old in [k for k in _RECEIPT_BLOCKS if k[:2] == slot[:2]]:
+                del _RECEIPT_BLOCKS[old]  # another day's leftovers of this database
+            held = _RECEIPT_BLOCKS[slot] = _Serials(client)
+        if not held.free:
+            async with held.lock:  # one reservation at a time, however many requests wait
+                if not held.free:
+                    end = await self._reserve_serials(day, RECEIPT_BLOCK)
+                    held.free.extend(range(end - RECEIPT_BLOCK + 1, end + 1))
+        return held.free.popleft()
+
+    async def _reserve_serials(self, day: str, count: int) -> int:
+        """The last of `count` fresh serials of the day."""
         # Two first-of-the-day upserts can race: the loser sees a duplicate key (or, on some
         # servers, no document); by then the counter exists, so trying again is enough.
         for _ in range(5):
             try:
                 doc = await self.counters.find_one_and_update(
                     {"_id": f"receipt:{day}"},
-                    {"$inc": {"seq": 1}},
+                    {"$inc": {"seq": count}},
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )

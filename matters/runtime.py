@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections import OrderedDict
 
+from matters.models import MatterRecord
 from matters.search import SearchIndex
 from matters.store import MatterStore
 
@@ -51,6 +52,10 @@ class CatalogueRuntime:
         self._index: SearchIndex | None = None
         self._index_lock = asyncio.Lock()
         self.responses = ResponseCache()
+        # Published matters by code, valid for `_published_version` only: every submission
+        # needs its matter, and a record changes only with a catalogue version.
+        self._published: dict[str, MatterRecord] = {}
+        self._published_version = -1
 
     async def current_version(self, store: MatterStore) -> int:
         if time.monotonic() - self._checked_at < VERSION_TTL:
@@ -66,6 +71,23 @@ class CatalogueRuntime:
         if version != self.version:
             self.version = version
             self.responses.drop_older_than(version)
+
+    async def published(self, store: MatterStore, code: str) -> MatterRecord | None:
+        """The published version of `code` as of the catalogue version this process sees
+        (so as fresh as the guide responses: a publish elsewhere shows within VERSION_TTL).
+        Unknown codes are not cached (any string may be asked for)."""
+        version = await self.current_version(store)
+        if version != self._published_version:
+            self._published = {}
+            self._published_version = version
+        record = self._published.get(code)
+        if record is None:
+            # Read after the version, so never older than it; a newer one is dropped with
+            # the version it came with.
+            record = await store.published(code)
+            if record is not None and len(self._published) < CACHE_ENTRIES:
+                self._published[code] = record
+        return record
 
     def invalidate(self) -> None:
         """This process changed the catalogue: read the version again on the next request."""

@@ -110,7 +110,7 @@ class MatterService:
         if len(code) > 64:
             return None
         if version is None:
-            return await self.store.published(code)
+            return await self.runtime.published(self.store, code)
         record = await self.store.version(code, version)
         if record is None or record.published_at is None:
             return None  # drafts are not public
