@@ -1,4 +1,4 @@
-"""Database round trips per request: createLicenceQr, verifyLicenceQr, persisted MatterGuide.
+"""Database round trips per request: createLicenceQr, verifyLicenceQr, MatterGuide, submit.
 
     python bench/roundtrips.py
 
@@ -81,7 +81,13 @@ async def main_async() -> None:
                     f"/graphql?id={digest}"
                     f"&variables={quote(json.dumps({'code': fixtures['codes'][0]}))}"
                 )
-                counts: dict[str, list[int]] = {"qr_mint": [], "qr_verify": [], "guide": []}
+                counts: dict[str, list[int]] = {
+                    "qr_mint": [],
+                    "qr_verify": [],
+                    "guide": [],
+                    "submit": [],
+                }
+                submit_names: list[str] = []
                 verify_names: list[str] = []
                 for _ in range(REPEAT):
                     listener.names.clear()
@@ -98,10 +104,25 @@ async def main_async() -> None:
                     assert response.status_code == 200
                     assert b'"errors"' not in response.content
                     counts["guide"].append(len(listener.names))
+                    listener.names.clear()
+                    request = {
+                        "matterCode": load.BUSINESS,
+                        "idempotencyKey": f"roundtrips-{len(counts['submit'])}",
+                        "form": load._form(len(counts["submit"])),
+                        "materials": [
+                            {"name": name, "provision": "UPLOAD", "reference": ref}
+                            for name, ref in zip(load.MATERIALS, holder["files"], strict=True)
+                        ],
+                    }
+                    done = await gql(load.SUBMIT, {"input": request}, holder["token"])
+                    assert done["submitApplication"]["userErrors"] == [], done
+                    counts["submit"].append(len(listener.names))
+                    submit_names = list(listener.names)
     for name, values in counts.items():
         print(f"{name}_round_trips={values[-1]}")
         print(f"{name}_round_trips_each={values}")
     print(f"qr_verify_commands={verify_names}")
+    print(f"submit_commands={submit_names}")
 
 
 if __name__ == "__main__":
