@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import io
 import json
 import os
 import random
@@ -50,16 +52,20 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bson import ObjectId  # noqa: E402
 from guides import Connection, free_port, start_server  # noqa: E402
+from PIL import Image  # noqa: E402
 
+from app.context import AppState  # noqa: E402
 from app.db import ensure_indexes  # noqa: E402
 from app.embedded_db import EmbeddedDatabase  # noqa: E402
 from app.ids import to_global_id  # noqa: E402
 from app.main import build_state, close_state  # noqa: E402
 from app.persisted import DEFAULT_DIR, operation_hash  # noqa: E402
+from app.ratelimit import RateLimiter  # noqa: E402
 from app.seed import seed_demo  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from auth.identity_numbers import with_check_digit  # noqa: E402
 from auth.models import AssuranceLevel, Role, User  # noqa: E402
+from auth.permissions import Viewer  # noqa: E402
 from auth.store import AuthStore  # noqa: E402
 from auth.user_store import UserStore  # noqa: E402
 from electronic_cards.service import LicenceSpec  # noqa: E402
@@ -158,7 +164,11 @@ async def prepare(uri: str, data_dir: str) -> dict[str, Any]:
             )  # fmt: skip
             tokens = await auth.open_session_for_phone(user.phone, method="cli")
             holders.append(
-                {"token": tokens.access_token, "licence": to_global_id("Licence", licence.id)}
+                {
+                    "token": tokens.access_token,
+                    "licence": to_global_id("Licence", licence.id),
+                    "files": await _uploads(state, await auth.authenticate(tokens.access_token)),
+                }
             )
         officer = await auth.open_session_for_phone(OFFICER, method="cli")
         codes = [
@@ -167,6 +177,31 @@ async def prepare(uri: str, data_dir: str) -> dict[str, Any]:
         return {"holders": holders, "officer": officer.access_token, "codes": codes}
     finally:
         await close_state(state)
+
+
+async def _uploads(state: AppState, viewer: Viewer) -> list[str]:
+    """The holder's three material files, uploaded once (a submission references uploads the
+    applicant owns; one upload may back several applications)."""
+    service = state.upload_service()
+    service.rate = RateLimiter(service.rate.rate, enabled=False)
+    refs = []
+    for n in range(len(MATERIALS)):
+        out = io.BytesIO()
+        colour = tuple(hashlib.sha256(f"{viewer.user_id}-{n}".encode()).digest()[:3])
+        Image.new("RGB", (8, 8), colour).save(out, "PNG")
+        stored = await service.upload(viewer, f"material-{n}.png", _Bytes(out.getvalue()))
+        refs.append(to_global_id("Upload", stored.id))
+    return refs
+
+
+class _Bytes:
+    """A file part for the upload service called directly (what UploadFile offers)."""
+
+    def __init__(self, content: bytes) -> None:
+        self._buffer = io.BytesIO(content)
+
+    async def read(self, size: int = -1) -> bytes:
+        return self._buffer.read(size)
 
 
 def _form(i: int) -> dict[str, Any]:
@@ -180,17 +215,13 @@ def _form(i: int) -> dict[str, Any]:
     }
 
 
-MATERIALS = [
-    {"name": "个体工商户登记（备案）申请书", "provision": "UPLOAD", "reference": "file-1"},
-    {"name": "经营者身份证明", "provision": "UPLOAD", "reference": "file-2"},
-    {"name": "经营场所使用证明", "provision": "UPLOAD", "reference": "file-3"},
-]
+MATERIALS = ["个体工商户登记（备案）申请书", "经营者身份证明", "经营场所使用证明"]  # uploads
 
 
 class Workload:
     def __init__(self, port: int, fixtures: dict[str, Any], seed: int) -> None:
         self.port = port
-        self.holders: list[dict[str, str]] = fixtures["holders"]
+        self.holders: list[dict[str, Any]] = fixtures["holders"]
         self.officer: str = fixtures["officer"]
         digest = operation_hash((DEFAULT_DIR / "MatterGuide.graphql").read_text("utf-8"))
         self.guides = [
@@ -257,7 +288,10 @@ class Workload:
                 "matterCode": BUSINESS,
                 "idempotencyKey": f"load-{os.getpid()}-{self.submitted:08d}",
                 "form": _form(self.submitted),
-                "materials": MATERIALS,
+                "materials": [
+                    {"name": name, "provision": "UPLOAD", "reference": ref}
+                    for name, ref in zip(MATERIALS, holder["files"], strict=True)
+                ],
             }
             done = await self._gql(conn, "submit", SUBMIT, {"input": request}, holder["token"])
             if done is not None and done["submitApplication"]["userErrors"]:

@@ -20,7 +20,7 @@ from app.pagination import Connection
 from auth.models import AssuranceLevel, Role
 from auth.permissions import Viewer
 from auth.service import AuthService
-from electronic_cards import registry, sdl1, status_list
+from electronic_cards import registry, sdl1, status_list, verifier_orgs
 from electronic_cards.errors import (
     AssuranceRequiredError,
     InvalidInputError,
@@ -298,8 +298,7 @@ class CardsService(SharingRules):
 
     async def _token_licence(self, claims: sdl1.Claims) -> Licence | None:
         if claims.ref is not None:
-            doc = await self.store.qr_token_by_ref(claims.ref)
-            return await self.store.get_licence(doc["licence_id"]) if doc else None
+            return await self.store.licence_by_ref(claims.ref)
         if claims.sl is None or claims.si is None:  # parse_claims guarantees both offline
             return None
         return await self.store.find_by_status_slot(claims.sl, claims.si)
@@ -363,18 +362,10 @@ class CardsService(SharingRules):
         fields = profile.fields_for(type_code) if profile and type_code else None
         if scene not in viewer.scenes or fields is None:
             return Verification(VerificationResult.NOT_AUTHORISED, now, type_code)
-        cti = claims.cti.hex()
-        earlier = await self.store.claim_token(
-            cti, viewer.user_id, now, datetime.fromtimestamp(claims.exp, UTC) + CONSUMPTION_KEEP
-        )
-        if earlier is not None:
-            if earlier["verifier_id"] != viewer.user_id:
-                return Verification(VerificationResult.REPLAYED, now, type_code)
-            answer = earlier.get("answer")
-            if answer is not None:  # the same verifier again: its first answer again
-                return Verification(
-                    VerificationResult(answer["result"]), now, type_code, dict(answer["fields"])
-                )
+        # Check 7's answer is worked out before check 6's claim so the claim can keep it in the
+        # same insert (one round trip, and no claim without its answer for a same-verifier
+        # rescan to return). The order of *results* is unchanged: a token claimed by someone
+        # else is REPLAYED whatever its licence's status, and the computed answer is dropped.
         if licence is None:
             # Signed by us but mapping to nothing: the licence was deleted from the wallet.
             outcome = Verification(VerificationResult.REVOKED, now, type_code)
@@ -386,9 +377,21 @@ class CardsService(SharingRules):
                 )
             else:
                 outcome = Verification(VerificationResult(status.value), now, type_code)
-        await self.store.save_answer(
-            cti, {"result": outcome.result.value, "fields": outcome.fields}
+        earlier = await self.store.claim_token(
+            claims.cti.hex(),
+            viewer.user_id,
+            now,
+            datetime.fromtimestamp(claims.exp, UTC) + CONSUMPTION_KEEP,
+            {"result": outcome.result.value, "fields": outcome.fields},
         )
+        if earlier is not None:
+            if earlier["verifier_id"] != viewer.user_id:
+                return Verification(VerificationResult.REPLAYED, now, type_code)
+            answer = earlier.get("answer")
+            if answer is not None:  # the same verifier again: its first answer again
+                return Verification(
+                    VerificationResult(answer["result"]), now, type_code, dict(answer["fields"])
+                )
         return outcome
 
     async def _record(
@@ -402,8 +405,7 @@ class CardsService(SharingRules):
         channel: str = "ONLINE",
     ) -> None:
         """The 用证记录, written before the answer leaves, and the holder's event."""
-        verifier = await self.auth.get_user(viewer.user_id)
-        org = verifier.organization if verifier else None
+        org = await verifier_orgs.organization_of(viewer.user_id, self.auth.get_user)
         record = UsageRecord(
             id=ObjectId(),
             at=outcome.checked_at,
@@ -423,8 +425,10 @@ class CardsService(SharingRules):
         if licence is None:
             await self.store.insert_usage_record(record)
         else:
-            # The holder's event (issue 6 turns these into inbox entries and pushes) is written
-            # with the record, atomically.
+            # The holder's event (issue 6 turns these into inbox entries and pushes) and the
+            # holder's notification job are written with the record, atomically, in one
+            # bulkWrite; the inbox copy follows the commit (or the worker writes it from the job).
+            notice = self._holder_notice(licence, record)
             await self.store.insert_usage_record(
                 record,
                 {
@@ -441,14 +445,21 @@ class CardsService(SharingRules):
                     },
                     "delivered_at": None,
                 },
+                [notice.outbox_write()] if notice else None,
             )
-            await self._tell_holder_of_check(licence, record)
+            if notice is not None:
+                try:
+                    await notice.deliver()
+                except Exception:  # committed job: the worker writes the inbox copy from it
+                    log.exception("could not write the inbox copy of a licence check notice")
 
-    async def _tell_holder_of_check(self, licence: Licence, record: UsageRecord) -> None:
+    def _holder_notice(
+        self, licence: Licence, record: UsageRecord
+    ) -> notifications_service.Notice | None:
         """Every check reaches the holder (inbox, pushes); a failed or refused one as a warning.
 
-        The usage record and the event are already written; if notifying fails, the answer to
-        the verifier still goes out and the failure is logged, never the verification lost.
+        If the notice cannot even be prepared, the record is still written and the answer to
+        the verifier still goes out; the failure is logged, never the verification lost.
         """
         kind = registry.licence_type(licence.type_code)
         checked_at = record.at.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M")
@@ -464,7 +475,7 @@ class CardsService(SharingRules):
             template = "LICENCE_CHECK_REFUSED"
             data["reason"] = record.result.value
         try:
-            await notifications_service.notify(
+            return notifications_service.plan_notice(
                 self.store.db,
                 licence.holder_id,
                 template,
@@ -472,8 +483,9 @@ class CardsService(SharingRules):
                 urgent=record.flagged,
                 key=f"licence-check:{record.id}",
             )
-        except Exception:  # the check itself must not fail because a notice could not be sent
-            log.exception("could not notify the holder of a licence check")
+        except Exception:  # the check itself must not fail because a notice could not be made
+            log.exception("could not prepare the holder's notice of a licence check")
+            return None
 
     # -- issuer actions ------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -250,38 +250,77 @@ class CardsStore:
     async def insert_qr_token(self, doc: dict[str, Any]) -> None:
         await self.db[QR_TOKENS].insert_one(doc)
 
-    async def qr_token_by_ref(self, ref: bytes) -> dict[str, Any] | None:
-        return await self.db[QR_TOKENS].find_one({"ref": ref})
+    async def licence_by_ref(self, ref: bytes) -> Licence | None:
+        """The live licence a token ref maps to, if any: one round trip, the licence joined to
+        the token on the server (ref's unique index, then licences' _id)."""
+        cursor = await self.db[QR_TOKENS].aggregate(
+            [
+                {"$match": {"ref": ref}},
+                {"$limit": 1},
+                {
+                    "$lookup": {
+                        "from": LICENCES,
+                        "localField": "licence_id",
+                        "foreignField": "_id",
+                        "as": "licence",
+                    }
+                },
+            ]
+        )
+        docs = await cursor.to_list(1)
+        joined = docs[0]["licence"] if docs else []
+        return Licence.from_document(joined[0]) if joined else None
 
     async def claim_token(
-        self, cti: str, verifier_id: ObjectId, at: datetime, expires_at: datetime
+        self,
+        cti: str,
+        verifier_id: ObjectId,
+        at: datetime,
+        expires_at: datetime,
+        answer: dict[str, Any],
     ) -> dict[str, Any] | None:
-        """Consume token `cti` for this verifier; returns the earlier claim if there is one."""
+        """Consume token `cti` for this verifier, keeping the `answer` it is given; returns the
+        earlier claim (with its answer) if there is one. One insert: the unique `_id` makes the
+        first verifier win atomically, and the answer is never missing from a claim."""
         try:
             await self.db[CONSUMPTIONS].insert_one(
-                {"_id": cti, "verifier_id": verifier_id, "at": at, "expires_at": expires_at}
+                {
+                    "_id": cti,
+                    "verifier_id": verifier_id,
+                    "at": at,
+                    "expires_at": expires_at,
+                    "answer": answer,
+                }
             )
         except DuplicateKeyError:
             return await self.db[CONSUMPTIONS].find_one({"_id": cti})
         return None
 
-    async def save_answer(self, cti: str, answer: dict[str, Any]) -> None:
-        await self.db[CONSUMPTIONS].update_one({"_id": cti}, {"$set": {"answer": answer}})
-
     # -- usage records and holder events ------------------------------------------------------
 
     async def insert_usage_record(
-        self, record: UsageRecord, event: dict[str, Any] | None = None
+        self,
+        record: UsageRecord,
+        event: dict[str, Any] | None = None,
+        also: list[InsertOne[Document]] | None = None,
     ) -> None:
         """The record and the holder's event together or not at all (one transaction): a
-        database failure between them must not leave a check the holder never hears of."""
+        database failure between them must not leave a check the holder never hears of.
+        `also`: further inserts for the same transaction (the holder's notification job)."""
         if event is None:
             await self.db[USAGE_RECORDS].insert_one(record.to_document())
             return
 
+        name = self.db.name
+        writes = [
+            InsertOne(record.to_document(), namespace=f"{name}.{USAGE_RECORDS}"),
+            InsertOne(event, namespace=f"{name}.{EVENTS}"),
+            *(also or []),
+        ]
+
         async def both(session: AsyncClientSession) -> None:
-            await self.db[USAGE_RECORDS].insert_one(record.to_document(), session=session)
-            await self.db[EVENTS].insert_one(event, session=session)
+            # One bulkWrite command for every insert, then the commit: two round trips in all.
+            await self.db.client.bulk_write(writes, session=session)
 
         async with self.db.client.start_session() as session:
             await session.with_transaction(both)

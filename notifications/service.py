@@ -13,6 +13,10 @@ Other domains send through one call::
 It renders the template (missing data raises `MissingDataError`; nothing is written), puts a push
 job in the outbox and writes the inbox copy, which the `inboxEvents` subscription announces.
 The push itself goes out from `zsb worker`, after quiet hours unless `urgent`.
+
+A domain that writes in a transaction of its own can add the notice to it instead:
+`plan_notice(...)` (same arguments) returns a `Notice` whose `outbox_write()` goes into the
+caller's `client.bulk_write`, and whose `deliver()` writes the inbox copy after the commit.
 """
 
 from __future__ import annotations
@@ -28,19 +32,21 @@ from app.db import Document
 from app.errors import DomainError, NotFoundError
 from app.pagination import Connection
 from auth.permissions import Viewer
-from notifications import outbox
+from notifications import planned
 from notifications.campaign_store import CampaignStore
 from notifications.errors import InvalidTokenError
-from notifications.inbox_writer import write_copies
 from notifications.models import Category, Device, InboxMessage, Platform, Provider
 from notifications.outbox_store import OutboxStore
+from notifications.planned import Notice
+from notifications.planned import plan as plan_notice
 from notifications.policy import (
     Clock,
     SystemClock,
 )
 from notifications.store import NotificationStore
-from notifications.templates import get_template
 from notifications.wechat_store import WechatGrantStore
+
+__all__ = ["DeviceSpec", "Notice", "NotificationService", "notify", "plan_notice"]
 
 # FCM registration tokens are ~150-200 characters of [A-Za-z0-9_:-]; WeChat openids are 28.
 _TOKEN_PATTERNS = {
@@ -166,49 +172,14 @@ class NotificationService:
         urgent: bool = False,
         key: str | None = None,
     ) -> InboxMessage:
-        rendered = get_template(template).render(data)
-        category = category or rendered.category
-        now = self.clock.now()
-        job_id = f"notify:{key}" if key else f"notify:{ObjectId()}"
-        expires_at = now + outbox.NOTIFY_MESSAGE_TTL
-        message: dict[str, object] = {
-            "title": rendered.title,
-            "body": rendered.body,
-            "category": category.value,
-            "deep_link": rendered.deep_link,
-            "expires_at": expires_at,
-            "data": {"template": template, "collapseKey": key or job_id},
-        }
+        notice = planned.plan(
+            self.db, user_id, template, data, category=category, urgent=urgent, key=key,
+            clock=self.clock,
+        )  # fmt: skip
         # The job first: if this process dies before the inbox write, the worker writes the
         # inbox copy from the job, so nothing is lost between the two writes.
-        await OutboxStore(self.db).insert_job(
-            outbox.new_job(
-                job_id,
-                user_ids=[user_id],
-                source=job_id,
-                message=message,
-                urgent=urgent,
-                now=now,
-            )
-        )
-
-        def make(uid: ObjectId, push: bool, slot: str | None) -> InboxMessage:
-            return InboxMessage(
-                id=ObjectId(),
-                user_id=uid,
-                source=job_id,
-                title=rendered.title,
-                body=rendered.body,
-                category=category,
-                deep_link=rendered.deep_link,
-                created_at=now,
-                expires_at=expires_at,
-                push=push,
-                push_slot=slot,
-            )
-
-        copies = await write_copies(self.store, [user_id], job_id, category, now, make)
-        return copies[0]
+        await OutboxStore(self.db).insert_job(notice.job)
+        return await notice.deliver()
 
 
 async def notify(

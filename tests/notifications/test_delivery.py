@@ -304,7 +304,8 @@ async def test_jobs_waiting_for_a_slow_provider_keep_their_lease(
             user = await create_demo_user(api.state, phone)
             for n in range(2):
                 await add_device(api.state, user, f"ok-{phone}-{n}-" + "s" * 30)
-                await _notify(api.state, clock, user.id, key=f"{phone}-{n}")  # type: ignore[arg-type]
+                # The key is not the phone: it is the job id the worker logs (masking scan).
+                await _notify(api.state, clock, user.id, key=f"u{phone[-1]}-{n}")  # type: ignore[arg-type]
         workers = [
             Dispatcher(
                 api.state.db,

@@ -12,6 +12,7 @@ from auth.identity_numbers import with_check_digit
 from electronic_cards.store import EVENTS, LICENCES, USAGE_RECORDS
 from matters.service import seed_catalogue
 from matters.store import MatterStore
+from notifications.outbox_store import OUTBOX
 from notifications.store import INBOX
 from tests.applications.conftest import (
     ELDER,
@@ -109,14 +110,19 @@ async def test_verification_cut_mid_write_leaves_no_half_record_and_retries_once
     db = api.state.db
     records_before = await db[USAGE_RECORDS].count_documents({})
     events_before = await db[EVENTS].count_documents({})
-    # The token is claimed and the usage record inserted; the holder's event (the third insert)
-    # and every insert after it lose their connection until the drill says otherwise.
-    await fail_points.arm({"skip": 2, "times": 1_000_000}, ["insert"], closeConnection=True)
+    # The token is claimed and the usage record, the holder's event and the notification job
+    # are written inside the transaction (one bulkWrite); its commit, and every commit after
+    # it, lose their connection until the drill says otherwise.
+    await fail_points.arm(
+        {"skip": 0, "times": 1_000_000}, ["commitTransaction"], closeConnection=True
+    )
     first = await api.gql(VERIFY_QR, {"text": text, "scene": "TRAFFIC_CHECK"}, officer)
     await fail_points.off()
     assert unavailable(first), first
     assert await db[USAGE_RECORDS].count_documents({}) == records_before
     assert await db[EVENTS].count_documents({}) == events_before
+    check_jobs = {"_id": {"$regex": "^notify:licence-check:"}}
+    assert await db[OUTBOX].count_documents(check_jobs) == 0
 
     answer = await verify(api, officer, text, "TRAFFIC_CHECK")
     assert answer["result"] == "VALID"
@@ -127,3 +133,4 @@ async def test_verification_cut_mid_write_leaves_no_half_record_and_retries_once
     assert event is not None
     assert event["kind"] == "LICENCE_CHECKED"
     assert await db[EVENTS].count_documents({}) == events_before + 1
+    assert await db[OUTBOX].count_documents(check_jobs) == 1
