@@ -25,6 +25,7 @@ from app.audit import AuditEvent
 from app.context import AppState
 from applications import personal_data as applications_data
 from auth import personal_data as auth_data
+from auth.directory import phone_keys
 from auth.permissions import Viewer
 from electronic_cards import personal_data as cards_data
 from notifications import personal_data as notifications_data
@@ -45,13 +46,20 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+async def _phone_key(state: AppState, user_id: ObjectId) -> str | None:
+    """The blind index other records name this person by (帮办代办 grants name agents by it)."""
+    user = await state.auth_service().get_user(user_id)
+    return phone_keys(state.keyring, [user.phone])[0] if user is not None else None
+
+
 async def export_all(state: AppState, viewer: Viewer) -> dict[str, Any]:
     db, user_id = state.db, viewer.user_id
+    phone_key = await _phone_key(state, user_id)
     exported = {
         "format": EXPORT_FORMAT,
         "exportedAt": datetime.now(UTC).isoformat(),
         "account": await auth_data.export(state.auth_service(), user_id),
-        "applications": await applications_data.export(db, user_id),
+        "applications": await applications_data.export(db, user_id, phone_key),
         "licences": await cards_data.export(db, user_id),
         "notifications": await notifications_data.export(db, user_id),
     }
@@ -71,11 +79,12 @@ async def erase_all(state: AppState, viewer: Viewer, code: str) -> dict[str, int
     auth = state.auth_service()
     await auth_data.confirm(auth, viewer.user_id, code)
     await applications_data.check_erasable(state.db, viewer.user_id)
+    phone_key = await _phone_key(state, viewer.user_id)  # before the account goes
     now = datetime.now(UTC)
     counts: dict[str, int] = {}
     counts.update(await notifications_data.erase(state.db, viewer.user_id, now))
     counts.update(await cards_data.erase(state.db, viewer.user_id, now))
-    counts.update(await applications_data.erase(state.db, viewer.user_id, now))
+    counts.update(await applications_data.erase(state.db, viewer.user_id, now, phone_key))
     counts.update(await auth_data.erase(auth, viewer.user_id, now))
     await state.audit().record(
         AuditEvent(

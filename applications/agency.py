@@ -200,9 +200,12 @@ class AgencyDesk:
     async def submitted(
         self, viewer: Viewer, first: int | None, after: str | None
     ) -> Connection[Application]:
+        """Cases the viewer submitted as an agent, only under grants still in force: a revoked
+        or expired authorisation ends the agent's sight of the principal's case files."""
+        in_force = [grant.id for grant in await self.received(viewer)]
         return await paginate(
             self.svc.store.apps,
-            {"agent_id": viewer.user_id},
+            {"agent_id": viewer.user_id, "agency_grant_id": {"$in": in_force}},
             RECENT,
             first,
             after,

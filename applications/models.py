@@ -98,6 +98,7 @@ class Application:
     rating: Document | None = None
     supplement_due_at: datetime | None = None
     agent_id: ObjectId | None = None  # 帮办代办: who submitted for the applicant
+    agency_grant_id: ObjectId | None = None  # 帮办代办: the authorisation it was submitted under
     bundle_id: ObjectId | None = None  # 一件事: the bundle this case belongs to
     post_check: Document | None = None  # 告知承诺: the post-check's outcome, once recorded
 
@@ -133,6 +134,7 @@ class Application:
             rating=doc.get("rating"),
             supplement_due_at=doc.get("supplement_due_at"),
             agent_id=doc.get("agent_id"),
+            agency_grant_id=doc.get("agency_grant_id"),
             bundle_id=doc.get("bundle_id"),
             post_check=doc.get("post_check"),
         )

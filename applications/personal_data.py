@@ -37,13 +37,18 @@ OPEN = [
 _INTERNAL = {"applicant_id": 0, "idempotency_key": 0, "rev": 0}
 
 
-async def export(db: AsyncDatabase[Document], user_id: ObjectId) -> dict[str, Any]:
+async def export(
+    db: AsyncDatabase[Document], user_id: ObjectId, phone_key: str | None
+) -> dict[str, Any]:
+    """`phone_key`: the person's phone blind index, which grants naming them as agent carry."""
     cursor = db[APPLICATIONS].find({"applicant_id": user_id}, _INTERNAL).sort("created_at", 1)
     return {
         "applications": await cursor.to_list(10_000),
         "bundles": await db[BUNDLES].find({"applicant_id": user_id}, _INTERNAL).to_list(1000),
         "agencyGiven": await db[AGENCY_GRANTS].find({"principal_id": user_id}).to_list(1000),
-        "agencyReceived": await db[AGENCY_GRANTS].find({"agent_id": user_id}).to_list(1000),
+        "agencyReceived": await db[AGENCY_GRANTS]
+        .find({"agent_phone_index": phone_key or "-"}, {"agent_phone_index": 0})
+        .to_list(1000),
         "tickets": await db[TICKETS].find({"reporter_id": user_id}).to_list(1000),
         "creditEvents": await db[CREDIT_EVENTS].find({"subject_id": user_id}).to_list(1000),
         # The vault's metadata; the files themselves are downloadable one by one (/materials).
@@ -62,7 +67,9 @@ async def check_erasable(db: AsyncDatabase[Document], user_id: ObjectId) -> None
         )
 
 
-async def erase(db: AsyncDatabase[Document], user_id: ObjectId, now: datetime) -> dict[str, int]:
+async def erase(
+    db: AsyncDatabase[Document], user_id: ObjectId, now: datetime, phone_key: str | None
+) -> dict[str, int]:
     drafts = await db[APPLICATIONS].delete_many(
         {"applicant_id": user_id, "status": Status.DRAFT.value}
     )
@@ -81,9 +88,12 @@ async def erase(db: AsyncDatabase[Document], user_id: ObjectId, now: datetime) -
         {"$set": {"reporter_erased_at": now}},
     )
     given = await db[AGENCY_GRANTS].delete_many({"principal_id": user_id})
-    await db[AGENCY_GRANTS].update_many(
-        {"agent_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
-    )
+    # Grants naming the person as agent end with the account: the number may be reassigned
+    # (二次放号), and its next owner must not inherit the authority.
+    if phone_key is not None:
+        await db[AGENCY_GRANTS].update_many(
+            {"agent_phone_index": phone_key, "revoked_at": None}, {"$set": {"revoked_at": now}}
+        )
     uploads = UploadStore(db)
     materials_deleted = len(await uploads.delete_unattached({"owner_id": user_id}))
     await db[UPLOADS].update_many(

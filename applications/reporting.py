@@ -137,11 +137,16 @@ def _render(rows: list[dict[str, Any]], fmt: ExportFormat) -> str:
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        # A leading =, +, - or @ would be a formula in a spreadsheet (CSV injection).
-        writer.writerow(
-            {k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in r.items()}
-        )
+        writer.writerow({k: _inert(v) for k, v in r.items()})
     return out.getvalue()
+
+
+def _inert(value: Any) -> Any:
+    """A cell a spreadsheet will not run: a leading =, +, -, @, tab or carriage return starts a
+    formula in some (CSV injection), so such text gets a leading apostrophe."""
+    if isinstance(value, str) and value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
 
 
 class Reporting:

@@ -35,6 +35,7 @@ from applications.errors import (
     IdempotencyConflictError,
     InvalidTransitionError,
 )
+from applications.flow_store import AGENCY_GRANTS
 from applications.followup import FollowUp
 from applications.models import Application, Event, MaterialRef, Provision
 from applications.queues import Queues
@@ -90,11 +91,21 @@ class ApplicationService(Drafts, FollowUp, Queues):
         app = await self.store.get(app_id)
         if app is None:
             return None
-        if app.applicant_id == viewer.user_id or app.agent_id == viewer.user_id:
+        if app.applicant_id == viewer.user_id:
             return app
+        if app.agent_id == viewer.user_id and await self._grant_in_force(app.agency_grant_id):
+            return app  # the agent, while the principal's authorisation stands
         if viewer.has_role(Role.CLERK) and may_process(viewer.department_code, app.department_code):
             return app
         return None
+
+    async def _grant_in_force(self, grant_id: ObjectId | None) -> bool:
+        if grant_id is None:
+            return False
+        found = await self.store.db[AGENCY_GRANTS].count_documents(
+            {"_id": grant_id, "revoked_at": None, "expires_at": {"$gt": self.now()}}, limit=1
+        )
+        return found > 0
 
     async def mine(
         self, viewer: Viewer, status: Status | None, first: int | None, after: str | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from app.audit import AUDIT_EVENTS
 from app.ids import object_id_from_global
@@ -19,6 +20,9 @@ from tests.applications.uploading import upload_png
 from tests.factories import REQUEST_CODE, Api, create_demo_user
 
 CITIZEN = "13800000001"
+ELDER = "13800000003"
+GRANT = """mutation($input: GrantAgencyInput!) {
+  grantAgency(input: $input) { grant { id } userErrors { code } } }"""
 EXPORT = "{ exportMyData }"
 DELETE = """mutation($code: String!) { deleteMyAccount(input: {code: $code}) {
   deleted retained userErrors { field code } } }"""
@@ -89,6 +93,14 @@ async def test_delete_needs_a_fresh_code_and_no_open_case(api: Api) -> None:
 async def test_delete_erases_the_account_and_keeps_what_the_law_requires(api: Api) -> None:
     token, app_id = await _setup(api)
     loose = await upload_png(api, token, "never-used")  # in the vault, in no case
+    # 王秀英 authorised this person as her agent (帮办代办): the grant names their phone.
+    await create_demo_user(api.state, ELDER)
+    elder = await api.token(ELDER)
+    until = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    granted = await api.data(GRANT, {"input": {"agentPhone": CITIZEN, "expiresAt": until}}, elder)
+    assert granted["grantAgency"]["userErrors"] == []
+    exported = (await api.data(EXPORT, token=token))["exportMyData"]
+    assert len(exported["applications"]["agencyReceived"]) == 1
     withdrawn = (await api.data(WITHDRAW, {"id": app_id}, token))["withdrawApplication"]
     assert withdrawn["userErrors"] == []
     user = await api.state.auth_service().find_user_by_phone(CITIZEN)
@@ -111,6 +123,10 @@ async def test_delete_erases_the_account_and_keeps_what_the_law_requires(api: Ap
     case = await db[APPLICATIONS].find_one({"applicant_id": user.id})
     assert case is not None
     assert case["applicant_erased_at"] is not None
+    # the authority given to them ends with the account (the number may be reassigned)
+    grant = await db["agency_grants"].find_one({})
+    assert grant is not None
+    assert grant["revoked_at"] is not None
     # uploads no case uses are deleted with their files; the case's evidence stays, marked
     uploads = await db[UPLOADS].find({"owner_id": user.id}).to_list(100)
     assert uploads

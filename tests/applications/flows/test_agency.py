@@ -90,6 +90,13 @@ async def test_an_agent_submits_for_the_principal_who_owns_and_sees_the_case(
     own = await api.data(SUBMIT, {"input": elder_input("agent-0001", ELDER_ID)}, elder)
     assert own["submitApplication"]["application"]["id"] != app["id"]
 
+    # Revoking the authorisation ends the agent's sight of the case; the principal keeps it.
+    revoked = await api.data(REVOKE, {"input": {"grantId": given["grant"]["id"]}}, elder)
+    assert revoked["revokeAgency"]["userErrors"] == []
+    assert (await api.data(AGENT_CASES, token=citizen))["myAgentApplications"]["nodes"] == []
+    assert (await api.data(APPLICATION, {"id": app["id"]}, citizen))["application"] is None
+    assert (await api.data(APPLICATION, {"id": app["id"]}, elder))["application"] is not None
+
 
 async def test_no_revoked_expired_or_out_of_scope_grant_is_refused(
     api: Api, elder: str, citizen: str

@@ -180,3 +180,12 @@ async def test_report_queries_use_their_indexes(api: Api) -> None:
     for name, query in plans.items():
         plan = await db["applications"].find(query).explain()
         assert name in index_names(plan["queryPlanner"]["winningPlan"]), name
+
+
+def test_spreadsheet_cells_are_made_inert() -> None:
+    from applications.reporting import _inert
+
+    for formula in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"):
+        assert _inert(formula) == "'" + formula
+    for plain in ("", "很满意", "1", 5, None):
+        assert _inert(plain) == plain
