@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from graphql import FieldNode, OperationDefinitionNode, OperationType
 from strawberry.extensions import SchemaExtension
 
 from app.audit import AuditEvent
 from auth.models import Role
-from graphql import FieldNode, OperationDefinitionNode, OperationType
 
 PRIVILEGED = frozenset({Role.CLERK, Role.OPERATOR, Role.ADMIN})
 _TARGET_KEYS = ("applicationId", "licenceId", "campaignId", "grantId", "delegationId", "code")

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from graphql import GraphQLError
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 from strawberry.extensions import MaskErrors
-
-from graphql import GraphQLError
 
 
 class DomainError(Exception):

@@ -14,6 +14,7 @@ from typing import Any
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import Depends, Request, WebSocket
 from fastapi import HTTPException as FastAPIHTTPException
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -30,6 +31,9 @@ _BEARER = "bearer "
 # A multipart POST is a "simple" request a foreign page may send without a CORS preflight; one
 # of these headers (Apollo's and GraphQL-over-HTTP's names) forces the preflight, so a browser
 # cannot be tricked into uploading for another site (CSRF). Our clients send one.
+# Multipart bodies get the upload size limit and start their database deadline only once the
+# file is in (app/http_guards.py): only the upload mutation may come that way.
+MULTIPART_FIELDS = frozenset({"uploadMaterial", "__typename"})
 PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "graphql-preflight")
 
 
@@ -146,6 +150,8 @@ class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
         data = await super().parse_http_body(request)
         if isinstance(data, list):
             raise HTTPException(400, "Batched operations are not accepted")
+        if content_type.startswith("multipart/") and not _uploads_only(data.query):
+            raise HTTPException(400, "Multipart requests carry the uploadMaterial mutation only")
         if data.query is None:
             digest = self._persisted_id(request, data)
             if digest is None:
@@ -164,3 +170,20 @@ class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
         if digest is None and isinstance(persisted, dict):
             digest = persisted.get("sha256Hash")
         return digest if isinstance(digest, str) and len(digest) == 64 else None
+
+
+def _uploads_only(query: str | None) -> bool:
+    """Whether a (multipart) request's document is one mutation selecting only upload fields."""
+    try:
+        document = parse(query or "")
+    except GraphQLError:
+        return False
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            return False  # fragments could smuggle other fields in
+        if definition.operation != OperationType.MUTATION:
+            return False
+        for selection in definition.selection_set.selections:
+            if not isinstance(selection, FieldNode) or selection.name.value not in MULTIPART_FIELDS:
+                return False
+    return True

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import strawberry
+from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -34,7 +35,6 @@ from applications import schema as applications_schema
 from applications.uploads import schema as uploads_schema
 from auth import schema as auth_schema
 from electronic_cards import schema as cards_schema
-from graphql import GraphQLError, OperationDefinitionNode
 from matters import schema as matters_schema
 from notifications import schema as notifications_schema
 

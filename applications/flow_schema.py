@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import strawberry
 from bson import ObjectId
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from app.api_types import JSON, UserError, run_mutation
@@ -29,7 +30,6 @@ from applications.postcheck import PostCheckDesk
 from applications.reporting import Reporting
 from applications.schema import MaterialInput, _typed
 from applications.types import Application
-from graphql import GraphQLError
 
 
 def _oid(value: strawberry.ID, kind: str, field: str) -> ObjectId:

@@ -7,6 +7,7 @@ from typing import Any, TypeVar, cast
 
 import strawberry
 from bson import ObjectId
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from app.api_types import JSON, UserError, run_mutation
@@ -18,7 +19,6 @@ from applications.models import MaterialRef, Provision
 from applications.service import Submission
 from applications.types import Application, RatingStats
 from applications.workflow import Status
-from graphql import GraphQLError
 
 T = TypeVar("T")
 

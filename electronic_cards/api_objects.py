@@ -7,6 +7,7 @@ import base64
 from datetime import date, datetime
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from app.api_types import JSON
@@ -15,7 +16,6 @@ from app.ids import to_global_id
 from electronic_cards import models, registry
 from electronic_cards.rendering import render_png
 from electronic_cards.service import LicenceView, QrToken
-from graphql import GraphQLError
 
 strawberry.enum(
     models.LicenceStatus,

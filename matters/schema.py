@@ -10,12 +10,12 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from app.context import Context
 from app.errors import AccessError, DomainError
 from app.pagination import Connection, Edge, PageInfo
-from graphql import GraphQLError
 from matters import models, service
 from matters.demo_templates import REGIONS
 from matters.types import Department, Material, Matter, Region, ServicePoint

@@ -125,8 +125,9 @@ async def test_oversize_bodies_are_refused(api: Api) -> None:
 
 
 def test_unexpected_errors_are_masked_and_ours_are_not() -> None:
-    from app.errors import ForbiddenError
     from graphql import GraphQLError
+
+    from app.errors import ForbiddenError
 
     assert should_mask(GraphQLError("boom", original_error=RuntimeError("secret detail")))
     assert not should_mask(GraphQLError("denied", original_error=ForbiddenError()))

@@ -6,8 +6,6 @@ import importlib.util
 from pathlib import Path
 
 import graphql
-from app.schema import build_schema, export_sdl
-from app.settings import Settings
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -15,6 +13,9 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
 )
+
+from app.schema import build_schema, export_sdl
+from app.settings import Settings
 
 ROOT = Path(__file__).parents[2]
 ROOT_TYPES = {"Query", "Mutation", "Subscription"}

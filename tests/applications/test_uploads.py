@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,33 @@ async def test_multipart_without_a_preflight_header_is_refused(api: Api, citizen
     assert response.status_code == 400
     anonymous = await post_upload(api, None, png("anon"))
     assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_multipart_carries_the_upload_mutation_only(api: Api, citizen: str) -> None:
+    """Multipart gets the upload size limit and a late database deadline: nothing else may
+    ride on it (another operation, a query, an upload plus something else, a fragment)."""
+    before = await api.state.db["material_uploads"].count_documents({})
+    for query in (
+        "{ me { id } }",
+        "mutation { logout { ok } }",
+        "mutation($input: UploadMaterialInput!) { uploadMaterial(input: $input) { upload { id } }"
+        " logout { ok } }",
+        "mutation($input: UploadMaterialInput!) { ...F } fragment F on Mutation {"
+        " uploadMaterial(input: $input) { upload { id } } }",
+        "not graphql",
+    ):
+        operations = {"query": query, "variables": {"input": {"file": None}}}
+        response = await api.client.post(
+            "/graphql",
+            data={
+                "operations": json.dumps(operations),
+                "map": json.dumps({"0": ["variables.input.file"]}),
+            },
+            files={"0": ("a.png", png("m"), "image/png")},
+            headers={"Authorization": f"Bearer {citizen}", "apollo-require-preflight": "true"},
+        )
+        assert response.status_code == 400, (query, response.text)
+    assert await api.state.db["material_uploads"].count_documents({}) == before
 
 
 async def test_size_limits_typed_within_the_envelope_and_413_beyond(

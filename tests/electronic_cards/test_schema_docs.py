@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
+
 from app.schema import build_schema, export_sdl
 from app.settings import Settings
-from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
 
 WALLET_TYPES = {
     "Licence",

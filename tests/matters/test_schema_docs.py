@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from graphql import GraphQLInputObjectType, GraphQLObjectType, GraphQLScalarType
+
 from app.schema import build_schema
 from app.settings import Settings
-from graphql import GraphQLInputObjectType, GraphQLObjectType, GraphQLScalarType
 
 CATALOGUE_ROOTS = {
     "matter", "matters", "searchMatters", "bundles", "lifeEvents", "departments", "regions",

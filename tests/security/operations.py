@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+import graphql
 from bson import ObjectId
 
-import graphql
 from app.ids import to_global_id
 from app.schema import export_sdl
 

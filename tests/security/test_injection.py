@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import graphql
 import pytest
 
-import graphql
 from matters.service import seed_catalogue
 from matters.store import MatterStore
 from tests.applications.conftest import BUSINESS, business_input, demo_catalogue, own_business_input
