@@ -11,6 +11,8 @@ deleted.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,22 +32,30 @@ def backup(uri: str, output: Path) -> int:
 
 
 def restore(archive: Path, storage: Path) -> Path | None:
-    """Unpack `archive` as the database directory `storage`; returns where the old one went."""
+    """Unpack `archive` as the database directory `storage`; returns where the old one went.
+
+    The archive is unpacked into a fresh sibling directory and only renamed into place once the
+    restore program succeeded, so a corrupt or truncated archive leaves `storage` exactly as it
+    was (the next `zsb serve` starts on the old data, never on a half-restored directory).
+    """
     if not archive.is_file():
         raise FileNotFoundError(archive)
-    kept = None
-    if storage.exists():
-        kept = storage.with_name(f"{storage.name}.before-restore-{time.strftime('%Y%m%dT%H%M%S')}")
-        storage.rename(kept)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    staging = storage.with_name(f"{storage.name}.restoring-{stamp}-{os.getpid()}")
+    storage.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "secantus.restore_cli", "--archive", str(archive)]
     done = subprocess.run(  # noqa: S603 - fixed argv, our own interpreter
-        [*command, "--target-dir", str(storage)],
+        [*command, "--target-dir", str(staging)],
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        if kept is not None and not storage.exists():
-            kept.rename(storage)  # nothing was restored: put the old data back
+        shutil.rmtree(staging, ignore_errors=True)  # only ever our own partial unpack
         raise RuntimeError(done.stderr.strip() or "restore failed")
+    kept = None
+    if storage.exists():
+        kept = storage.with_name(f"{storage.name}.before-restore-{stamp}")
+        storage.rename(kept)
+    staging.rename(storage)  # same parent directory: an atomic rename
     return kept
