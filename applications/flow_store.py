@@ -80,11 +80,11 @@ INDEXES = [
                 name="agent_recent",
                 sparse=True,
             ),
-            # 撤销 whose effects the worker still has to finish (the flag is unset when done).
+            # 撤销 whose effects the worker still has to finish (the flag is unset when done). Not
+            # sparse: SecantusDB's planner does not pick a sparse index for an equality match.
             IndexModel(
                 [("revocation_effects_pending", ASCENDING)],
                 name="revocation_effects_pending",
-                sparse=True,
             ),
             # 一件事: the member cases of a bundle.
             IndexModel([("bundle_id", ASCENDING)], name="bundle_members", sparse=True),

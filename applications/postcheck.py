@@ -186,11 +186,9 @@ async def audit_revocation(
 
 async def retry_revocation_effects(svc: ApplicationService, limit: int = 500) -> int:
     """Worker housekeeping: finish the revocations whose effects failed; how many finished."""
-    cursor = (
-        svc.store.apps.find({"revocation_effects_pending": True, "status": Status.REVOKED.value})
-        .sort([("_id", 1)])
-        .limit(limit)
-    )
+    # The flag is only ever set by the REVOKED transition: the flag alone selects (and an
+    # equality on it alone is what the planner serves from its index).
+    cursor = svc.store.apps.find({"revocation_effects_pending": True}).limit(limit)
     done = 0
     for doc in await cursor.to_list(limit):
         if await after_revocation(svc, Application.from_document(doc)) is not None:
