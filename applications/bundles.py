@@ -14,11 +14,15 @@ on any error nothing is written. Then:
 
 A process that dies between 1 and 3 leaves a SUBMITTING bundle; a retry with the same key (or
 the worker's housekeeping, `finish_stale`) completes it, and each member exists exactly once.
+Housekeeping gives up on a bundle after MAX_FINISH_ATTEMPTS failed passes (state FAILED; a
+retry of the request may still complete it) or at once when its applicant was erased
+(ABANDONED).
 The aggregate status is derived from the members on read.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,7 +47,11 @@ from matters.models import Matter, Situation
 if TYPE_CHECKING:
     from applications.service import ApplicationService
 
+log = logging.getLogger(__name__)
+
 STALE_AFTER = timedelta(minutes=2)
+STALE_BATCH = 100
+MAX_FINISH_ATTEMPTS = 5  # housekeeping passes (hourly) before a bundle is FAILED
 MAX_MEMBERS = 20
 _MATERIAL_FIELD = re.compile(r"^materials\[(\d+)\]")
 
@@ -55,6 +63,8 @@ class BundleStatus(StrEnum):
     APPROVED = "APPROVED"  # every member approved: 一次办好
     PARTIALLY_APPROVED = "PARTIALLY_APPROVED"  # all finished, some not approved
     CLOSED = "CLOSED"  # all finished, none approved
+    FAILED = "FAILED"  # housekeeping gave up (`last_error`); a retried request may finish it
+    ABANDONED = "ABANDONED"  # never completed: its applicant was erased
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +80,8 @@ class BundleApplication:
 
     @property
     def status(self) -> BundleStatus:
+        if self.state in (BundleStatus.FAILED, BundleStatus.ABANDONED):
+            return BundleStatus(self.state)
         if self.state != "COMPLETE" or len(self.members) < len(self.matter_codes):
             return BundleStatus.SUBMITTING
         statuses = {m.status for m in self.members}
@@ -334,24 +346,57 @@ class BundleDesk:
         )
 
     async def finish_stale(self, now: datetime) -> int:
-        """Housekeeping: complete bundles a dead process left SUBMITTING (as their applicant)."""
+        """Housekeeping: complete bundles a dead process left SUBMITTING (as their applicant).
+
+        Oldest first, each on its own: a bundle that fails is logged, its `finish_attempts`
+        and `last_error` recorded, and the pass goes on; after MAX_FINISH_ATTEMPTS it is
+        FAILED, and a bundle whose applicant was erased is ABANDONED, so neither comes back."""
         done = 0
-        cursor = self.bundles.find(
-            {"state": "SUBMITTING", "created_at": {"$lt": now - STALE_AFTER}}
-        ).limit(100)
-        for doc in await cursor.to_list(100):
-            user = await self.svc.auth.get_user(doc["applicant_id"])
-            if user is None:
-                continue
-            applicant = Viewer(
-                user_id=user.id,
-                session_id="housekeeping",
-                roles=frozenset({Role.CITIZEN}),
-                assurance_level=user.assurance_level,
-            )
-            await self._finish(applicant, doc)
-            done += 1
+        cursor = (
+            self.bundles.find({"state": "SUBMITTING", "created_at": {"$lt": now - STALE_AFTER}})
+            .sort([("created_at", 1), ("_id", 1)])
+            .limit(STALE_BATCH)
+        )
+        for doc in await cursor.to_list(STALE_BATCH):
+            try:
+                user = await self.svc.auth.get_user(doc["applicant_id"])
+                if user is None or doc.get("applicant_erased_at") is not None:
+                    # Nobody to submit for any more: the remaining members will never exist.
+                    await self._give_up(doc, "ABANDONED", "applicant erased")
+                    continue
+                applicant = Viewer(
+                    user_id=user.id,
+                    session_id="housekeeping",
+                    roles=frozenset({Role.CITIZEN}),
+                    assurance_level=user.assurance_level,
+                )
+                await self._finish(applicant, doc)
+                done += 1
+            except Exception as exc:  # one bad bundle must not stop the others
+                log.exception("could not finish a stale bundle", extra={"bundle": str(doc["_id"])})
+                await self._record_failure(doc, _describe(exc))
         return done
+
+    async def _record_failure(self, doc: Document, error: str) -> None:
+        attempts = int(doc.get("finish_attempts", 0)) + 1
+        update: Document = {"$set": {"finish_attempts": attempts, "last_error": error}}
+        if attempts >= MAX_FINISH_ATTEMPTS:
+            update["$set"]["state"] = "FAILED"
+        # Guarded on the state: a concurrent retry that completed the bundle stays COMPLETE.
+        await self.bundles.update_one({"_id": doc["_id"], "state": "SUBMITTING"}, update)
+
+    async def _give_up(self, doc: Document, state: str, error: str) -> None:
+        await self.bundles.update_one(
+            {"_id": doc["_id"], "state": "SUBMITTING"},
+            {"$set": {"state": state, "last_error": error}},
+        )
+
+
+def _describe(exc: Exception) -> str:
+    """What went wrong, without personal data: the class and the stable error codes."""
+    if isinstance(exc, DomainError):
+        return f"{type(exc).__name__}: " + ",".join(sorted({e.code for e in exc.errors}))
+    return type(exc).__name__
 
 
 def _remap(error: DomainError, index: list[int]) -> DomainError:

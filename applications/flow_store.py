@@ -61,7 +61,15 @@ INDEXES = [
     ),
     CollectionIndexes(
         CREDIT_EVENTS,
-        [IndexModel([("subject_id", ASCENDING), ("at", DESCENDING)], name="by_subject")],
+        [
+            IndexModel([("subject_id", ASCENDING), ("at", DESCENDING)], name="by_subject"),
+            # One credit event per (case, kind): a retried revocation upserts, never duplicates.
+            IndexModel(
+                [("application_id", ASCENDING), ("kind", ASCENDING)],
+                name="application_kind",
+                unique=True,
+            ),
+        ],
     ),
     CollectionIndexes(
         "applications",
@@ -71,6 +79,12 @@ INDEXES = [
                 [("agent_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
                 name="agent_recent",
                 sparse=True,
+            ),
+            # 撤销 whose effects the worker still has to finish (the flag is unset when done). Not
+            # sparse: SecantusDB's planner does not pick a sparse index for an equality match.
+            IndexModel(
+                [("revocation_effects_pending", ASCENDING)],
+                name="revocation_effects_pending",
             ),
             # 一件事: the member cases of a bundle.
             IndexModel([("bundle_id", ASCENDING)], name="bundle_members", sparse=True),

@@ -22,7 +22,7 @@ from applications.errors import (
 from applications.feedback import rate_with_rectification
 from applications.materials import MAX_REFERENCE, MaterialCheck
 from applications.models import Application, Event, MaterialRef, Provision
-from applications.postcheck import after_revocation
+from applications.postcheck import after_revocation, audit_revocation
 from applications.store import ApplicationStore
 from applications.workflow import Status
 from auth.permissions import Viewer
@@ -243,11 +243,19 @@ class FollowUp:
         app = await self._for_clerk(viewer, app_id)
         if app.status is not Status.APPROVED:
             raise InvalidTransitionError(app.status.value, "撤销")
+        # The effects (licence withdrawn, credit event) are flagged pending in the same guarded
+        # transition: if they fail now, the worker's housekeeping finishes them (a retried
+        # mutation could not: the case is no longer APPROVED).
+        fields = {
+            "revoke_reason": text,
+            "revoked_by": viewer.user_id,
+            "revocation_effects_pending": True,
+        }
         revoked = await self._move(
-            viewer, app, Status.REVOKED, "REVOKE", "撤销", note=text, fields={"revoke_reason": text}
+            viewer, app, Status.REVOKED, "REVOKE", "撤销", note=text, fields=fields
         )
-        # The delivered e-licence is withdrawn too; a broken commitment leaves a credit event.
-        await after_revocation(self, viewer, revoked, text)  # type: ignore[arg-type]
+        licence_revoked = await after_revocation(self, revoked)  # type: ignore[arg-type]
+        await audit_revocation(self, viewer, revoked, licence_revoked)  # type: ignore[arg-type]
         return revoked
 
     async def rating_stats(

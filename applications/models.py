@@ -101,6 +101,8 @@ class Application:
     agency_grant_id: ObjectId | None = None  # 帮办代办: the authorisation it was submitted under
     bundle_id: ObjectId | None = None  # 一件事: the bundle this case belongs to
     post_check: Document | None = None  # 告知承诺: the post-check's outcome, once recorded
+    revoke_reason: str | None = None  # 撤销: why, and who (the worker finishes the effects)
+    revoked_by: ObjectId | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> Application:
@@ -137,4 +139,6 @@ class Application:
             agency_grant_id=doc.get("agency_grant_id"),
             bundle_id=doc.get("bundle_id"),
             post_check=doc.get("post_check"),
+            revoke_reason=doc.get("revoke_reason"),
+            revoked_by=doc.get("revoked_by"),
         )

@@ -11,11 +11,13 @@ the REVOKED status like every status change.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
 
 from app.db import Document
 from app.errors import DomainError
@@ -115,33 +117,80 @@ class PostCheckDesk:
         return moved
 
 
-async def after_revocation(
-    svc: ApplicationService, viewer: Viewer, app: Application, reason: str
-) -> None:
-    """What a revocation does beyond the case: licence withdrawn, credit event, audit."""
-    licence_revoked = False
+async def after_revocation(svc: ApplicationService, app: Application) -> bool | None:
+    """Finish a revocation's effects: licence withdrawn, credit event for a commitment case.
+
+    Idempotent, so the request and any number of worker passes may run it: the wallet revokes
+    only a VALID/SUSPENDED licence, the credit event is an upsert on its unique
+    (application_id, kind). The case's `revocation_effects_pending` flag, set in the guarded
+    REVOKED transition, is cleared only once both went through. Returns whether this call
+    withdrew the licence, or None when an effect failed (the flag stays; the worker retries)."""
+    reason = str(app.revoke_reason or "")
     try:
-        licence_revoked = await withdraw_result(svc.sink, app.result, reason, viewer.user_id)
-    except Exception:  # the revocation of the case stands; the audit says the licence did not go
-        log.exception("could not revoke the delivered licence")
-    broken = (app.post_check or {}).get("outcome") == PostCheckOutcome.BROKEN.value
-    if app.commitment:
-        await svc.store.db[CREDIT_EVENTS].insert_one(
-            {
-                "subject_id": app.applicant_id,
-                "kind": "BROKEN_COMMITMENT" if broken else "COMMITMENT_APPROVAL_REVOKED",
-                "application_id": app.id,
-                "matter_code": app.matter_code,
-                "department_code": app.department_code,
-                "reason": reason,
-                "at": svc.now(),
-                "by": viewer.user_id,
-            }
+        licence_revoked = await withdraw_result(svc.sink, app.result, reason, app.revoked_by)
+        if app.commitment:
+            await _credit_event(svc, app, reason)
+    except Exception:  # the case stays REVOKED and flagged; `retry_revocation_effects` resumes
+        log.exception(
+            "revocation effects failed; the worker retries", extra={"application": str(app.id)}
         )
+        return None
+    await svc.store.apps.update_one(
+        {"_id": app.id, "revocation_effects_pending": True},
+        {
+            "$unset": {"revocation_effects_pending": ""},
+            "$set": {"revocation_effects_at": svc.now()},
+        },
+    )
+    return licence_revoked
+
+
+async def _credit_event(svc: ApplicationService, app: Application, reason: str) -> None:
+    broken = (app.post_check or {}).get("outcome") == PostCheckOutcome.BROKEN.value
+    kind = "BROKEN_COMMITMENT" if broken else "COMMITMENT_APPROVAL_REVOKED"
+    # DuplicateKeyError: a concurrent pass inserted it first; it exists, once.
+    with contextlib.suppress(DuplicateKeyError):
+        await svc.store.db[CREDIT_EVENTS].update_one(
+            {"application_id": app.id, "kind": kind},
+            {
+                "$setOnInsert": {
+                    "subject_id": app.applicant_id,
+                    "matter_code": app.matter_code,
+                    "department_code": app.department_code,
+                    "reason": reason,
+                    "at": svc.now(),
+                    "by": app.revoked_by,
+                }
+            },
+            upsert=True,
+        )
+
+
+async def audit_revocation(
+    svc: ApplicationService, viewer: Viewer, app: Application, licence_revoked: bool | None
+) -> None:
+    broken = (app.post_check or {}).get("outcome") == PostCheckOutcome.BROKEN.value
     await audit(
         svc.store.db,
         "applications.revoke",
         viewer,
         to_global_id("Application", app.id),
-        {"licence_revoked": licence_revoked, "commitment": app.commitment, "broken": broken},
+        {
+            "licence_revoked": bool(licence_revoked),
+            "effects_pending": licence_revoked is None,
+            "commitment": app.commitment,
+            "broken": broken,
+        },
     )
+
+
+async def retry_revocation_effects(svc: ApplicationService, limit: int = 500) -> int:
+    """Worker housekeeping: finish the revocations whose effects failed; how many finished."""
+    # The flag is only ever set by the REVOKED transition: the flag alone selects (and an
+    # equality on it alone is what the planner serves from its index).
+    cursor = svc.store.apps.find({"revocation_effects_pending": True}).limit(limit)
+    done = 0
+    for doc in await cursor.to_list(limit):
+        if await after_revocation(svc, Application.from_document(doc)) is not None:
+            done += 1
+    return done

@@ -27,6 +27,7 @@ from app.ids import to_global_id
 from applications.bundles import BundleDesk
 from applications.deadlines import CHINA, working_days_between
 from applications.models import Application, Event
+from applications.postcheck import retry_revocation_effects
 from applications.workflow import Status
 from notifications import service as notifications_service
 
@@ -110,6 +111,7 @@ async def housekeeping(svc: ApplicationService, now: datetime) -> dict[str, int]
         "reminded": await remind_supplements(svc, now),
         "expired": await expire_supplements(svc, now),
         "bundles_finished": await BundleDesk(svc).finish_stale(now),
+        "revocations_finished": await retry_revocation_effects(svc),
     }
 
 

@@ -102,12 +102,12 @@ class WalletSink:
         )
         await self._record(application_id, f"WALLET:{licence.id}", datetime.now().astimezone())
 
-    async def revoke(self, licence_id: ObjectId, reason: str, actor_id: ObjectId) -> bool:
+    async def revoke(self, licence_id: ObjectId, reason: str, actor_id: ObjectId | None) -> bool:
         """Withdraw a licence this sink delivered (the wallet marks it REVOKED)."""
         return await self._wallet.revoke_issued(licence_id, reason, actor_id) is not None
 
 
-async def withdraw_result(sink: Any, result: Any, reason: str, actor_id: ObjectId) -> bool:
+async def withdraw_result(sink: Any, result: Any, reason: str, actor_id: ObjectId | None) -> bool:
     """Revoke a delivered e-licence result (撤销); False when there is nothing to revoke."""
     delivery = (result or {}).get("delivery") or ""
     revoke = getattr(sink, "revoke", None)

@@ -38,6 +38,11 @@ def index_names(plan: Any) -> set[str]:
             None,
             "applicant_idempotency_key_v2",
         ),
+        (
+            {"revocation_effects_pending": True},
+            None,
+            "revocation_effects_pending",
+        ),
     ],
 )
 async def test_queries_use_their_index(

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from app.ids import to_global_id
+from applications.bundles import MAX_FINISH_ATTEMPTS, BundleDesk, BundleStatus
+from applications.personal_data import erase
 from applications.reminders import housekeeping, service_for
-from tests.applications.conftest import errors
+from tests.applications.conftest import CITIZEN, errors
 from tests.applications.flows.conftest import FOOD, RESTAURANT, restaurant_input
 from tests.factories import Api, create_demo_user
 
@@ -144,3 +148,66 @@ async def test_a_bundle_left_half_submitted_is_finished_exactly_once(
     assert await counts(api) == (2, 1)
     again = await housekeeping(service_for(api.state), later)
     assert again["bundles_finished"] == 0
+
+
+async def stored(api: Api, bundle_id: Any) -> dict[str, Any]:
+    doc = await api.state.db["application_bundles"].find_one({"_id": bundle_id})
+    assert doc is not None
+    return doc
+
+
+async def stale(api: Api, citizen: str, key: str) -> dict[str, Any]:
+    """A bundle left SUBMITTING after its first member (a process died); its stored document."""
+    await api.data(SUBMIT_BUNDLE, {"input": restaurant_input(key)}, citizen)
+    db = api.state.db
+    doc = await db["application_bundles"].find_one({"idempotency_key": key})
+    assert doc is not None
+    await db["applications"].delete_one({"bundle_id": doc["_id"], "matter_code": FOOD})
+    await db["application_bundles"].update_one(
+        {"_id": doc["_id"]}, {"$set": {"state": "SUBMITTING"}}
+    )
+    return doc
+
+
+async def test_a_failing_stale_bundle_neither_blocks_the_others_nor_comes_back_forever(
+    api: Api, citizen: str
+) -> None:
+    db = api.state.db
+    bad = await stale(api, citizen, "bundle-0007")
+    # Its member can no longer be submitted: the stored request names a situation the matter
+    # does not have (as after a catalogue change), so every attempt fails for real.
+    await db["application_bundles"].update_one(
+        {"_id": bad["_id"]}, {"$set": {f"request.situations.{FOOD}": "已撤销的情形"}}
+    )
+    good = await stale(api, citizen, "bundle-0008")
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    svc = service_for(api.state)
+
+    # The failing bundle is the oldest, so it comes first; the pass goes on past it.
+    assert (await housekeeping(svc, later))["bundles_finished"] == 1
+    assert (await stored(api, good["_id"]))["state"] == "COMPLETE"
+    failing = await stored(api, bad["_id"])
+    assert failing["state"] == "SUBMITTING"
+    assert failing["finish_attempts"] == 1
+    assert failing["last_error"].endswith("UNKNOWN_SITUATION")
+    for _ in range(MAX_FINISH_ATTEMPTS - 1):
+        assert (await housekeeping(svc, later))["bundles_finished"] == 0
+    failed = await stored(api, bad["_id"])
+    assert failed["state"] == "FAILED"
+    assert failed["finish_attempts"] == MAX_FINISH_ATTEMPTS
+    global_id = to_global_id("BundleApplication", bad["_id"])
+    seen = (await api.data(BUNDLE, {"id": global_id}, citizen))["bundleApplication"]
+    assert seen["status"] == "FAILED"
+    # Out of the selection: another pass leaves it alone.
+    await housekeeping(svc, later)
+    assert (await stored(api, bad["_id"]))["finish_attempts"] == MAX_FINISH_ATTEMPTS
+
+    # A bundle whose applicant was erased can never be completed: ABANDONED at once.
+    orphan = await stale(api, citizen, "bundle-0009")
+    user = await create_demo_user(api.state, CITIZEN)
+    await erase(db, user.id, datetime.now(UTC), None)
+    assert (await housekeeping(svc, later))["bundles_finished"] == 0
+    gone = await stored(api, orphan["_id"])
+    assert gone["state"] == "ABANDONED"
+    [view] = await BundleDesk(svc).views([gone])
+    assert view.status is BundleStatus.ABANDONED

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from app.ids import object_id_from_global
 from applications.deadlines import CHINA, working_days_between
+from applications.models import Application
+from applications.postcheck import after_revocation
 from applications.reminders import expire_supplements, housekeeping, remind_supplements, service_for
+from applications.results import WalletSink
+from auth.models import AssuranceLevel, Role
+from auth.permissions import Viewer
 from tests.applications.conftest import (
+    CLERK,
     RENTAL,
     SUBMIT,
     clerk_mutation,
@@ -19,7 +27,7 @@ from tests.applications.conftest import (
 from tests.applications.test_followup import property_input
 from tests.applications.test_process import submit
 from tests.applications.test_submit import CITIZEN_ID, ELDER_ID
-from tests.factories import Api
+from tests.factories import Api, create_demo_user
 
 ACCEPT = clerk_mutation("acceptApplication", "AcceptApplicationInput")
 APPROVE = clerk_mutation("approveApplication", "ApproveApplicationInput")
@@ -172,3 +180,66 @@ async def test_revoking_an_approval_revokes_the_licence_in_the_wallet(
     assert audit["details"]["licence_revoked"] is True
     titles = [n["title"] for n in (await api.data(INBOX, token=elder))["inbox"]["nodes"]]
     assert "您的办件有新进展" in titles
+
+
+class CardsFailingOnce:
+    """The real cards service, except that its first `revoke_issued` fails (a wallet outage)."""
+
+    def __init__(self, cards: Any) -> None:
+        self.cards = cards
+        self.calls = 0
+
+    async def revoke_issued(self, licence_id: Any, reason: str, actor_id: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("wallet unavailable")
+        return await self.cards.revoke_issued(licence_id, reason, actor_id)
+
+
+async def test_a_failed_licence_withdrawal_is_finished_by_the_worker_once(
+    api: Api, elder: str, clerk: str
+) -> None:
+    sub = await api.data(SUBMIT, {"input": elder_input("promise-0004", ELDER_ID)}, elder)
+    app_id = object_id_from_global(sub["submitApplication"]["application"]["id"], "Application")
+    # A commitment case whose approval delivered a licence (the elder card's instant approval
+    # takes no commitment, so the flag is set on the stored case).
+    await api.state.db["applications"].update_one({"_id": app_id}, {"$set": {"commitment": True}})
+    real = service_for(api.state)
+    cards = CardsFailingOnce(api.state.cards_service())
+    svc = dataclasses.replace(real, sink=WalletSink(cards, real.store.record_delivery))
+    user = await create_demo_user(api.state, CLERK)
+    viewer = Viewer(
+        user.id,
+        "s",
+        frozenset({Role.CLERK}),
+        AssuranceLevel.L3,
+        department_code=user.department_code,
+    )
+
+    revoked = await svc.revoke(viewer, app_id, "核实申请人不符合条件")
+    assert revoked.status.value == "REVOKED"
+    stored = await api.state.db["applications"].find_one({"_id": app_id})
+    assert stored is not None
+    assert stored["revocation_effects_pending"] is True
+    licences = {
+        lic["type"]["code"]: lic for lic in (await api.data(LICENCES, token=elder))["myLicences"]
+    }
+    assert licences["LNRYDZ"]["status"] == "VALID"  # the withdrawal failed
+    audit = await api.state.db["audit_events"].find_one({"action": "applications.revoke"})
+    assert audit is not None
+    assert audit["details"]["effects_pending"] is True
+
+    # A retried mutation cannot help (the case is REVOKED); the worker's pass does.
+    assert (await housekeeping(svc, datetime.now(CHINA)))["revocations_finished"] == 1
+    assert (await housekeeping(svc, datetime.now(CHINA)))["revocations_finished"] == 0
+    licences = {
+        lic["type"]["code"]: lic for lic in (await api.data(LICENCES, token=elder))["myLicences"]
+    }
+    assert licences["LNRYDZ"]["status"] == "REVOKED"
+    assert await api.state.db["credit_events"].count_documents({"application_id": app_id}) == 1
+    stored = await api.state.db["applications"].find_one({"_id": app_id})
+    assert stored is not None
+    assert "revocation_effects_pending" not in stored
+    # Effects run again (a second worker, a lost acknowledgement) change nothing.
+    assert await after_revocation(svc, Application.from_document(stored)) is False
+    assert await api.state.db["credit_events"].count_documents({"application_id": app_id}) == 1
