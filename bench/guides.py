@@ -97,15 +97,23 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        token: str | None = None,
+        content_type: str = "application/json",
+        extra_headers: str = "",
     ) -> tuple[int, bytes]:
+        """`extra_headers`: complete header lines ("Name: value\\r\\n" each)."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
         auth = f"Authorization: Bearer {token}\r\n" if token else ""
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
-            f"{auth}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"{auth}{extra_headers}Content-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)
         status_line = await self.reader.readline()

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bson import ObjectId  # noqa: E402
-from guides import free_port, start_server  # noqa: E402
+from guides import Connection, free_port, start_server  # noqa: E402
 
 from app.context import AppState  # noqa: E402
 from app.embedded_db import EmbeddedDatabase  # noqa: E402
@@ -89,32 +89,22 @@ def multipart(file: bytes) -> bytes:
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection with a bearer token."""
+    """One keep-alive HTTP/1.1 connection (guides.Connection) with a bearer token."""
 
     def __init__(self, port: int, token: str) -> None:
-        self.port = port
+        self.connection = Connection(port)
         self.token = token
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, body: bytes, content_type: str) -> dict[str, Any]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
-        head = (
-            f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
-            f"Authorization: Bearer {self.token}\r\napollo-require-preflight: true\r\n"
-            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        status, payload = await self.connection.request(
+            "POST",
+            "/graphql",
+            body,
+            self.token,
+            content_type=content_type,
+            extra_headers="apollo-require-preflight: true\r\n",
         )
-        self.writer.write(head.encode() + body)
-        status_line = await self.reader.readline()
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        payload = await self.reader.readexactly(length)
-        assert status_line.split()[1] == b"200", payload[:300]
+        assert status == 200, payload[:300]
         data: dict[str, Any] = json.loads(payload)
         assert "errors" not in data, payload[:300]
         return data
