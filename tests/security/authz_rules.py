@@ -36,9 +36,20 @@ class Rule:
     id_path: str | None = None
     readers_of_others: frozenset[str] = frozenset()
     ends_session: bool = False  # probe with a throw-away session (logout)
+    # Staff acts on an object: owning it (having reported a ticket) gives no right; only the
+    # roles in `readers_of_others` pass, for their own object as for anyone else's.
+    staff_only: bool = False
 
-    def on(self, kind: str, id_path: str, *, others: tuple[str, ...] = ()) -> Rule:
-        return replace(self, kind=kind, id_path=id_path, readers_of_others=frozenset(others))
+    def on(
+        self, kind: str, id_path: str, *, others: tuple[str, ...] = (), staff_only: bool = False
+    ) -> Rule:
+        return replace(
+            self,
+            kind=kind,
+            id_path=id_path,
+            readers_of_others=frozenset(others),
+            staff_only=staff_only,
+        )
 
 
 def public() -> Rule:
@@ -104,20 +115,26 @@ RULES: dict[str, Rule] = {
     "revokeApplication": roles("clerk"),
     "resubmitApplication": owner("application", "input.applicationId"),
     # 一件事, 帮办代办, tickets, post-checks, KPIs (applications/flows)
-    "bundleApplication": signed_in(),  # own-object probes want a "bundle" kind in authz_objects
+    "bundleApplication": owner("bundle", "id"),
     "myBundles": signed_in(),
     "submitBundle": signed_in(),
     "myAgencyGrants": signed_in(),
     "agencyGrantsToMe": signed_in(),
     "myAgentApplications": signed_in(),
     "grantAgency": signed_in(),
-    "revokeAgency": signed_in(),
+    "revokeAgency": owner("agency_grant", "input.grantId"),
     "myFeedback": signed_in(),
     "submitFeedback": signed_in(),
-    "ticket": signed_in(),  # reporter or department staff; a "ticket" kind would probe owners
+    # tickets: about a department none of the matrix's staff handles (authz_objects), so
+    # only the reporter and admins see one, and only admins may take or close it
+    "ticket": owner("ticket", "id").on("ticket", "id", others=("admin",)),
     "ticketQueue": roles("clerk", "supervisor", "admin"),
-    "startTicket": roles("clerk", "supervisor"),
-    "closeTicket": roles("supervisor"),
+    "startTicket": roles("clerk", "supervisor", "admin").on(
+        "ticket", "input.ticketId", others=("admin",), staff_only=True
+    ),
+    "closeTicket": roles("supervisor", "admin").on(
+        "ticket", "input.ticketId", others=("admin",), staff_only=True
+    ),
     "postCheckQueue": roles("clerk"),
     "recordPostCheck": roles("clerk"),
     "applicationKpis": roles("admin", "clerk", "supervisor"),
