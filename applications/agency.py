@@ -22,7 +22,6 @@ Revoked, expired or out-of-scope grants, and agents below real-name assurance (L
 from __future__ import annotations
 
 import dataclasses
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from app.errors import DomainError, ForbiddenError, InvalidIdError, NotFoundErro
 from app.ids import object_id_from_global, to_global_id
 from app.masking import mask_name, mask_phone
 from app.pagination import Connection, SortKey, paginate
+from applications.agent_notices import after_act
 from applications.errors import ApplicationNotFoundError
 from applications.flow_store import AGENCY_GRANTS
 from applications.models import Application
@@ -43,12 +43,9 @@ from applications.staff import audit
 from auth.identity_numbers import normalize_phone
 from auth.models import AssuranceLevel, Role
 from auth.permissions import Viewer
-from notifications import service as notifications_service
 
 if TYPE_CHECKING:
     from applications.service import ApplicationService, Submission
-
-log = logging.getLogger(__name__)
 
 MAX_GRANT_DAYS = 366
 MAX_MATTERS = 50
@@ -119,16 +116,6 @@ def as_principal(principal_id: ObjectId, agent: Viewer) -> Viewer:
         roles=frozenset({Role.CITIZEN}),
         assurance_level=agent.assurance_level,
     )
-
-
-# What the principal's notice says the agent did (AGENT_ACTED's `act`).
-ACT_NAMES = {
-    "SUBMIT": "代为提交申请",
-    "SUBMIT_BUNDLE": "代为提交一件事申请",
-    "SUPPLEMENT": "代为补交材料",
-    "RESUBMIT": "代为补正并重新提交",
-    "WITHDRAW": "代为撤回申请",
-}
 
 
 RECENT = SortKey((("created_at", -1), ("_id", -1)))
@@ -348,62 +335,6 @@ class AgencyDesk:
         grant = await self.grant_for(viewer, app.applicant_id, [app.matter_code], "applicationId")
         return Acting(viewer, as_principal(app.applicant_id, viewer), grant)
 
-    async def after_act(self, acting: Acting, app: Application, action: str) -> None:
-        """An agent's act on a case: audited, and the principal told (once per step)."""
-        if acting.grant is None:
-            return
-        await audit(
-            self.svc.store.db,
-            f"applications.agency.{action.lower()}",
-            acting.actor,
-            to_global_id("Application", app.id),
-            {"grant": to_global_id("AgencyGrant", acting.grant.id), "matter": app.matter_code},
-        )
-        await self.tell_principal(
-            acting.grant,
-            app.matter_name,
-            action,
-            f"applications/{to_global_id('Application', app.id)}",
-            key=f"agent:{app.id}:{action}:{len(app.timeline)}",
-        )
-
-    async def after_bundle(
-        self, agent: Viewer, grant: AgencyGrant, bundle_id: ObjectId, name: str
-    ) -> None:
-        """An agent's 一件事 submission: audited; the principal told once for the bundle."""
-        gid = to_global_id("BundleApplication", bundle_id)
-        await audit(
-            self.svc.store.db,
-            "applications.agency.submit_bundle",
-            agent,
-            gid,
-            {"grant": to_global_id("AgencyGrant", grant.id)},
-        )
-        await self.tell_principal(
-            grant, name, "SUBMIT_BUNDLE", f"bundles/{gid}", key=f"agent:{bundle_id}:SUBMIT_BUNDLE"
-        )
-
-    async def tell_principal(
-        self, grant: AgencyGrant, matter_name: str, action: str, target: str, key: str
-    ) -> None:
-        """The principal's inbox notice of an agent's act. A failure is logged, never undoes
-        the act (as for status notices)."""
-        try:
-            await notifications_service.notify(
-                self.svc.store.db,
-                grant.principal_id,
-                "AGENT_ACTED",
-                {
-                    "agent_phone": grant.agent_phone,  # masked
-                    "matter_name": matter_name,
-                    "act": ACT_NAMES[action],
-                    "target": target,
-                },
-                key=key,
-            )
-        except Exception:
-            log.exception("could not tell the principal of an agent's act")
-
     async def submit_for(self, viewer: Viewer, sub: Submission) -> Application:
         """The agent's submission, checked against a grant in force, made as the principal's."""
         principal, grant = await self.principal_of(
@@ -415,17 +346,9 @@ class AgencyDesk:
         app = await self.svc.submit(principal, agent_sub)
         if app.agent_id != viewer.user_id:  # the key named a case of someone else's making
             raise refused()
-        await audit(
-            self.svc.store.db,
-            "applications.agency.submit",
-            viewer,
-            to_global_id("Application", app.id),
-            {"grant": to_global_id("AgencyGrant", grant.id), "matter": app.matter_code},
-        )
-        gid = to_global_id("Application", app.id)
-        await self.tell_principal(
-            grant, app.matter_name, "SUBMIT", f"applications/{gid}", key=f"agent:{app.id}:SUBMIT"
-        )
+        # Audited and told to the principal; keyed by the case, so a retry tells them once.
+        acting = Acting(viewer, principal, grant)
+        await after_act(self.svc.store.db, acting, app, "SUBMIT", key=f"agent:{app.id}:SUBMIT")
         return app
 
 

@@ -37,6 +37,7 @@ from app.errors import DomainError, InputErrors, NotFoundError
 from app.pagination import Connection, SortKey, paginate
 from applications import forms
 from applications.agency import AGENT_KEY_PREFIX, AgencyDesk
+from applications.agent_notices import after_bundle
 from applications.flow_store import BUNDLES
 from applications.materials import MAX_MATERIALS
 from applications.models import Application, MaterialRef, Provision
@@ -137,7 +138,10 @@ class BundleDesk:
             {"applicant_id": applicant.user_id, "idempotency_key": key}
         )
         if found is not None:
-            return await self._finish(applicant, self._same(found, bundle_code))
+            done = await self._finish(applicant, self._same(found, bundle_code))
+            if grant is not None:  # a retry: the principal's notice is keyed, sent once
+                await after_bundle(self.svc.store.db, viewer, grant, done.id, done.bundle_name)
+            return done
         bundle = await self._bundle(bundle_code)
         members = [r.matter for r in await self.svc.matters.bundle_members(bundle)]
         if len(members) != len(bundle.matter_codes):
@@ -153,7 +157,8 @@ class BundleDesk:
             form,
             materials,
             deferral_commitment,
-            uploaders=(applicant.user_id, viewer.user_id),  # the agent's own uploads too
+            # 帮办代办: the agent's own uploads serve too (as for single submissions).
+            uploaders=(applicant.user_id, viewer.user_id) if grant else None,
         )
         doc: Document = {
             "_id": ObjectId(),
@@ -184,7 +189,7 @@ class BundleDesk:
             doc = self._same(winner, bundle_code)
         done = await self._finish(applicant, doc)
         if grant is not None:
-            await AgencyDesk(self.svc).after_bundle(viewer, grant, done.id, done.bundle_name)
+            await after_bundle(self.svc.store.db, viewer, grant, done.id, done.bundle_name)
         return done
 
     async def _bundle(self, bundle_code: str) -> Bundle:

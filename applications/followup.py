@@ -14,6 +14,7 @@ from bson import ObjectId
 
 from app.errors import DomainError, InputErrors
 from applications.agency import Acting, AgencyDesk
+from applications.agent_notices import after_act
 from applications.deadlines import due_at
 from applications.errors import (
     ApplicationNotFoundError,
@@ -142,7 +143,7 @@ class FollowUp:
             fields=fields,
             on_behalf_of=acting.on_behalf_of,
         )
-        await self._agency().after_act(acting, moved, "RESUBMIT")
+        await after_act(self.store.db, acting, moved, "RESUBMIT")
         return moved
 
     def _agency(self) -> AgencyDesk:
@@ -228,7 +229,7 @@ class FollowUp:
             if found is None:
                 raise ConcurrentChangeError()
             moved = found
-        await self._agency().after_act(acting, moved, "SUPPLEMENT")
+        await after_act(self.store.db, acting, moved, "SUPPLEMENT")
         return moved
 
     async def rate(

@@ -25,6 +25,7 @@ from app.ids import to_global_id
 from app.pagination import Connection
 from applications import forms, materials
 from applications.agency import AGENT_KEY_PREFIX, AgencyDesk, agent_fields
+from applications.agent_notices import after_act
 from applications.deadlines import CHINA, due_at
 from applications.decide import decide_instantly
 from applications.departments import may_process
@@ -502,7 +503,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
             note=_note(reason),
             on_behalf_of=acting.on_behalf_of,
         )
-        await AgencyDesk(self).after_act(acting, moved, "WITHDRAW")
+        await after_act(self.store.db, acting, moved, "WITHDRAW")
         return moved
 
     # -- helpers ---------------------------------------------------------------------------
