@@ -97,6 +97,31 @@ async def _agency_grant(api: Api, token: str) -> str | None:
     return payload["grant"]["id"] if payload["grant"] else None
 
 
+_CLERK_ACT = """mutation($input: %s!) { %s(input: $input) { application { id } } }"""
+_RATE = """mutation($input: RateApplicationInput!) {
+  rateApplication(input: $input) { application { rating { rectificationStatus } } } }"""
+_MY_FEEDBACK = "{ myFeedback { nodes { id kind } } }"
+CLERK = "13800000201"  # the matrix's clerk: the city 行政审批服务局 handles 市南区's cases
+
+
+async def _rectification(api: Api, token: str) -> str | None:
+    """差评整改: the person's case (市南区 个体工商户设立登记) approved by the matrix's clerk and
+    rated 1 star: a ticket of a department the matrix's clerk and supervisor may handle."""
+    app_id = await _application(api, token)
+    if app_id is None:
+        return None
+    auth = api.state.auth_service()
+    clerk = (await auth.open_session_for_phone(CLERK, method="test")).access_token
+    for name, input_type in (("acceptApplication", "AcceptApplicationInput"),
+                             ("approveApplication", "ApproveApplicationInput")):  # fmt: skip
+        query = _CLERK_ACT % (input_type, name)
+        await api.data(query, {"input": {"applicationId": app_id}}, clerk)
+    rating = {"applicationId": app_id, "score": 1, "comment": "等了很久"}
+    await api.data(_RATE, {"input": rating}, token)
+    mine = (await api.data(_MY_FEEDBACK, token=token))["myFeedback"]["nodes"]
+    return next((t["id"] for t in mine if t["kind"] == "RECTIFICATION"), None)
+
+
 # kind -> (factory, the GraphQL type name its global ids carry)
 OBJECT_KINDS: dict[str, tuple[Factory, str]] = {
     "application": (_application, "Application"),
@@ -106,6 +131,7 @@ OBJECT_KINDS: dict[str, tuple[Factory, str]] = {
     "material": (_material, "Upload"),
     "bundle": (_bundle, "BundleApplication"),  # needs the flows' catalogue (开饭店一件事)
     "ticket": (_ticket, "Ticket"),
+    "rectification": (_rectification, "Ticket"),
     "agency_grant": (_agency_grant, "AgencyGrant"),
 }
 

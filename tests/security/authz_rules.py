@@ -15,7 +15,8 @@ carries an object id, and the kind of object (`OBJECT_KINDS` in `authz_objects.p
 make one for a person; add a kind there if yours is new). Such a field is probed three times per
 role: with the caller's own object, with someone else's, and with an id that names nothing.
 `readers_of_others` lists roles that may legitimately see other people's objects (a clerk reads
-the applications of their department).
+the applications of their department). A field whose authorisation depends on the object (a
+ticket's department) may have a tuple of rules, one per kind of object; each is probed.
 
 Roles are the matrix's people (tests/security/roles.py): anonymous, citizen, clerk, operator,
 verifier, admin, supervisor. Clerk and verifier are also citizens (their accounts carry CITIZEN).
@@ -68,7 +69,8 @@ def owner(kind: str, id_path: str, *, who: tuple[str, ...] = EVERYONE_SIGNED_IN)
     return Rule(frozenset(who), kind, id_path)
 
 
-RULES: dict[str, Rule] = {
+# A field probed in more than one way (several object kinds) has a tuple of rules.
+RULES: dict[str, Rule | tuple[Rule, ...]] = {
     # -- auth ------------------------------------------------------------------------------
     "me": signed_in(),
     "requestLoginCode": public(),
@@ -125,15 +127,31 @@ RULES: dict[str, Rule] = {
     "revokeAgency": owner("agency_grant", "input.grantId"),
     "myFeedback": signed_in(),
     "submitFeedback": signed_in(),
-    # tickets: about a department none of the matrix's staff handles (authz_objects), so
-    # only the reporter and admins see one, and only admins may take or close it
-    "ticket": owner("ticket", "id").on("ticket", "id", others=("admin",)),
-    "ticketQueue": roles("clerk", "supervisor", "admin"),
-    "startTicket": roles("clerk", "supervisor", "admin").on(
-        "ticket", "input.ticketId", others=("admin",), staff_only=True
+    # Tickets, probed twice (authz_objects): "ticket" is a complaint about a department none of
+    # the matrix's staff handles (only its reporter and admins see it, only admins take or close
+    # it); "rectification" a 差评整改 ticket of a case the matrix's clerk and supervisor handle.
+    "ticket": (
+        owner("ticket", "id").on("ticket", "id", others=("admin",)),
+        owner("rectification", "id").on(
+            "rectification", "id", others=("clerk", "supervisor", "admin")
+        ),
     ),
-    "closeTicket": roles("supervisor", "admin").on(
-        "ticket", "input.ticketId", others=("admin",), staff_only=True
+    "ticketQueue": roles("clerk", "supervisor", "admin"),
+    "startTicket": (
+        roles("clerk", "supervisor", "admin").on(
+            "ticket", "input.ticketId", others=("admin",), staff_only=True
+        ),
+        roles("clerk", "supervisor", "admin").on(
+            "rectification", "input.ticketId", others=("clerk", "supervisor", "admin")
+        ),
+    ),
+    "closeTicket": (
+        roles("supervisor", "admin").on(
+            "ticket", "input.ticketId", others=("admin",), staff_only=True
+        ),
+        roles("supervisor", "admin").on(
+            "rectification", "input.ticketId", others=("supervisor", "admin")
+        ),
     ),
     "postCheckQueue": roles("clerk"),
     "recordPostCheck": roles("clerk"),
