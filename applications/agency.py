@@ -6,11 +6,17 @@ its blind index (plus a masked copy for display), so granting to a number reveal
 whether that number is registered; the agent's own verified phone is matched at submission.
 
 An agent's submission is the principal's application: `applicant_id` is the principal (their
-list, their notices, their 秒批 identity), `agent_id` records the agent, the timeline's first
-event has the AGENT role, and the agent may read the cases they submitted. Idempotency keys are
-namespaced per agent, so an agent's key can never return a case of the principal's own.
-Revoked, expired or out-of-scope grants refuse with `AGENT_NOT_AUTHORISED`; every grant,
-revocation and agent submission leaves an audit record.
+list, their notices, their 秒批 identity), `agent_id` records the agent, and the timeline's
+event has the AGENT role with `on_behalf_of` = the principal. Idempotency keys are namespaced
+per agent, so an agent's key can never return a case of the principal's own.
+
+On a case the agent submitted, while a grant in force from its applicant names the agent and
+covers its matter, the agent may read it and act for the principal: 容缺 supplements, the
+一次补正 resubmission, withdrawal (`acting`). Rating stays the principal's own act
+(`AGENT_CANNOT_RATE`): 好差评 is the service recipient's judgement. Each act is an AGENT event
+on the timeline, is audited, and the principal is told in the inbox (template AGENT_ACTED).
+Revoked, expired or out-of-scope grants, and agents below real-name assurance (L2), refuse with
+`AGENT_NOT_AUTHORISED`; the cases stay the principal's.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from app.errors import DomainError, ForbiddenError, InvalidIdError, NotFoundErro
 from app.ids import object_id_from_global, to_global_id
 from app.masking import mask_name, mask_phone
 from app.pagination import Connection, SortKey, paginate
+from applications.agent_notices import after_act
+from applications.errors import ApplicationNotFoundError
 from applications.flow_store import AGENCY_GRANTS
 from applications.models import Application
 from applications.staff import audit
@@ -73,8 +81,41 @@ class AgencyGrant:
         return self.revoked_at is None and self.expires_at > now
 
 
-def refused(message: str = "没有有效的代办授权 (no valid agency grant)") -> DomainError:
-    return DomainError(message, code="AGENT_NOT_AUTHORISED", field="onBehalfOf")
+def refused(
+    message: str = "没有有效的代办授权 (no valid agency grant)", field: str = "onBehalfOf"
+) -> DomainError:
+    return DomainError(message, code="AGENT_NOT_AUTHORISED", field=field)
+
+
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """Who acts on a case: its applicant, or their agent under a grant in force.
+
+    `actor` goes on the timeline; `applicant` is whose licences (免证办) the materials may name;
+    uploads may be the applicant's or, for an agent, the agent's own (who photographed them)."""
+
+    actor: Viewer
+    applicant: Viewer
+    grant: AgencyGrant | None = None
+
+    @property
+    def on_behalf_of(self) -> ObjectId | None:
+        return self.applicant.user_id if self.grant is not None else None
+
+    @property
+    def uploaders(self) -> tuple[ObjectId, ...]:
+        agent = (self.actor.user_id,) if self.grant is not None else ()
+        return (self.applicant.user_id, *agent)
+
+
+def as_principal(principal_id: ObjectId, agent: Viewer) -> Viewer:
+    """The principal as the applicant of an agent's act (their licences, their case)."""
+    return Viewer(
+        user_id=principal_id,
+        session_id=agent.session_id,
+        roles=frozenset({Role.CITIZEN}),
+        assurance_level=agent.assurance_level,
+    )
 
 
 RECENT = SortKey((("created_at", -1), ("_id", -1)))
@@ -200,56 +241,104 @@ class AgencyDesk:
     async def submitted(
         self, viewer: Viewer, first: int | None, after: str | None
     ) -> Connection[Application]:
-        """Cases the viewer submitted as an agent, only under grants still in force: a revoked
-        or expired authorisation ends the agent's sight of the principal's case files."""
-        in_force = [grant.id for grant in await self.received(viewer)]
+        """Cases the viewer submitted as an agent whose principal and matter a grant in force
+        still covers: a revoked or expired authorisation ends the agent's sight of the
+        principal's case files."""
+        covered: list[Document] = [
+            {"applicant_id": g.principal_id, "matter_code": {"$in": g.matter_codes}}
+            if g.matter_codes
+            else {"applicant_id": g.principal_id}
+            for g in await self.received(viewer)
+        ]
+        query: Document = {"agent_id": viewer.user_id}
+        # (`$or` may not be empty: no grant in force matches nothing, through the same paging.)
+        if covered:
+            query["$or"] = covered
+        else:
+            query["applicant_id"] = {"$in": []}
         return await paginate(
             self.svc.store.apps,
-            {"agent_id": viewer.user_id, "agency_grant_id": {"$in": in_force}},
+            query,
             RECENT,
             first,
             after,
             Application.from_document,
         )
 
-    async def submit_for(self, viewer: Viewer, sub: Submission) -> Application:
-        """The agent's submission, checked against a grant in force, made as the principal's."""
-        try:
-            principal_id = object_id_from_global(str(sub.on_behalf_of), "User", field="onBehalfOf")
-        except InvalidIdError as exc:
-            raise refused() from exc
-        if principal_id == viewer.user_id:
-            raise refused("不能代办本人的事项 (agent and principal are the same person)")
-        # An agent acts with real-name assurance: 代办 for the elderly must not be anonymous.
-        if viewer.assurance_level.rank < AssuranceLevel.L2.rank:
-            raise refused("代办人须完成实名认证 (agent must be real-name verified)")
-        me = await self.svc.auth.get_user(viewer.user_id)
+    async def in_force(
+        self, agent: Viewer, principal_id: ObjectId, matter_codes: list[str]
+    ) -> AgencyGrant | None:
+        """A grant in force from the principal naming the agent's phone and covering every
+        one of `matter_codes`; None if there is none."""
+        me = await self.svc.auth.get_user(agent.user_id)
         if me is None:
-            raise ForbiddenError()
-        now = self.svc.now()
+            return None
         grants = await self.grants.find(
             {
                 "agent_phone_index": self._phone_index(me.phone),
                 "principal_id": principal_id,
                 "revoked_at": None,
-                "expires_at": {"$gt": now},
+                "expires_at": {"$gt": self.svc.now()},
             }
         ).to_list(MAX_ACTIVE_GRANTS)
-        grant = next(
+        return next(
             (
                 AgencyGrant.from_document(g)
                 for g in grants
-                if not g.get("matter_codes") or sub.matter_code in g["matter_codes"]
+                if not g.get("matter_codes") or set(matter_codes) <= set(g["matter_codes"])
             ),
             None,
         )
+
+    async def grant_for(
+        self,
+        agent: Viewer,
+        principal_id: ObjectId,
+        matter_codes: list[str],
+        field: str = "onBehalfOf",
+    ) -> AgencyGrant:
+        """The grant an agent's act rests on, or AGENT_NOT_AUTHORISED."""
+        if principal_id == agent.user_id:
+            raise refused("不能代办本人的事项 (agent and principal are the same person)", field)
+        # An agent acts with real-name assurance: 代办 for the elderly must not be anonymous.
+        if agent.assurance_level.rank < AssuranceLevel.L2.rank:
+            raise refused("代办人须完成实名认证 (agent must be real-name verified)", field)
+        grant = await self.in_force(agent, principal_id, matter_codes)
         if grant is None:
-            raise refused()
-        principal = Viewer(
-            user_id=principal_id,
-            session_id=viewer.session_id,
-            roles=frozenset({Role.CITIZEN}),
-            assurance_level=viewer.assurance_level,
+            raise refused(field=field)
+        return grant
+
+    async def principal_of(
+        self, agent: Viewer, on_behalf_of: str, matter_codes: list[str]
+    ) -> tuple[Viewer, AgencyGrant]:
+        """`onBehalfOf` checked: the principal (as applicant) and the grant covering the act."""
+        try:
+            principal_id = object_id_from_global(str(on_behalf_of), "User", field="onBehalfOf")
+        except InvalidIdError as exc:
+            raise refused() from exc
+        grant = await self.grant_for(agent, principal_id, matter_codes)
+        return as_principal(principal_id, agent), grant
+
+    async def may_read(self, viewer: Viewer, app: Application) -> bool:
+        """The agent who submitted a case reads it while a grant in force covers it."""
+        if app.agent_id != viewer.user_id:
+            return False
+        return await self.in_force(viewer, app.applicant_id, [app.matter_code]) is not None
+
+    async def acting(self, viewer: Viewer, app: Application) -> Acting:
+        """Who acts on `app`: its applicant, or the agent who submitted it under a grant in
+        force covering its matter. Anyone else: not found (existence is not leaked)."""
+        if app.applicant_id == viewer.user_id:
+            return Acting(viewer, viewer)
+        if app.agent_id != viewer.user_id:
+            raise ApplicationNotFoundError()
+        grant = await self.grant_for(viewer, app.applicant_id, [app.matter_code], "applicationId")
+        return Acting(viewer, as_principal(app.applicant_id, viewer), grant)
+
+    async def submit_for(self, viewer: Viewer, sub: Submission) -> Application:
+        """The agent's submission, checked against a grant in force, made as the principal's."""
+        principal, grant = await self.principal_of(
+            viewer, str(sub.on_behalf_of), [str(sub.matter_code)]
         )
         agent_sub = dataclasses.replace(
             sub, on_behalf_of=None, agent_id=viewer.user_id, grant_id=grant.id
@@ -257,13 +346,9 @@ class AgencyDesk:
         app = await self.svc.submit(principal, agent_sub)
         if app.agent_id != viewer.user_id:  # the key named a case of someone else's making
             raise refused()
-        await audit(
-            self.svc.store.db,
-            "applications.agency.submit",
-            viewer,
-            to_global_id("Application", app.id),
-            {"grant": to_global_id("AgencyGrant", grant.id), "matter": app.matter_code},
-        )
+        # Audited and told to the principal; keyed by the case, so a retry tells them once.
+        acting = Acting(viewer, principal, grant)
+        await after_act(self.svc.store.db, acting, app, "SUBMIT", key=f"agent:{app.id}:SUBMIT")
         return app
 
 
@@ -276,3 +361,4 @@ def agent_fields(sub: Any, doc: Document) -> None:
     first = doc["timeline"][0]
     first["actor_id"] = sub.agent_id
     first["actor_role"] = "AGENT"
+    first["on_behalf_of"] = doc["applicant_id"]

@@ -36,13 +36,15 @@ from app.db import Document
 from app.errors import DomainError, InputErrors, NotFoundError
 from app.pagination import Connection, SortKey, paginate
 from applications import forms
+from applications.agency import AGENT_KEY_PREFIX, AgencyDesk
+from applications.agent_notices import after_bundle
 from applications.flow_store import BUNDLES
 from applications.materials import MAX_MATERIALS
 from applications.models import Application, MaterialRef, Provision
 from applications.workflow import Status
 from auth.models import Role
 from auth.permissions import Viewer
-from matters.models import Matter, Situation
+from matters.models import Bundle, Matter, Situation
 
 if TYPE_CHECKING:
     from applications.service import ApplicationService
@@ -120,18 +122,27 @@ class BundleDesk:
         materials: list[MaterialRef],
         idempotency_key: str,
         deferral_commitment: bool,
+        on_behalf_of: str | None = None,
     ) -> BundleApplication:
         self.svc.check_key(idempotency_key)
+        agency: dict[str, Any] = {}
+        applicant, key, grant = viewer, idempotency_key, None
+        if on_behalf_of is not None:
+            # 帮办代办: one grant in force must cover every member matter (checked before even a
+            # retry is answered); the bundle is the principal's, its key namespaced per agent.
+            codes = list((await self._bundle(bundle_code)).matter_codes)
+            applicant, grant = await AgencyDesk(self.svc).principal_of(viewer, on_behalf_of, codes)
+            agency = {"agent_id": viewer.user_id, "agency_grant_id": grant.id}
+            key = f"{AGENT_KEY_PREFIX}{viewer.user_id}:{idempotency_key}"
         found = await self.bundles.find_one(
-            {"applicant_id": viewer.user_id, "idempotency_key": idempotency_key}
+            {"applicant_id": applicant.user_id, "idempotency_key": key}
         )
         if found is not None:
-            return await self._finish(viewer, self._same(found, bundle_code))
-        bundle = (
-            await self.svc.matters.bundle(bundle_code) if isinstance(bundle_code, str) else None
-        )
-        if bundle is None:
-            raise NotFoundError("一件事不存在 (no such bundle)", field="bundleCode")
+            done = await self._finish(applicant, self._same(found, bundle_code))
+            if grant is not None:  # a retry: the principal's notice is keyed, sent once
+                await after_bundle(self.svc.store.db, viewer, grant, done.id, done.bundle_name)
+            return done
+        bundle = await self._bundle(bundle_code)
         members = [r.matter for r in await self.svc.matters.bundle_members(bundle)]
         if len(members) != len(bundle.matter_codes):
             raise DomainError(
@@ -140,12 +151,19 @@ class BundleDesk:
                 field="bundleCode",
             )
         situations = await self._check_all(
-            viewer, members, situation_by_matter, form, materials, deferral_commitment
+            applicant,
+            members,
+            situation_by_matter,
+            form,
+            materials,
+            deferral_commitment,
+            # 帮办代办: the agent's own uploads serve too (as for single submissions).
+            uploaders=(applicant.user_id, viewer.user_id) if grant else None,
         )
         doc: Document = {
             "_id": ObjectId(),
-            "applicant_id": viewer.user_id,
-            "idempotency_key": idempotency_key,
+            "applicant_id": applicant.user_id,
+            "idempotency_key": key,
             "bundle_code": bundle.code,
             "bundle_name": bundle.name,
             "state": "SUBMITTING",
@@ -157,18 +175,30 @@ class BundleDesk:
                 "materials": [m.to_document() for m in materials],
                 "deferral_commitment": deferral_commitment,
             },
+            **agency,
         }
         try:
             await self.bundles.insert_one(doc)
         except DuplicateKeyError:
             # A concurrent copy of this request won: finish (and answer with) its bundle.
             winner = await self.bundles.find_one(
-                {"applicant_id": viewer.user_id, "idempotency_key": idempotency_key}
+                {"applicant_id": applicant.user_id, "idempotency_key": key}
             )
             if winner is None:  # pragma: no cover - the unique index says it exists
                 raise
             doc = self._same(winner, bundle_code)
-        return await self._finish(viewer, doc)
+        done = await self._finish(applicant, doc)
+        if grant is not None:
+            await after_bundle(self.svc.store.db, viewer, grant, done.id, done.bundle_name)
+        return done
+
+    async def _bundle(self, bundle_code: str) -> Bundle:
+        bundle = (
+            await self.svc.matters.bundle(bundle_code) if isinstance(bundle_code, str) else None
+        )
+        if bundle is None:
+            raise NotFoundError("一件事不存在 (no such bundle)", field="bundleCode")
+        return bundle
 
     @staticmethod
     def _same(doc: Document, bundle_code: str) -> Document:
@@ -188,6 +218,7 @@ class BundleDesk:
         form: Any,
         materials: list[MaterialRef],
         deferral_commitment: bool,
+        uploaders: tuple[ObjectId, ...] | None = None,
     ) -> dict[str, str]:
         """Every member's check; the errors of all of them at once, against the merged input."""
         errors: list[DomainError] = []
@@ -248,6 +279,7 @@ class BundleDesk:
                     # Members are created one by one: every reference is checked up front, so
                     # a foreign upload cannot stop the bundle after its first member exists.
                     verify_uploads=True,
+                    uploaders=uploaders,
                 )
             except DomainError as exc:
                 errors += [_remap(e, index) for e in exc.errors]
@@ -299,6 +331,8 @@ class BundleDesk:
                         idempotency_key=f"bundle:{doc['_id']}:{code}",
                         deferral_commitment=request["deferral_commitment"],
                         bundle_id=doc["_id"],
+                        agent_id=doc.get("agent_id"),  # 帮办代办: members are the agent's act
+                        grant_id=doc.get("agency_grant_id"),
                     ),
                 )
             await self.bundles.update_one({"_id": doc["_id"]}, {"$set": {"state": "COMPLETE"}})
@@ -334,8 +368,14 @@ class BundleDesk:
 
     async def get(self, viewer: Viewer, bundle_id: ObjectId) -> BundleApplication | None:
         doc = await self.bundles.find_one({"_id": bundle_id})
-        if doc is None or doc["applicant_id"] != viewer.user_id:
+        if doc is None:
             return None  # existence is not leaked
+        if doc["applicant_id"] != viewer.user_id and (
+            doc.get("agent_id") != viewer.user_id  # the agent, while a grant covers it all
+            or await AgencyDesk(self.svc).in_force(viewer, doc["applicant_id"], doc["matter_codes"])
+            is None
+        ):
+            return None
         return await self._view(doc)
 
     async def mine(

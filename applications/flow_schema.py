@@ -69,6 +69,10 @@ class SubmitBundleInput:
     deferral_commitment: bool = strawberry.field(
         default=False, description="容缺受理承诺书 signed (applies to every member)."
     )
+    on_behalf_of: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="帮办代办: the principal's user id (one grant must cover every member).",
+    )
 
 
 @strawberry.input(description="帮办代办: authorise an agent to apply on one's behalf.")
@@ -197,7 +201,10 @@ Date = Annotated[date, strawberry.argument(name="from", description="First day (
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="一件事: one of the viewer's bundle submissions.")
+    @strawberry.field(
+        description="一件事: one of the viewer's bundle submissions (or, for the agent who "
+        "submitted it, while a grant covers it)."
+    )
     async def bundle_application(
         self, info: Info[Context, None], id: strawberry.ID
     ) -> ft.BundleApplication | None:
@@ -327,6 +334,7 @@ class Mutation:
                 [MaterialRef(m.name, m.provision, m.reference) for m in input.materials],
                 input.idempotency_key,
                 input.deferral_commitment,
+                str(input.on_behalf_of) if input.on_behalf_of else None,
             )
             return SubmitBundlePayload(bundle=ft.BundleApplication(bundle=found))
 

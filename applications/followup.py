@@ -13,6 +13,8 @@ from typing import Any
 from bson import ObjectId
 
 from app.errors import DomainError, InputErrors
+from applications.agency import Acting, AgencyDesk
+from applications.agent_notices import after_act
 from applications.deadlines import due_at
 from applications.errors import (
     ApplicationNotFoundError,
@@ -54,6 +56,7 @@ class FollowUp:
         note: str | None = None,
         fields: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
+        on_behalf_of: ObjectId | None = None,
     ) -> Application:
         raise NotImplementedError
 
@@ -66,6 +69,7 @@ class FollowUp:
         deferral_commitment: bool,
         *,
         viewer: Viewer,
+        uploaders: tuple[ObjectId, ...] | None = None,
     ) -> tuple[Matter, Situation, dict[str, Any], MaterialCheck]:
         raise NotImplementedError
 
@@ -77,6 +81,7 @@ class FollowUp:
         fields: list[str] | None = None,
         *,
         uploads: bool = True,
+        uploaders: tuple[ObjectId, ...] | None = None,
     ) -> list[DomainError]:
         raise NotImplementedError
 
@@ -86,6 +91,7 @@ class FollowUp:
         given: list[MaterialRef],
         app_id: ObjectId,
         situation: Situation | None = None,
+        uploaders: tuple[ObjectId, ...] | None = None,
     ) -> None:
         raise NotImplementedError
 
@@ -98,7 +104,7 @@ class FollowUp:
         deferral_commitment: bool,
     ) -> Application:
         """一次补正: a RETURNED application, corrected, goes back to SUBMITTED — once."""
-        app = await self._own(viewer, app_id)
+        app, acting = await self._acting(viewer, app_id)
         if app.status is not Status.RETURNED:
             raise InvalidTransitionError(app.status.value, "重新提交")
         if any(e.action == "RESUBMIT" for e in app.timeline):
@@ -108,9 +114,15 @@ class FollowUp:
                 field="applicationId",
             )
         matter, _, cleaned, checked = await self._checked(
-            app.matter_code, app.situation_code, form, given, deferral_commitment, viewer=viewer
+            app.matter_code,
+            app.situation_code,
+            form,
+            given,
+            deferral_commitment,
+            viewer=acting.applicant,
+            uploaders=acting.uploaders,
         )
-        await self._attach(viewer, checked.given, app.id)
+        await self._attach(acting.applicant, checked.given, app.id, uploaders=acting.uploaders)
         now = self.now()
         fields = {
             "form": cleaned,
@@ -122,21 +134,33 @@ class FollowUp:
             # The committed time runs again from the corrected submission (补正后重新计算).
             "due_at": due_at(now, matter.committed_days),
         }
-        return await self._move(
-            viewer, app, Status.SUBMITTED, "RESUBMIT", "重新提交", fields=fields
+        moved = await self._move(
+            viewer,
+            app,
+            Status.SUBMITTED,
+            "RESUBMIT",
+            "重新提交",
+            fields=fields,
+            on_behalf_of=acting.on_behalf_of,
         )
+        await after_act(self.store.db, acting, moved, "RESUBMIT")
+        return moved
 
-    async def _own(self, viewer: Viewer, app_id: ObjectId) -> Application:
+    def _agency(self) -> AgencyDesk:
+        return AgencyDesk(self)  # type: ignore[arg-type]
+
+    async def _acting(self, viewer: Viewer, app_id: ObjectId) -> tuple[Application, Acting]:
+        """The case and who acts on it: its applicant, or their agent under a grant in force."""
         app = await self.store.get(app_id)
-        if app is None or app.applicant_id != viewer.user_id:
+        if app is None:
             raise ApplicationNotFoundError()
-        return app
+        return app, await self._agency().acting(viewer, app)
 
     async def supplement(
         self, viewer: Viewer, app_id: ObjectId, given: list[MaterialRef]
     ) -> Application:
         """容缺: hand in deferred materials; the last one makes the case ACCEPTED."""
-        app = await self._own(viewer, app_id)
+        app, acting = await self._acting(viewer, app_id)
         if app.status is not Status.ACCEPTED_PENDING_SUPPLEMENT:
             raise InvalidTransitionError(app.status.value, "补交材料")
         errors: list[DomainError] = []
@@ -166,10 +190,12 @@ class FollowUp:
         situations = record.matter.situations if record else []
         situation = next((s for s in situations if s.code == app.situation_code), None)
         positions = [f"materials[{given.index(m)}]" for m in supplied]
-        errors += await self._evidence_errors(viewer, situation, supplied, positions)
+        errors += await self._evidence_errors(
+            acting.applicant, situation, supplied, positions, uploaders=acting.uploaders
+        )
         if errors:
             raise InputErrors(errors)
-        await self._attach(viewer, supplied, app.id)
+        await self._attach(acting.applicant, supplied, app.id, uploaders=acting.uploaders)
         remaining = [n for n in app.pending_supplements if n not in {m.name for m in supplied}]
         fields = {
             "pending_supplements": remaining,
@@ -177,22 +203,33 @@ class FollowUp:
         }
         data = {"materials": [m.name for m in supplied]}
         if not remaining:
-            return await self._move(
-                viewer, app, Status.ACCEPTED, "SUPPLEMENT", "补交材料", fields=fields, data=data
+            moved = await self._move(
+                viewer,
+                app,
+                Status.ACCEPTED,
+                "SUPPLEMENT",
+                "补交材料",
+                fields=fields,
+                data=data,
+                on_behalf_of=acting.on_behalf_of,
             )
-        event = Event(
-            self.now(),
-            viewer.user_id,
-            "APPLICANT",
-            "SUPPLEMENT",
-            app.status,
-            app.status,
-            None,
-            data,
-        )
-        moved = await self.store.transition(app, app.status, [event], fields)
-        if moved is None:
-            raise ConcurrentChangeError()
+        else:
+            event = Event(
+                self.now(),
+                viewer.user_id,
+                "AGENT" if acting.grant else "APPLICANT",
+                "SUPPLEMENT",
+                app.status,
+                app.status,
+                None,
+                data,
+                acting.on_behalf_of,
+            )
+            found = await self.store.transition(app, app.status, [event], fields)
+            if found is None:
+                raise ConcurrentChangeError()
+            moved = found
+        await after_act(self.store.db, acting, moved, "SUPPLEMENT")
         return moved
 
     async def rate(
@@ -204,7 +241,17 @@ class FollowUp:
         text = (comment or "").strip()
         if len(text) > MAX_COMMENT:
             raise DomainError(f"评价内容不能超过{MAX_COMMENT}字", code="TOO_LONG", field="comment")
-        app = await self._own(viewer, app_id)
+        app = await self.store.get(app_id)
+        if app and app.applicant_id != viewer.user_id and app.agent_id == viewer.user_id:
+            # 好差评 is the service recipient's own judgement (GB/T 39734: 办事企业和群众评价);
+            # an agent rating for the principal would be the agent's view in their name.
+            raise DomainError(
+                "好差评须由申请人本人作出，代办人不能代为评价 (only the applicant may rate)",
+                code="AGENT_CANNOT_RATE",
+                field="applicationId",
+            )
+        if app is None or app.applicant_id != viewer.user_id:
+            raise ApplicationNotFoundError()
         if app.status not in RATABLE:
             raise DomainError(
                 "办结后才能评价 (rate after completion)", code="NOT_FINISHED", field="applicationId"

@@ -37,15 +37,16 @@ class Event:
 
     at: datetime
     actor_id: ObjectId | None  # None: the system (秒批, deadlines)
-    actor_role: str  # APPLICANT / CLERK / SYSTEM
+    actor_role: str  # APPLICANT / AGENT / CLERK / SYSTEM
     action: str
     before: Status | None
     after: Status | None
     note: str | None = None
     data: Document | None = None
+    on_behalf_of: ObjectId | None = None  # 帮办代办: the principal an AGENT acted for
 
     def to_document(self) -> Document:
-        return {
+        doc: Document = {
             "at": self.at,
             "actor_id": self.actor_id,
             "actor_role": self.actor_role,
@@ -55,6 +56,9 @@ class Event:
             "note": self.note,
             "data": self.data,
         }
+        if self.on_behalf_of is not None:
+            doc["on_behalf_of"] = self.on_behalf_of
+        return doc
 
     @classmethod
     def from_document(cls, doc: Document) -> Event:
@@ -67,6 +71,7 @@ class Event:
             after=Status(doc["after"]) if doc.get("after") else None,
             note=doc.get("note"),
             data=doc.get("data"),
+            on_behalf_of=doc.get("on_behalf_of"),
         )
 
 

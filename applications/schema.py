@@ -337,7 +337,10 @@ class Mutation:
 
         return await run_mutation(TransferApplicationPayload, act)
 
-    @strawberry.mutation(description="Withdraw one's own application before a decision.")
+    @strawberry.mutation(
+        description="Withdraw one's own application before a decision (or, as the agent who "
+        "submitted it, under a grant in force)."
+    )
     async def withdraw_application(
         self, info: Info[Context, None], input: WithdrawApplicationInput
     ) -> WithdrawApplicationPayload:
@@ -351,7 +354,10 @@ class Mutation:
 
         return await run_mutation(WithdrawApplicationPayload, act)
 
-    @strawberry.mutation(description="容缺: hand in deferred materials (the applicant).")
+    @strawberry.mutation(
+        description="容缺: hand in deferred materials (the applicant, or the agent who submitted "
+        "it under a grant in force)."
+    )
     async def supplement_materials(
         self, info: Info[Context, None], input: SupplementMaterialsInput
     ) -> SupplementMaterialsPayload:
@@ -366,7 +372,10 @@ class Mutation:
 
         return await run_mutation(SupplementMaterialsPayload, act)
 
-    @strawberry.mutation(description="好差评: rate one's finished application once.")
+    @strawberry.mutation(
+        description="好差评: rate one's finished application once (the applicant only: an agent "
+        "gets AGENT_CANNOT_RATE)."
+    )
     async def rate_application(
         self, info: Info[Context, None], input: RateApplicationInput
     ) -> RateApplicationPayload:
@@ -394,7 +403,10 @@ class Mutation:
 
         return await run_mutation(RevokeApplicationPayload, act)
 
-    @strawberry.mutation(description="一次补正: resubmit a returned application (once).")
+    @strawberry.mutation(
+        description="一次补正: resubmit a returned application (once; the applicant, or the agent "
+        "who submitted it under a grant in force)."
+    )
     async def resubmit_application(
         self, info: Info[Context, None], input: ResubmitApplicationInput
     ) -> ResubmitApplicationPayload:

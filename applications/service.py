@@ -25,6 +25,7 @@ from app.ids import to_global_id
 from app.pagination import Connection
 from applications import forms, materials
 from applications.agency import AGENT_KEY_PREFIX, AgencyDesk, agent_fields
+from applications.agent_notices import after_act
 from applications.deadlines import CHINA, due_at
 from applications.decide import decide_instantly
 from applications.departments import may_process
@@ -35,7 +36,6 @@ from applications.errors import (
     IdempotencyConflictError,
     InvalidTransitionError,
 )
-from applications.flow_store import AGENCY_GRANTS
 from applications.followup import FollowUp
 from applications.models import Application, Event, MaterialRef, Provision
 from applications.queues import Queues
@@ -93,19 +93,11 @@ class ApplicationService(Drafts, FollowUp, Queues):
             return None
         if app.applicant_id == viewer.user_id:
             return app
-        if app.agent_id == viewer.user_id and await self._grant_in_force(app.agency_grant_id):
-            return app  # the agent, while the principal's authorisation stands
         if viewer.has_role(Role.CLERK) and may_process(viewer.department_code, app.department_code):
             return app
+        if await AgencyDesk(self).may_read(viewer, app):
+            return app  # the agent, while the principal's authorisation covers the case
         return None
-
-    async def _grant_in_force(self, grant_id: ObjectId | None) -> bool:
-        if grant_id is None:
-            return False
-        found = await self.store.db[AGENCY_GRANTS].count_documents(
-            {"_id": grant_id, "revoked_at": None, "expires_at": {"$gt": self.now()}}, limit=1
-        )
-        return found > 0
 
     async def mine(
         self, viewer: Viewer, status: Status | None, first: int | None, after: str | None
@@ -371,6 +363,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
         note: str | None = None,
         fields: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
+        on_behalf_of: ObjectId | None = None,
     ) -> Application:
         steps = path(app.status, target)
         # Clerks may pass through IN_REVIEW on their way to a decision, nothing longer.
@@ -379,7 +372,11 @@ class ApplicationService(Drafts, FollowUp, Queues):
         now = self.now()
         events, before = [], app.status
         for after in steps:
-            events.append(self._event(viewer, action, before, after, now, note=note, data=data))
+            events.append(
+                self._event(
+                    viewer, action, before, after, now, note=note, data=data, agent_for=on_behalf_of
+                )
+            )
             before = after
         done = target in (Status.APPROVED, Status.REJECTED, Status.WITHDRAWN)
         extra = {**(fields or {}), **({"finished_at": now} if done else {})}
@@ -492,13 +489,22 @@ class ApplicationService(Drafts, FollowUp, Queues):
 
     async def withdraw(self, viewer: Viewer, app_id: ObjectId, reason: str | None) -> Application:
         app = await self.store.get(app_id)
-        if app is None or app.applicant_id != viewer.user_id:
+        if app is None:
             raise ApplicationNotFoundError()
+        acting = await AgencyDesk(self).acting(viewer, app)  # the applicant or their agent
         if app.status not in WITHDRAWABLE:
             raise InvalidTransitionError(app.status.value, "撤回")
-        return await self._move(
-            viewer, app, Status.WITHDRAWN, "WITHDRAW", "撤回", note=_note(reason)
+        moved = await self._move(
+            viewer,
+            app,
+            Status.WITHDRAWN,
+            "WITHDRAW",
+            "撤回",
+            note=_note(reason),
+            on_behalf_of=acting.on_behalf_of,
         )
+        await after_act(self.store.db, acting, moved, "WITHDRAW")
+        return moved
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -547,9 +553,12 @@ class ApplicationService(Drafts, FollowUp, Queues):
         *,
         note: str | None = None,
         data: dict[str, Any] | None = None,
+        agent_for: ObjectId | None = None,
     ) -> Event:
         role = "APPLICANT" if action in APPLICANT_ACTIONS else "CLERK"
-        return Event(at, viewer.user_id, role, action, before, after, note, data)
+        if agent_for is not None:  # 帮办代办: the agent acted for the principal
+            role = "AGENT"
+        return Event(at, viewer.user_id, role, action, before, after, note, data, agent_for)
 
 
 def _note(text: str | None) -> str | None:

@@ -31,7 +31,7 @@ MaterialProvision = strawberry.enum(
 @strawberry.type(description="One step on an application's append-only timeline.")
 class ApplicationEvent:
     at: datetime = strawberry.field(description="When it happened (UTC).")
-    actor_role: str = strawberry.field(description="APPLICANT, CLERK or SYSTEM.")
+    actor_role: str = strawberry.field(description="APPLICANT, AGENT, CLERK or SYSTEM.")
     action: str = strawberry.field(
         description="SUBMIT, ACCEPT, RETURN, APPROVE, REJECT, TRANSFER, WITHDRAW, "
         "INSTANT_APPROVAL or INSTANT_FALLBACK."
@@ -41,6 +41,9 @@ class ApplicationEvent:
     note: str | None = strawberry.field(description="Opinion, reason or 秒批 fallback reasons.")
     data: JSON | None = strawberry.field(
         description="Details (deficiencies, transfer departments)."
+    )
+    on_behalf_of: strawberry.ID | None = strawberry.field(
+        default=None, description="帮办代办: the principal (user id) an AGENT acted for."
     )
 
 
@@ -214,6 +217,9 @@ class Application:
                 after=e.after,
                 note=e.note,
                 data=cast(JSON, e.data) if e.data else None,
+                on_behalf_of=(
+                    strawberry.ID(to_global_id("User", e.on_behalf_of)) if e.on_behalf_of else None
+                ),
             )
             for e in self.app.timeline
         ]

@@ -115,6 +115,18 @@ TEMPLATES: dict[str, Template] = {
             "application_id",
         ),
         _t(
+            "AGENT_ACTED",
+            Category.APPLICATION_STATUS,
+            "您的代办人为您办理了事项",
+            "您授权的代办人（((agent_phone))）已为您「((matter_name))」((act))。"
+            "如有疑问，可在“我的授权”中撤销授权。",
+            "zsb://((target))",
+            "agent_phone",
+            "matter_name",
+            "act",
+            "target",
+        ),
+        _t(
             "FEEDBACK_REPLIED",
             Category.APPLICATION_STATUS,
             "您的反映已办结",

@@ -1,4 +1,5 @@
-"""`GET /materials/{uploadId}`: the bytes of a material, for its owner and for the clerks
+"""`GET /materials/{uploadId}`: the bytes of a material, for its owner, for the applicant of a
+case it is attached to (帮办代办: an agent's upload in the principal's case), and for the clerks
 processing an application that uses it (the file itself cannot travel through GraphQL).
 
 Anything else — no such upload, someone else's, a clerk of another department — is the same 404,
@@ -20,6 +21,7 @@ from app.errors import DomainError, UnauthenticatedError
 from app.ids import object_id_from_global
 from applications.departments import may_process
 from applications.store import APPLICATIONS
+from applications.uploads.store import Upload, UploadStore
 from auth.models import Role
 
 if TYPE_CHECKING:
@@ -63,13 +65,23 @@ def materials_router(get_state: Callable[[], AppState]) -> APIRouter:
         if upload is None:
             return not_found
         if upload.owner_id != viewer.user_id:
-            if not viewer.has_role(Role.CLERK) or not upload.attached_to:
+            if not upload.attached_to:
                 return not_found
             cases = (
                 await state.db[APPLICATIONS]
-                .find({"_id": {"$in": list(upload.attached_to)}}, {"department_code": 1})
+                .find(
+                    {"_id": {"$in": list(upload.attached_to)}},
+                    {"department_code": 1, "applicant_id": 1},
+                )
                 .to_list(None)
             )
+            if any(c["applicant_id"] == viewer.user_id for c in cases):
+                # 帮办代办: what the agent uploaded for the principal's case, the principal may
+                # read (it was submitted in their name). Never the other way: an agent reads
+                # only their own uploads, not the principal's vault.
+                return await _send(uploads, upload)
+            if not viewer.has_role(Role.CLERK):
+                return not_found
             case = next(
                 (c for c in cases if may_process(viewer.department_code, c["department_code"])),
                 None,
@@ -85,12 +97,16 @@ def materials_router(get_state: Callable[[], AppState]) -> APIRouter:
                     details={"application_id": str(case["_id"])},
                 )
             )
-        content = await uploads.read(upload)
-        disposition = f"attachment; filename*=UTF-8''{quote(upload.file_name, safe='')}"
-        return Response(
-            content,
-            media_type=upload.content_type,
-            headers={**_HEADERS, "Content-Disposition": disposition},
-        )
+        return await _send(uploads, upload)
 
     return router
+
+
+async def _send(uploads: UploadStore, upload: Upload) -> Response:
+    content = await uploads.read(upload)
+    disposition = f"attachment; filename*=UTF-8''{quote(upload.file_name, safe='')}"
+    return Response(
+        content,
+        media_type=upload.content_type,
+        headers={**_HEADERS, "Content-Disposition": disposition},
+    )

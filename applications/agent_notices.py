@@ -1,0 +1,112 @@
+"""帮办代办: what follows each act of an agent — an audit record, and the principal's notice.
+
+The principal hears of every act done in their name (template AGENT_ACTED: the agent's masked
+phone, the matter, what was done), besides the usual status notices. Each notice is keyed by the
+step it reports, so a retried request tells the principal once. A failure to notify is logged
+and never undoes the act, as for status notices.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
+
+from app.db import Document
+from app.ids import to_global_id
+from applications.models import Application
+from applications.staff import audit
+from auth.permissions import Viewer
+from notifications import service as notifications_service
+
+if TYPE_CHECKING:
+    from applications.agency import Acting, AgencyGrant
+
+log = logging.getLogger(__name__)
+
+# What the principal's notice says the agent did (AGENT_ACTED's `act`).
+ACT_NAMES = {
+    "SUBMIT": "代为提交申请",
+    "SUBMIT_BUNDLE": "代为提交一件事申请",
+    "SUPPLEMENT": "代为补交材料",
+    "RESUBMIT": "代为补正并重新提交",
+    "WITHDRAW": "代为撤回申请",
+}
+
+
+async def after_act(
+    db: AsyncDatabase[Document],
+    acting: Acting,
+    app: Application,
+    action: str,
+    *,
+    key: str | None = None,
+) -> None:
+    """An agent's act on a case: audited (`applications.agency.<action>`), the principal told.
+    Nothing for the applicant's own acts. `key` defaults to the step (the timeline's length)."""
+    if acting.grant is None:
+        return
+    gid = to_global_id("Application", app.id)
+    await audit(
+        db,
+        f"applications.agency.{action.lower()}",
+        acting.actor,
+        gid,
+        {"grant": to_global_id("AgencyGrant", acting.grant.id), "matter": app.matter_code},
+    )
+    await tell_principal(
+        db,
+        acting.grant,
+        app.matter_name,
+        action,
+        f"applications/{gid}",
+        key=key or f"agent:{app.id}:{action}:{len(app.timeline)}",
+    )
+
+
+async def after_bundle(
+    db: AsyncDatabase[Document],
+    agent: Viewer,
+    grant: AgencyGrant,
+    bundle_id: ObjectId,
+    name: str,
+) -> None:
+    """An agent's 一件事 submission: audited; the principal told once for the whole bundle."""
+    gid = to_global_id("BundleApplication", bundle_id)
+    await audit(
+        db,
+        "applications.agency.submit_bundle",
+        agent,
+        gid,
+        {"grant": to_global_id("AgencyGrant", grant.id)},
+    )
+    await tell_principal(
+        db, grant, name, "SUBMIT_BUNDLE", f"bundles/{gid}", key=f"agent:{bundle_id}:SUBMIT_BUNDLE"
+    )
+
+
+async def tell_principal(
+    db: AsyncDatabase[Document],
+    grant: AgencyGrant,
+    matter_name: str,
+    action: str,
+    target: str,
+    key: str,
+) -> None:
+    try:
+        await notifications_service.notify(
+            db,
+            grant.principal_id,
+            "AGENT_ACTED",
+            {
+                "agent_phone": grant.agent_phone,  # masked
+                "matter_name": matter_name,
+                "act": ACT_NAMES[action],
+                "target": target,
+            },
+            key=key,
+        )
+    except Exception:
+        log.exception("could not tell the principal of an agent's act")
