@@ -39,6 +39,7 @@ def connect(uri: str, *, app_name: str = "zsb") -> AsyncMongoClient[Document]:
 def _declared_indexes() -> list[CollectionIndexes]:
     # Each domain's store declares its indexes; importing here keeps app/ the only assembler.
     from app.audit import INDEXES as AUDIT_INDEXES
+    from app.erasures import INDEXES as ERASURE_INDEXES
     from applications.flow_store import INDEXES as APPLICATION_FLOW_INDEXES
     from applications.store import INDEXES as APPLICATIONS_INDEXES
     from applications.uploads.store import INDEXES as UPLOAD_INDEXES
@@ -58,6 +59,7 @@ def _declared_indexes() -> list[CollectionIndexes]:
         *APPLICATIONS_INDEXES,
         *UPLOAD_INDEXES,
         *APPLICATION_FLOW_INDEXES,
+        *ERASURE_INDEXES,
     ]
 
 

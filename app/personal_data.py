@@ -21,11 +21,13 @@ from typing import Any
 
 from bson import ObjectId
 
+from app import erasures
 from app.audit import AuditEvent
 from app.context import AppState
 from applications import personal_data as applications_data
 from auth import personal_data as auth_data
 from auth.directory import phone_keys
+from auth.errors import InvalidCodeError
 from auth.permissions import Viewer
 from electronic_cards import personal_data as cards_data
 from notifications import personal_data as notifications_data
@@ -73,25 +75,17 @@ async def erase_all(state: AppState, viewer: Viewer, code: str) -> dict[str, int
     """Erase the viewer's account after re-confirmation with a fresh SMS code.
 
     Refuses (DomainError) while an application is still being processed: the case must be
-    withdrawn or decided first. Ordered so that the account itself goes last: a failure part way
-    leaves a working account and a repeat finishes the job (every step is idempotent).
+    withdrawn or decided first. The account is marked first, so nothing new is created for it
+    while the steps run; an erasure that stopped part way is resumed by a repeat or by the
+    worker (app/erasures.py).
     """
     auth = state.auth_service()
     await auth_data.confirm(auth, viewer.user_id, code)
-    await applications_data.check_erasable(state.db, viewer.user_id)
-    phone_key = await _phone_key(state, viewer.user_id)  # before the account goes
     now = datetime.now(UTC)
-    counts: dict[str, int] = {}
-    counts.update(await notifications_data.erase(state.db, viewer.user_id, now))
-    counts.update(await cards_data.erase(state.db, viewer.user_id, now))
-    counts.update(await applications_data.erase(state.db, viewer.user_id, now, phone_key))
-    counts.update(await auth_data.erase(auth, viewer.user_id, now))
-    await state.audit().record(
-        AuditEvent(
-            "privacy.account_erased",
-            viewer.user_id,  # a pseudonym from now on: no document names it any more
-            tuple(r.value for r in viewer.roles),
-            details=counts,
-        )
-    )
-    return counts
+    phone_key = await _phone_key(state, viewer.user_id)  # before the account goes
+    roles = tuple(r.value for r in viewer.roles)
+    erasure = await erasures.begin(state, viewer.user_id, roles, phone_key, now)
+    if erasure is None:  # erased meanwhile by a concurrent request
+        raise InvalidCodeError()
+    await erasures.check(state, erasure, now)
+    return await erasures.run(state, erasure, now)

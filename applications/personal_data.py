@@ -8,7 +8,8 @@ too) and credit events (a 告知承诺 breach is a public-credit record) are kep
 are deleted and those naming them as agent revoked; status notices are deleted. Uploaded
 materials no case uses are deleted with their files; those a case uses stay with the case as its
 evidence, marked `owner_erased_at`. While a case is
-still being processed the account cannot be erased (withdraw it, or wait for the decision).
+still being processed the account cannot be erased (withdraw it, or wait for the decision); a
+case that got in while the erasure ran is withdrawn by it (`_withdraw_late_cases`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from app.db import Document
 from app.errors import DomainError
 from applications.flow_store import AGENCY_GRANTS, BUNDLES, CREDIT_EVENTS, TICKETS
+from applications.models import Event
 from applications.store import APPLICATIONS, NOTICES
 from applications.uploads.store import UPLOADS, UploadStore
 from applications.workflow import Status
@@ -70,6 +72,7 @@ async def check_erasable(db: AsyncDatabase[Document], user_id: ObjectId) -> None
 async def erase(
     db: AsyncDatabase[Document], user_id: ObjectId, now: datetime, phone_key: str | None
 ) -> dict[str, int]:
+    withdrawn = await _withdraw_late_cases(db, user_id, now)
     drafts = await db[APPLICATIONS].delete_many(
         {"applicant_id": user_id, "status": Status.DRAFT.value}
     )
@@ -106,4 +109,37 @@ async def erase(
         "applicationsRetained": kept.modified_count,
         "ticketsRetained": tickets.modified_count,
         "agencyGrantsDeleted": given.deleted_count,
+        "lateCasesWithdrawn": withdrawn,
     }
+
+
+async def _withdraw_late_cases(
+    db: AsyncDatabase[Document], user_id: ObjectId, now: datetime
+) -> int:
+    """Close a case that reached the database after the erasure's check (its request passed the
+    write guard just before the account was marked; app/erasures.py): nobody is left to follow
+    it up. Withdrawn by the system, with the reason on its timeline; none in the usual case."""
+    withdrawn = 0
+    cursor = db[APPLICATIONS].find(
+        {"applicant_id": user_id, "status": {"$in": OPEN}}, {"status": 1}
+    )
+    for doc in await cursor.to_list(1000):
+        event = Event(
+            now,
+            None,
+            "SYSTEM",
+            "WITHDRAW",
+            Status(doc["status"]),
+            Status.WITHDRAWN,
+            "申请人已注销账号 (applicant erased their account)",
+        )
+        done = await db[APPLICATIONS].update_one(
+            {"_id": doc["_id"], "status": doc["status"]},
+            {
+                "$set": {"status": Status.WITHDRAWN.value, "finished_at": now},
+                "$push": {"timeline": event.to_document()},
+                "$inc": {"rev": 1},
+            },
+        )
+        withdrawn += done.modified_count
+    return withdrawn

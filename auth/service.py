@@ -19,6 +19,7 @@ from app.keyring import Keyring
 from app.masking import mask_phone
 from auth import identity_numbers
 from auth.errors import (
+    AccountErasingError,
     InvalidCodeError,
     InvalidTokenError,
     TooManyAttemptsError,
@@ -39,7 +40,7 @@ CODE_INTERVAL = timedelta(seconds=60)
 CODES_PER_DAY = 10
 MAX_CODE_ATTEMPTS = 5
 _CHINA = ZoneInfo("Asia/Shanghai")
-_SESSION_CHECK_TTL = 5.0  # seconds a process trusts its last look at a session
+SESSION_CHECK_TTL = 5.0  # seconds a process trusts its last look at a session
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class SessionTokens:
 class SessionCache:
     """Per-process memory of live sessions, so a request does not always read the database.
 
-    A revoked session is therefore honoured by other processes within `_SESSION_CHECK_TTL`.
+    A revoked session is therefore honoured by other processes within `SESSION_CHECK_TTL`.
     """
 
     def __init__(self) -> None:
@@ -86,7 +87,7 @@ class SessionCache:
         entry = self._live.get(session_id)
         if entry is None or (user_id is not None and entry[0] != user_id):
             return False
-        return time.monotonic() - entry[1] < _SESSION_CHECK_TTL
+        return time.monotonic() - entry[1] < SESSION_CHECK_TTL
 
     def remember(self, session_id: str, user_id: ObjectId) -> None:
         if len(self._live) > 100_000:
@@ -159,6 +160,8 @@ class AuthService:
             user = User.new_citizen(phone, AssuranceLevel.L1, now)
             await self.users.insert_user(user)
             log.info("user registered by sms", extra={"phone": mask_phone(phone)})
+        else:
+            await self.require_active(user.id)  # no new session while the account is erased
         return await self._open_session(user, method="sms")
 
     async def take_code(self, phone: str, code: str) -> None:
@@ -214,6 +217,7 @@ class AuthService:
             raise InvalidTokenError(
                 "身份令牌缺少手机号，无法开户 (no phone to register)", field="idToken"
             )
+        await self.require_active(user.id)
         # Linking never lowers what we already know about the person.
         level = max(user.assurance_level, identity.assurance_level, key=lambda a: a.rank)
         identity_fields["assurance_level"] = level.value
@@ -324,6 +328,14 @@ class AuthService:
             scenes=claims.scenes,
             department_code=claims.department_code,
         )
+
+    async def require_active(self, user_id: ObjectId) -> None:
+        """`AccountErasingError` unless the account exists and is not being erased.
+
+        Read from the database on every call: a session cached by another process (up to
+        `SESSION_CHECK_TTL`) must not let a write for an erased person through."""
+        if not await self.users.is_active(user_id):
+            raise AccountErasingError()
 
     async def open_session_for_phone(self, phone: str, *, method: str) -> SessionTokens:
         """A session for an existing user without a code: operators' `zsb token` only."""
