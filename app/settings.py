@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     upload_quota_files: int = 500
     upload_orphan_days: int = 7
 
+    # Audience sizes below this are shown to operators as a band ("<10"), never exactly: an exact
+    # count of a one-number list (or a narrow filter) would say whether that person is
+    # registered and has those attributes (notifications/campaigns.py).
+    campaign_min_reported: int = Field(default=10, ge=1)
+
     fcm_credentials: Path | None = None
     fcm_endpoint: str | None = None
     quiet_hours: str = "22:00-08:00"
