@@ -33,6 +33,13 @@ def connect(uri: str, *, app_name: str = "zsb") -> AsyncMongoClient[Document]:
         serverSelectionTimeoutMS=5_000,
         connectTimeoutMS=5_000,
         retryWrites=True,
+        # Polling, not the streaming protocol: after a state-change error (ShutdownInProgress,
+        # NotPrimary) the driver marks the server Unknown and asks its monitor for a check, but a
+        # streaming monitor is blocked in an awaitable hello the server answers only on a
+        # topology change or after heartbeatFrequencyMS (10 s), so every operation waited out
+        # server selection (5 s) and failed. A polling monitor is asleep and re-checks within
+        # minHeartbeatFrequencyMS (0.5 s). docs/operations.md, "ShutdownInProgress".
+        serverMonitoringMode="poll",
     )
 
 
