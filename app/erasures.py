@@ -67,7 +67,7 @@ class Erasure:
     user_id: ObjectId
     started_at: datetime
     roles: tuple[str, ...]
-    phone_key: str | None
+    phone_keys: list[str]
     checked: bool = False
     steps_done: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -78,7 +78,7 @@ class Erasure:
             user_id=doc["_id"],
             started_at=doc["started_at"],
             roles=tuple(doc.get("roles", ())),
-            phone_key=doc.get("phone_key"),
+            phone_keys=list(doc.get("phone_keys", [])),
             checked=doc.get("checked_at") is not None,
             steps_done=list(doc.get("steps_done", [])),
             counts=dict(doc.get("counts", {})),
@@ -97,7 +97,7 @@ async def _cards(state: AppState, e: Erasure, now: datetime) -> dict[str, int]:
 
 
 async def _applications(state: AppState, e: Erasure, now: datetime) -> dict[str, int]:
-    return await applications_data.erase(state.db, e.user_id, now, e.phone_key)
+    return await applications_data.erase(state.db, e.user_id, now, e.phone_keys)
 
 
 async def _auth(state: AppState, e: Erasure, now: datetime) -> dict[str, int]:
@@ -114,7 +114,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
 
 
 async def begin(
-    state: AppState, user_id: ObjectId, roles: tuple[str, ...], phone_key: str | None, now: datetime
+    state: AppState, user_id: ObjectId, roles: tuple[str, ...], phone_keys: list[str], now: datetime
 ) -> Erasure | None:
     """Mark the account and open (or find) its record; None if the account is already gone."""
     started = await state.auth_service().users.begin_erasure(user_id, now)
@@ -126,7 +126,7 @@ async def begin(
             "$setOnInsert": {
                 "started_at": started,
                 "roles": list(roles),
-                "phone_key": phone_key,
+                "phone_keys": phone_keys,
                 "steps_done": [],
                 "counts": {},
                 "checked_at": None,
@@ -196,12 +196,12 @@ async def sweep(state: AppState, erasure: Erasure, now: datetime) -> dict[str, i
 
     Without the phone key: grants naming the number as agent were revoked by the first run, and
     any made since name the number's next holder."""
-    erasure.phone_key = None
+    erasure.phone_keys = []
     counts: dict[str, int] = {}
     for _, step in STEPS:
         counts.update({k: v for k, v in (await step(state, erasure, now)).items() if v})
     await state.db[ERASURES].update_one(
-        {"_id": erasure.user_id}, {"$set": {"swept_at": now}, "$unset": {"phone_key": ""}}
+        {"_id": erasure.user_id}, {"$set": {"swept_at": now}, "$unset": {"phone_keys": ""}}
     )
     if counts:
         log.warning("erasure sweep removed late writes", extra={"counts": counts})

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Secrets. `secret_key` is the master key; purpose keys are derived from it (app.keyring).
     # In dev a random one is generated once and kept under data_dir; production must set it.
     secret_key: SecretStr | None = None
+    # Master secrets whose sealed data is still read (never written) during a rotation: the
+    # previous one until `zsb keys reseal` has moved everything (docs/operations.md).
+    read_secret_keys: list[SecretStr] = Field(default_factory=list)
 
     demo_data: bool | None = Field(
         default=None, description="seed demo data on start; defaults to on in dev, off otherwise"

@@ -14,6 +14,7 @@ case that got in while the erasure ran is withdrawn by it (`_withdraw_late_cases
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,16 +41,17 @@ _INTERNAL = {"applicant_id": 0, "idempotency_key": 0, "rev": 0}
 
 
 async def export(
-    db: AsyncDatabase[Document], user_id: ObjectId, phone_key: str | None
+    db: AsyncDatabase[Document], user_id: ObjectId, phone_keys: Sequence[str]
 ) -> dict[str, Any]:
-    """`phone_key`: the person's phone blind index, which grants naming them as agent carry."""
+    """`phone_keys`: the person's phone blind index (one per key generation during a rotation),
+    which grants naming them as agent carry."""
     cursor = db[APPLICATIONS].find({"applicant_id": user_id}, _INTERNAL).sort("created_at", 1)
     return {
         "applications": await cursor.to_list(10_000),
         "bundles": await db[BUNDLES].find({"applicant_id": user_id}, _INTERNAL).to_list(1000),
         "agencyGiven": await db[AGENCY_GRANTS].find({"principal_id": user_id}).to_list(1000),
         "agencyReceived": await db[AGENCY_GRANTS]
-        .find({"agent_phone_index": phone_key or "-"}, {"agent_phone_index": 0})
+        .find({"agent_phone_index": {"$in": list(phone_keys)}}, {"agent_phone_index": 0})
         .to_list(1000),
         "tickets": await db[TICKETS].find({"reporter_id": user_id}).to_list(1000),
         "creditEvents": await db[CREDIT_EVENTS].find({"subject_id": user_id}).to_list(1000),
@@ -70,7 +72,10 @@ async def check_erasable(db: AsyncDatabase[Document], user_id: ObjectId) -> None
 
 
 async def erase(
-    db: AsyncDatabase[Document], user_id: ObjectId, now: datetime, phone_key: str | None
+    db: AsyncDatabase[Document],
+    user_id: ObjectId,
+    now: datetime,
+    phone_keys: Sequence[str] | None,
 ) -> dict[str, int]:
     withdrawn = await _withdraw_late_cases(db, user_id, now)
     drafts = await db[APPLICATIONS].delete_many(
@@ -93,9 +98,10 @@ async def erase(
     given = await db[AGENCY_GRANTS].delete_many({"principal_id": user_id})
     # Grants naming the person as agent end with the account: the number may be reassigned
     # (二次放号), and its next owner must not inherit the authority.
-    if phone_key is not None:
+    if phone_keys:
         await db[AGENCY_GRANTS].update_many(
-            {"agent_phone_index": phone_key, "revoked_at": None}, {"$set": {"revoked_at": now}}
+            {"agent_phone_index": {"$in": list(phone_keys)}, "revoked_at": None},
+            {"$set": {"revoked_at": now}},
         )
     uploads = UploadStore(db)
     materials_deleted = len(await uploads.delete_unattached({"owner_id": user_id}))

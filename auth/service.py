@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
+from app import sealing
 from app.audit import AuditEvent, AuditLog
 from app.errors import RateLimitedError, UnauthenticatedError
 from app.keyring import Keyring
@@ -202,11 +203,12 @@ class AuthService:
             "id_number_index": index,
             "birth_date": identity_numbers.birth_date_of(number).isoformat(),
         }
-        user = await self.users.find_by_id_number_index(index)
+        indexes = sealing.blind_indexes(self.keyring.all("identity_index"), number)
+        user = await self.users.find_by_id_number_index(indexes)
         if user is None and identity.phone:
             phone = identity_numbers.normalize_phone(identity.phone, field="idToken")
             user = await self.users.find_by_phone(phone)
-            if user is not None and user.id_number_index not in (None, index):
+            if user is not None and user.id_number_index not in (None, *indexes):
                 raise InvalidTokenError(
                     "该手机号已绑定其他身份 (phone bound to another person)", field="idToken"
                 )
@@ -258,6 +260,11 @@ class AuthService:
             raise InvalidTokenError(field="refreshToken")
         old_hash = self._refresh_hash(refresh_token)
         stored = await self.store.get_refresh_token(old_hash)
+        for key in self.keyring.all("token_hash")[1:]:  # issued before a master-secret rotation
+            if stored is not None:
+                break
+            old_hash = hmac.new(key, refresh_token.encode(), hashlib.sha256).hexdigest()
+            stored = await self.store.get_refresh_token(old_hash)
         now = datetime.now(UTC)
         if stored is None or stored["expires_at"] <= now:
             raise InvalidTokenError(field="refreshToken")
@@ -392,4 +399,5 @@ class AuthService:
         """The plain number, for masking or for a service that needs it; never log it."""
         if user.id_number_cipher is None:
             return None
-        return identity_numbers.decrypt(self.keyring.identity_encryption, user.id_number_cipher)
+        keys = self.keyring.all("identity_encryption")  # during a rotation: either generation
+        return sealing.decrypt_any(keys, user.id_number_cipher, identity_numbers.PURPOSE)

@@ -101,7 +101,8 @@ class UserStore:
         return doc
 
     def _decode(self, doc: dict[str, Any]) -> User:
-        phone = sealing.decrypt(self.keyring.phone_encryption, doc["phone_cipher"], PHONE_PURPOSE)
+        keys = self.keyring.all("phone_encryption")  # during a rotation: either generation
+        phone = sealing.decrypt_any(keys, doc["phone_cipher"], PHONE_PURPOSE)
         return User.from_document({**doc, "phone": phone})
 
     async def get_user(self, user_id: ObjectId) -> User | None:
@@ -113,11 +114,13 @@ class UserStore:
         return {doc["_id"]: self._decode(doc) async for doc in cursor}
 
     async def find_by_phone(self, phone: str) -> User | None:
-        doc = await self.db[USERS].find_one({"phone_index": phone_key(self.keyring, phone)})
+        keys = sealing.blind_indexes(self.keyring.all("phone_index"), phone)
+        doc = await self.db[USERS].find_one({"phone_index": {"$in": keys}})
         return self._decode(doc) if doc else None
 
-    async def find_by_id_number_index(self, index: str) -> User | None:
-        doc = await self.db[USERS].find_one({"id_number_index": index})
+    async def find_by_id_number_index(self, indexes: list[str]) -> User | None:
+        """By the identity number's blind index (one per key generation during a rotation)."""
+        doc = await self.db[USERS].find_one({"id_number_index": {"$in": indexes}})
         return self._decode(doc) if doc else None
 
     async def insert_user(self, user: User) -> None:

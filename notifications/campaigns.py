@@ -21,7 +21,7 @@ from app.db import Document
 from app.errors import NotFoundError
 from app.keyring import Keyring
 from app.pagination import Connection
-from auth.directory import phone_keys
+from auth.directory import phone_key_candidates
 from auth.models import Role
 from auth.permissions import Viewer
 from electronic_cards.holders import is_known_type
@@ -110,8 +110,10 @@ class CampaignService:
     def _checked(self, target: Target) -> Target:
         """Validated, with phones replaced by their blind indexes: campaigns keep no numbers."""
         target = validate_target(target)
-        keys = phone_keys(self.keyring, target.phones)
-        return replace(target, phones=tuple(dict.fromkeys(keys)))  # a list and phones may overlap
+        # Every key generation's index (one during normal operation): during a master-secret
+        # rotation, people not yet resealed are matched by the older one.
+        keys = phone_key_candidates(self.keyring, target.phones)
+        return replace(target, phones=tuple(keys))  # deduplicated: a list and phones may overlap
 
     @property
     def store(self) -> CampaignStore:
@@ -136,7 +138,7 @@ class CampaignService:
                 tuple(sorted(r.value for r in viewer.roles)),
                 details={
                     "target": target_fingerprint(checked),
-                    "phones": len(checked.phones),
+                    "phones": len(set(target.phones)),
                     "result": figure.band,
                 },
             )

@@ -49,7 +49,7 @@ async def _citizen(api: Api) -> tuple[ObjectId, str, dict[str, object]]:
 async def _start(api: Api, user_id: ObjectId) -> erasures.Erasure:
     """deleteMyAccount up to its check: the account is marked, nothing deleted yet."""
     now = datetime.now(UTC)
-    erasure = await erasures.begin(api.state, user_id, ("CITIZEN",), None, now)
+    erasure = await erasures.begin(api.state, user_id, ("CITIZEN",), [], now)
     assert erasure is not None
     await erasures.check(api.state, erasure, now)
     return erasure
@@ -100,7 +100,7 @@ async def test_a_case_submitted_first_refuses_the_erasure_and_lifts_the_mark(api
     submitted = await api.data(SUBMIT, {"input": submission}, token)
     assert submitted["submitApplication"]["userErrors"] == []
     now = datetime.now(UTC)
-    erasure = await erasures.begin(api.state, user_id, ("CITIZEN",), None, now)
+    erasure = await erasures.begin(api.state, user_id, ("CITIZEN",), [], now)
     assert erasure is not None
     with pytest.raises(DomainError) as refused:
         await erasures.check(api.state, erasure, now)
@@ -144,7 +144,7 @@ async def test_writes_that_slipped_past_the_guard_are_swept(api: Api) -> None:
     record = await db[erasures.ERASURES].find_one({"_id": user_id})
     assert record is not None
     assert record["swept_at"] is not None
-    assert "phone_key" not in record
+    assert "phone_keys" not in record
     assert (await erasures.finish_erasures(api.state, due))["erasures_swept"] == 0
 
 
