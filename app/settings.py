@@ -145,6 +145,8 @@ class Settings(BaseSettings):
             problems.append("ZSB_DEV_ISSUER mints identity tokens for anyone")
         if self.secret_key is None or len(self.secret_key.get_secret_value()) < 32:
             problems.append("ZSB_SECRET_KEY (at least 32 characters) is required")
+        if any(len(k.get_secret_value()) < 32 for k in self.read_secret_keys):
+            problems.append("ZSB_READ_SECRET_KEYS entries must have at least 32 characters")
         if not self.mongodb_uri:
             problems.append("ZSB_MONGODB_URI is required (no embedded database in production)")
         if self.rate_limits == "off":
