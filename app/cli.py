@@ -221,6 +221,24 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_keys_reseal(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from app.context import AppState
+    from app.reseal import reseal
+
+    async def run(state: AppState) -> tuple[bool, dict[str, dict[str, int]]]:
+        return await reseal(
+            state.db, state.keyring, batch=args.batch, limit=args.limit, restart=args.restart
+        )
+
+    with database(settings, announce=False) as live:
+        complete, totals = _with_state(live, run)
+    print(json.dumps({"complete": complete, "totals": totals}, ensure_ascii=False, indent=2))
+    left = any(t.get("unreadable") or t.get("conflicts") for t in totals.values())
+    return 0 if complete and not left else 1
+
+
 def cmd_verify_qr(args: argparse.Namespace, settings: Settings) -> int:
     import httpx
 
@@ -338,6 +356,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds the new QR key is published before it signs (verifiers refresh daily)",
     )
     rotate.set_defaults(run=cmd_keys_rotate)
+    reseal = keys.add_parser(
+        "reseal",
+        help="re-encrypt sealed personal data and signing keys under the current ZSB_SECRET_KEY "
+        "(after a rotation; the previous secret in ZSB_READ_SECRET_KEYS); resumable",
+    )
+    reseal.add_argument("--batch", type=int, default=200, help="documents per batch")
+    reseal.add_argument("--limit", type=int, default=None, help="stop after this many documents")
+    reseal.add_argument(
+        "--restart", action="store_true", help="walk everything again from the start"
+    )
+    reseal.set_defaults(run=cmd_keys_reseal)
 
     verify_qr = sub.add_parser(
         "verify-qr", help="check a 亮证 token with only the published keys and status lists"

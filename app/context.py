@@ -90,7 +90,7 @@ class AppState:
     @cached_property
     def sdl_keys(self) -> SdlKeys:
         """The 亮证 QR signing keys, shared by every request of the process."""
-        return SdlKeys(self.keyring.sdl_key_wrap)
+        return SdlKeys(self.keyring.sdl_key_wrap, self.keyring.all("sdl_key_wrap")[1:])
 
     @cached_property
     def upload_rate(self) -> RateLimiter:

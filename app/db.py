@@ -33,12 +33,20 @@ def connect(uri: str, *, app_name: str = "zsb") -> AsyncMongoClient[Document]:
         serverSelectionTimeoutMS=5_000,
         connectTimeoutMS=5_000,
         retryWrites=True,
+        # Polling, not the streaming protocol: after a state-change error (ShutdownInProgress,
+        # NotPrimary) the driver marks the server Unknown and asks its monitor for a check, but a
+        # streaming monitor is blocked in an awaitable hello the server answers only on a
+        # topology change or after heartbeatFrequencyMS (10 s), so every operation waited out
+        # server selection (5 s) and failed. A polling monitor is asleep and re-checks within
+        # minHeartbeatFrequencyMS (0.5 s). docs/operations.md, "ShutdownInProgress".
+        serverMonitoringMode="poll",
     )
 
 
 def _declared_indexes() -> list[CollectionIndexes]:
     # Each domain's store declares its indexes; importing here keeps app/ the only assembler.
     from app.audit import INDEXES as AUDIT_INDEXES
+    from app.erasures import INDEXES as ERASURE_INDEXES
     from applications.flow_store import INDEXES as APPLICATION_FLOW_INDEXES
     from applications.store import INDEXES as APPLICATIONS_INDEXES
     from applications.uploads.store import INDEXES as UPLOAD_INDEXES
@@ -58,6 +66,7 @@ def _declared_indexes() -> list[CollectionIndexes]:
         *APPLICATIONS_INDEXES,
         *UPLOAD_INDEXES,
         *APPLICATION_FLOW_INDEXES,
+        *ERASURE_INDEXES,
     ]
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +35,24 @@ class Keyring:
     token_hash: bytes  # HMAC of opaque refresh tokens
     sdl_key_wrap: bytes  # AES-GCM wrapping of the SDL (亮证 QR) signing keys
     licence_data: bytes  # AES-GCM for licence and identity numbers held in the wallet
+    # A short public fingerprint of the master secret: names a key generation in progress
+    # markers and the audit log (it reveals nothing about the secret).
+    generation: str = ""
+    # Master secrets whose data is read but never written: the previous one while `zsb keys
+    # reseal` moves everything to this one, or the next one ahead of a rotation
+    # (ZSB_READ_SECRET_KEYS; docs/operations.md, "Master secret rotation").
+    older: tuple[Keyring, ...] = ()
+
+    def all(self, purpose: str) -> tuple[bytes, ...]:
+        """This generation's key for `purpose` first, then the read-only generations'."""
+        return tuple(getattr(k, purpose) for k in (self, *self.older))
 
     @classmethod
-    def from_master(cls, master: bytes) -> Keyring:
+    def from_master(cls, master: bytes, read_only: Sequence[bytes] = ()) -> Keyring:
+        older = tuple(cls.from_master(m) for m in read_only if m != master)
         return cls(
+            generation=hmac.new(master, b"zsb-key-generation", hashlib.sha256).hexdigest()[:12],
+            older=older,
             identity_encryption=_derive(master, "identity-encryption"),
             identity_index=_derive(master, "identity-index"),
             phone_encryption=_derive(master, "phone-encryption"),
@@ -61,7 +78,8 @@ def _dev_master(path: Path) -> bytes:
 
 
 def load_keyring(settings: Settings) -> Keyring:
+    read_only = [k.get_secret_value().encode() for k in settings.read_secret_keys]
     if settings.secret_key is not None:
-        return Keyring.from_master(settings.secret_key.get_secret_value().encode())
+        return Keyring.from_master(settings.secret_key.get_secret_value().encode(), read_only)
     settings.check_production()  # refuses: production must configure ZSB_SECRET_KEY
-    return Keyring.from_master(_dev_master(settings.secret_key_file))
+    return Keyring.from_master(_dev_master(settings.secret_key_file), read_only)

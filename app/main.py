@@ -61,6 +61,7 @@ async def build_state(settings: Settings) -> AppState:
         keyring=keyring,
         token_keys=TokenKeys(
             keyring.signing_key_wrap,
+            old_wrap_keys=keyring.all("signing_key_wrap")[1:],
             issuer=settings.token_issuer,
             audience=settings.token_audience,
             ttl_seconds=settings.access_token_ttl_seconds,

@@ -21,11 +21,13 @@ from typing import Any
 
 from bson import ObjectId
 
+from app import erasures
 from app.audit import AuditEvent
 from app.context import AppState
 from applications import personal_data as applications_data
 from auth import personal_data as auth_data
-from auth.directory import phone_keys
+from auth.directory import phone_key_candidates
+from auth.errors import InvalidCodeError
 from auth.permissions import Viewer
 from electronic_cards import personal_data as cards_data
 from notifications import personal_data as notifications_data
@@ -46,20 +48,21 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-async def _phone_key(state: AppState, user_id: ObjectId) -> str | None:
+async def _phone_keys(state: AppState, user_id: ObjectId) -> list[str]:
     """The blind index other records name this person by (帮办代办 grants name agents by it)."""
     user = await state.auth_service().get_user(user_id)
-    return phone_keys(state.keyring, [user.phone])[0] if user is not None else None
+    # Every key generation's: a grant made before a master-secret rotation may not be resealed yet.
+    return phone_key_candidates(state.keyring, [user.phone]) if user is not None else []
 
 
 async def export_all(state: AppState, viewer: Viewer) -> dict[str, Any]:
     db, user_id = state.db, viewer.user_id
-    phone_key = await _phone_key(state, user_id)
+    phone_keys = await _phone_keys(state, user_id)
     exported = {
         "format": EXPORT_FORMAT,
         "exportedAt": datetime.now(UTC).isoformat(),
         "account": await auth_data.export(state.auth_service(), user_id),
-        "applications": await applications_data.export(db, user_id, phone_key),
+        "applications": await applications_data.export(db, user_id, phone_keys),
         "licences": await cards_data.export(db, user_id),
         "notifications": await notifications_data.export(db, user_id),
     }
@@ -73,25 +76,17 @@ async def erase_all(state: AppState, viewer: Viewer, code: str) -> dict[str, int
     """Erase the viewer's account after re-confirmation with a fresh SMS code.
 
     Refuses (DomainError) while an application is still being processed: the case must be
-    withdrawn or decided first. Ordered so that the account itself goes last: a failure part way
-    leaves a working account and a repeat finishes the job (every step is idempotent).
+    withdrawn or decided first. The account is marked first, so nothing new is created for it
+    while the steps run; an erasure that stopped part way is resumed by a repeat or by the
+    worker (app/erasures.py).
     """
     auth = state.auth_service()
     await auth_data.confirm(auth, viewer.user_id, code)
-    await applications_data.check_erasable(state.db, viewer.user_id)
-    phone_key = await _phone_key(state, viewer.user_id)  # before the account goes
     now = datetime.now(UTC)
-    counts: dict[str, int] = {}
-    counts.update(await notifications_data.erase(state.db, viewer.user_id, now))
-    counts.update(await cards_data.erase(state.db, viewer.user_id, now))
-    counts.update(await applications_data.erase(state.db, viewer.user_id, now, phone_key))
-    counts.update(await auth_data.erase(auth, viewer.user_id, now))
-    await state.audit().record(
-        AuditEvent(
-            "privacy.account_erased",
-            viewer.user_id,  # a pseudonym from now on: no document names it any more
-            tuple(r.value for r in viewer.roles),
-            details=counts,
-        )
-    )
-    return counts
+    phone_keys = await _phone_keys(state, viewer.user_id)  # before the account goes
+    roles = tuple(r.value for r in viewer.roles)
+    erasure = await erasures.begin(state, viewer.user_id, roles, phone_keys, now)
+    if erasure is None:  # erased meanwhile by a concurrent request
+        raise InvalidCodeError()
+    await erasures.check(state, erasure, now)
+    return await erasures.run(state, erasure, now)

@@ -27,6 +27,7 @@ from strawberry.types.execution import PreExecutionError
 
 from app import personal_data_schema
 from app.audit_extension import PrivilegedAudit
+from app.erasure_guard import ErasureGuard
 from app.errors import DomainError, MaskUnexpectedErrors, is_transient, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
@@ -139,6 +140,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[Callable[[], SchemaExtension]] = [
         OperationMetrics,
         PrivilegedAudit,
+        ErasureGuard,
         lambda: ParserCache(maxsize=2048),
         lambda: ValidationCache(maxsize=2048),
         lambda: AddValidationRules(limit_rules),

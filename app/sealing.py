@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -37,6 +38,21 @@ def decrypt(key: bytes, blob: bytes, purpose: str) -> str:
         raise ValueError(f"{purpose} cipher does not authenticate") from exc
 
 
+def decrypt_any(keys: Sequence[bytes], blob: bytes, purpose: str) -> str:
+    """`decrypt` under the first of `keys` (key generations, newest first) that authenticates."""
+    for key in keys[:-1]:
+        try:
+            return decrypt(key, blob, purpose)
+        except ValueError:
+            continue
+    return decrypt(keys[-1], blob, purpose)
+
+
+def blind_indexes(keys: Sequence[bytes], value: str) -> list[str]:
+    """The value's blind index under each key generation (for look-ups during a rotation)."""
+    return list(dict.fromkeys(blind_index(k, value) for k in keys))
+
+
 def blind_index(key: bytes, value: str) -> str:
     """Deterministic keyed hash: equal values match, the value cannot be recovered from it."""
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
@@ -51,6 +67,18 @@ def wrap_private_key(key: bytes, private: ec.EllipticCurvePrivateKey, purpose: s
     )
     nonce = os.urandom(12)
     return _VERSION + nonce + AESGCM(key).encrypt(nonce, der, _aad(purpose))
+
+
+def unwrap_private_key_any(
+    keys: Sequence[bytes], blob: bytes, purpose: str
+) -> ec.EllipticCurvePrivateKey:
+    """`unwrap_private_key` under the first of `keys` that authenticates."""
+    for key in keys[:-1]:
+        try:
+            return unwrap_private_key(key, blob, purpose)
+        except InvalidTag:
+            continue
+    return unwrap_private_key(keys[-1], blob, purpose)
 
 
 def unwrap_private_key(key: bytes, blob: bytes, purpose: str) -> ec.EllipticCurvePrivateKey:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Secrets. `secret_key` is the master key; purpose keys are derived from it (app.keyring).
     # In dev a random one is generated once and kept under data_dir; production must set it.
     secret_key: SecretStr | None = None
+    # Master secrets whose sealed data is still read (never written) during a rotation: the
+    # previous one until `zsb keys reseal` has moved everything (docs/operations.md).
+    read_secret_keys: list[SecretStr] = Field(default_factory=list)
 
     demo_data: bool | None = Field(
         default=None, description="seed demo data on start; defaults to on in dev, off otherwise"
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
     upload_quota_bytes: int = 500 * 1024 * 1024
     upload_quota_files: int = 500
     upload_orphan_days: int = 7
+
+    # Audience sizes below this are shown to operators as a band ("<10"), never exactly: an exact
+    # count of a one-number list (or a narrow filter) would say whether that person is
+    # registered and has those attributes (notifications/campaigns.py).
+    campaign_min_reported: int = Field(default=10, ge=1)
 
     fcm_credentials: Path | None = None
     fcm_endpoint: str | None = None
@@ -137,6 +145,8 @@ class Settings(BaseSettings):
             problems.append("ZSB_DEV_ISSUER mints identity tokens for anyone")
         if self.secret_key is None or len(self.secret_key.get_secret_value()) < 32:
             problems.append("ZSB_SECRET_KEY (at least 32 characters) is required")
+        if any(len(k.get_secret_value()) < 32 for k in self.read_secret_keys):
+            problems.append("ZSB_READ_SECRET_KEYS entries must have at least 32 characters")
         if not self.mongodb_uri:
             problems.append("ZSB_MONGODB_URI is required (no embedded database in production)")
         if self.rate_limits == "off":

@@ -129,6 +129,11 @@ class AgencyDesk:
     def _phone_index(self, phone: str) -> str:
         return sealing.blind_index(self.svc.auth.keyring.phone_index, phone)
 
+    def _phone_indexes(self, phone: str) -> dict[str, list[str]]:
+        """A filter on every key generation's index: grants made before a master-secret
+        rotation carry the older one until `zsb keys reseal` has passed."""
+        return {"$in": sealing.blind_indexes(self.svc.auth.keyring.all("phone_index"), phone)}
+
     # -- the principal ----------------------------------------------------------------------
 
     async def grant(
@@ -232,7 +237,7 @@ class AgencyDesk:
             return []
         now = self.svc.now()
         cursor = self.grants.find(
-            {"agent_phone_index": self._phone_index(me.phone), "revoked_at": None}
+            {"agent_phone_index": self._phone_indexes(me.phone), "revoked_at": None}
         ).limit(100)
         return [
             g for g in map(AgencyGrant.from_document, await cursor.to_list(100)) if g.active(now)
@@ -275,7 +280,7 @@ class AgencyDesk:
             return None
         grants = await self.grants.find(
             {
-                "agent_phone_index": self._phone_index(me.phone),
+                "agent_phone_index": self._phone_indexes(me.phone),
                 "principal_id": principal_id,
                 "revoked_at": None,
                 "expires_at": {"$gt": self.svc.now()},

@@ -8,11 +8,13 @@ too) and credit events (a 告知承诺 breach is a public-credit record) are kep
 are deleted and those naming them as agent revoked; status notices are deleted. Uploaded
 materials no case uses are deleted with their files; those a case uses stay with the case as its
 evidence, marked `owner_erased_at`. While a case is
-still being processed the account cannot be erased (withdraw it, or wait for the decision).
+still being processed the account cannot be erased (withdraw it, or wait for the decision); a
+case that got in while the erasure ran is withdrawn by it (`_withdraw_late_cases`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from app.db import Document
 from app.errors import DomainError
 from applications.flow_store import AGENCY_GRANTS, BUNDLES, CREDIT_EVENTS, TICKETS
+from applications.models import Event
 from applications.store import APPLICATIONS, NOTICES
 from applications.uploads.store import UPLOADS, UploadStore
 from applications.workflow import Status
@@ -38,16 +41,17 @@ _INTERNAL = {"applicant_id": 0, "idempotency_key": 0, "rev": 0}
 
 
 async def export(
-    db: AsyncDatabase[Document], user_id: ObjectId, phone_key: str | None
+    db: AsyncDatabase[Document], user_id: ObjectId, phone_keys: Sequence[str]
 ) -> dict[str, Any]:
-    """`phone_key`: the person's phone blind index, which grants naming them as agent carry."""
+    """`phone_keys`: the person's phone blind index (one per key generation during a rotation),
+    which grants naming them as agent carry."""
     cursor = db[APPLICATIONS].find({"applicant_id": user_id}, _INTERNAL).sort("created_at", 1)
     return {
         "applications": await cursor.to_list(10_000),
         "bundles": await db[BUNDLES].find({"applicant_id": user_id}, _INTERNAL).to_list(1000),
         "agencyGiven": await db[AGENCY_GRANTS].find({"principal_id": user_id}).to_list(1000),
         "agencyReceived": await db[AGENCY_GRANTS]
-        .find({"agent_phone_index": phone_key or "-"}, {"agent_phone_index": 0})
+        .find({"agent_phone_index": {"$in": list(phone_keys)}}, {"agent_phone_index": 0})
         .to_list(1000),
         "tickets": await db[TICKETS].find({"reporter_id": user_id}).to_list(1000),
         "creditEvents": await db[CREDIT_EVENTS].find({"subject_id": user_id}).to_list(1000),
@@ -68,8 +72,12 @@ async def check_erasable(db: AsyncDatabase[Document], user_id: ObjectId) -> None
 
 
 async def erase(
-    db: AsyncDatabase[Document], user_id: ObjectId, now: datetime, phone_key: str | None
+    db: AsyncDatabase[Document],
+    user_id: ObjectId,
+    now: datetime,
+    phone_keys: Sequence[str] | None,
 ) -> dict[str, int]:
+    withdrawn = await _withdraw_late_cases(db, user_id, now)
     drafts = await db[APPLICATIONS].delete_many(
         {"applicant_id": user_id, "status": Status.DRAFT.value}
     )
@@ -90,9 +98,10 @@ async def erase(
     given = await db[AGENCY_GRANTS].delete_many({"principal_id": user_id})
     # Grants naming the person as agent end with the account: the number may be reassigned
     # (二次放号), and its next owner must not inherit the authority.
-    if phone_key is not None:
+    if phone_keys:
         await db[AGENCY_GRANTS].update_many(
-            {"agent_phone_index": phone_key, "revoked_at": None}, {"$set": {"revoked_at": now}}
+            {"agent_phone_index": {"$in": list(phone_keys)}, "revoked_at": None},
+            {"$set": {"revoked_at": now}},
         )
     uploads = UploadStore(db)
     materials_deleted = len(await uploads.delete_unattached({"owner_id": user_id}))
@@ -106,4 +115,37 @@ async def erase(
         "applicationsRetained": kept.modified_count,
         "ticketsRetained": tickets.modified_count,
         "agencyGrantsDeleted": given.deleted_count,
+        "lateCasesWithdrawn": withdrawn,
     }
+
+
+async def _withdraw_late_cases(
+    db: AsyncDatabase[Document], user_id: ObjectId, now: datetime
+) -> int:
+    """Close a case that reached the database after the erasure's check (its request passed the
+    write guard just before the account was marked; app/erasures.py): nobody is left to follow
+    it up. Withdrawn by the system, with the reason on its timeline; none in the usual case."""
+    withdrawn = 0
+    cursor = db[APPLICATIONS].find(
+        {"applicant_id": user_id, "status": {"$in": OPEN}}, {"status": 1}
+    )
+    for doc in await cursor.to_list(1000):
+        event = Event(
+            now,
+            None,
+            "SYSTEM",
+            "WITHDRAW",
+            Status(doc["status"]),
+            Status.WITHDRAWN,
+            "申请人已注销账号 (applicant erased their account)",
+        )
+        done = await db[APPLICATIONS].update_one(
+            {"_id": doc["_id"], "status": doc["status"]},
+            {
+                "$set": {"status": Status.WITHDRAWN.value, "finished_at": now},
+                "$push": {"timeline": event.to_document()},
+                "$inc": {"rev": 1},
+            },
+        )
+        withdrawn += done.modified_count
+    return withdrawn

@@ -23,7 +23,14 @@ def phone_keys(keyring: Keyring, phones: Iterable[str]) -> tuple[str, ...]:
     return tuple(sealing.blind_index(keyring.phone_index, p) for p in phones)
 
 
-__all__ = ["CitizenFilter", "UserDirectory", "phone_keys"]
+def phone_key_candidates(keyring: Keyring, phones: Iterable[str]) -> list[str]:
+    """Each phone's blind index under every key generation the process reads (the current one
+    first): during a master-secret rotation, records not yet resealed carry the older one."""
+    keys = keyring.all("phone_index")
+    return list(dict.fromkeys(k for p in phones for k in sealing.blind_indexes(keys, p)))
+
+
+__all__ = ["CitizenFilter", "UserDirectory", "phone_key_candidates", "phone_keys"]
 
 
 class UserDirectory:

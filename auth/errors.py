@@ -45,3 +45,12 @@ class UnknownUserError(DomainError):
 
     def __init__(self, field: str = "phone"):
         super().__init__("用户不存在 (no such user)", field=field)
+
+
+class AccountErasingError(DomainError):
+    """The account is being erased (deleteMyAccount): nothing new may be created for it."""
+
+    code = "ACCOUNT_ERASING"
+
+    def __init__(self) -> None:
+        super().__init__("账号正在注销，无法办理此业务 (account being erased)")

@@ -13,12 +13,14 @@ from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
+from app import sealing
 from app.audit import AuditEvent, AuditLog
 from app.errors import RateLimitedError, UnauthenticatedError
 from app.keyring import Keyring
 from app.masking import mask_phone
 from auth import identity_numbers
 from auth.errors import (
+    AccountErasingError,
     InvalidCodeError,
     InvalidTokenError,
     TooManyAttemptsError,
@@ -39,7 +41,7 @@ CODE_INTERVAL = timedelta(seconds=60)
 CODES_PER_DAY = 10
 MAX_CODE_ATTEMPTS = 5
 _CHINA = ZoneInfo("Asia/Shanghai")
-_SESSION_CHECK_TTL = 5.0  # seconds a process trusts its last look at a session
+SESSION_CHECK_TTL = 5.0  # seconds a process trusts its last look at a session
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ class SessionTokens:
 class SessionCache:
     """Per-process memory of live sessions, so a request does not always read the database.
 
-    A revoked session is therefore honoured by other processes within `_SESSION_CHECK_TTL`.
+    A revoked session is therefore honoured by other processes within `SESSION_CHECK_TTL`.
     """
 
     def __init__(self) -> None:
@@ -86,7 +88,7 @@ class SessionCache:
         entry = self._live.get(session_id)
         if entry is None or (user_id is not None and entry[0] != user_id):
             return False
-        return time.monotonic() - entry[1] < _SESSION_CHECK_TTL
+        return time.monotonic() - entry[1] < SESSION_CHECK_TTL
 
     def remember(self, session_id: str, user_id: ObjectId) -> None:
         if len(self._live) > 100_000:
@@ -159,6 +161,8 @@ class AuthService:
             user = User.new_citizen(phone, AssuranceLevel.L1, now)
             await self.users.insert_user(user)
             log.info("user registered by sms", extra={"phone": mask_phone(phone)})
+        else:
+            await self.require_active(user.id)  # no new session while the account is erased
         return await self._open_session(user, method="sms")
 
     async def take_code(self, phone: str, code: str) -> None:
@@ -199,11 +203,12 @@ class AuthService:
             "id_number_index": index,
             "birth_date": identity_numbers.birth_date_of(number).isoformat(),
         }
-        user = await self.users.find_by_id_number_index(index)
+        indexes = sealing.blind_indexes(self.keyring.all("identity_index"), number)
+        user = await self.users.find_by_id_number_index(indexes)
         if user is None and identity.phone:
             phone = identity_numbers.normalize_phone(identity.phone, field="idToken")
             user = await self.users.find_by_phone(phone)
-            if user is not None and user.id_number_index not in (None, index):
+            if user is not None and user.id_number_index not in (None, *indexes):
                 raise InvalidTokenError(
                     "该手机号已绑定其他身份 (phone bound to another person)", field="idToken"
                 )
@@ -214,6 +219,7 @@ class AuthService:
             raise InvalidTokenError(
                 "身份令牌缺少手机号，无法开户 (no phone to register)", field="idToken"
             )
+        await self.require_active(user.id)
         # Linking never lowers what we already know about the person.
         level = max(user.assurance_level, identity.assurance_level, key=lambda a: a.rank)
         identity_fields["assurance_level"] = level.value
@@ -254,6 +260,11 @@ class AuthService:
             raise InvalidTokenError(field="refreshToken")
         old_hash = self._refresh_hash(refresh_token)
         stored = await self.store.get_refresh_token(old_hash)
+        for key in self.keyring.all("token_hash")[1:]:  # issued before a master-secret rotation
+            if stored is not None:
+                break
+            old_hash = hmac.new(key, refresh_token.encode(), hashlib.sha256).hexdigest()
+            stored = await self.store.get_refresh_token(old_hash)
         now = datetime.now(UTC)
         if stored is None or stored["expires_at"] <= now:
             raise InvalidTokenError(field="refreshToken")
@@ -325,6 +336,14 @@ class AuthService:
             department_code=claims.department_code,
         )
 
+    async def require_active(self, user_id: ObjectId) -> None:
+        """`AccountErasingError` unless the account exists and is not being erased.
+
+        Read from the database on every call: a session cached by another process (up to
+        `SESSION_CHECK_TTL`) must not let a write for an erased person through."""
+        if not await self.users.is_active(user_id):
+            raise AccountErasingError()
+
     async def open_session_for_phone(self, phone: str, *, method: str) -> SessionTokens:
         """A session for an existing user without a code: operators' `zsb token` only."""
         user = await self.users.find_by_phone(identity_numbers.normalize_phone(phone))
@@ -380,4 +399,5 @@ class AuthService:
         """The plain number, for masking or for a service that needs it; never log it."""
         if user.id_number_cipher is None:
             return None
-        return identity_numbers.decrypt(self.keyring.identity_encryption, user.id_number_cipher)
+        keys = self.keyring.all("identity_encryption")  # during a rotation: either generation
+        return sealing.decrypt_any(keys, user.id_number_cipher, identity_numbers.PURPOSE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,12 +62,14 @@ class TokenKeys:
         self,
         wrap_key: bytes,
         *,
+        old_wrap_keys: Sequence[bytes] = (),
         issuer: str,
         audience: str,
         ttl_seconds: int,
         clock: Callable[[], datetime] = _system_now,
     ) -> None:
         self._wrap_key = wrap_key
+        self._unwrap_keys = (wrap_key, *old_wrap_keys)  # during a master-secret rotation
         self.clock = clock  # the one notion of "now" for minting and expiry (tests move it)
         self.issuer = issuer
         self.audience = audience
@@ -82,7 +84,7 @@ class TokenKeys:
         return sealing.wrap_private_key(self._wrap_key, key, _WRAP_PURPOSE)
 
     def _unwrap_private(self, blob: bytes) -> ec.EllipticCurvePrivateKey:
-        return sealing.unwrap_private_key(self._wrap_key, blob, _WRAP_PURPOSE)
+        return sealing.unwrap_private_key_any(self._unwrap_keys, blob, _WRAP_PURPOSE)
 
     async def rotate(self, store: AuthStore) -> str:
         """Create a new signing key and retire the older ones; returns the new `kid`."""

@@ -7,6 +7,7 @@ plain phone in memory only.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -47,7 +48,8 @@ LEGAL_PERSON_TAGS = ("法人", "企业", "个体工商户")
 
 
 def _citizen_query(where: CitizenFilter) -> dict[str, Any]:
-    clauses: list[dict[str, Any]] = [{"roles": "CITIZEN"}]
+    # An account being erased (`erasing_at`) is nobody's audience any more.
+    clauses: list[dict[str, Any]] = [{"roles": "CITIZEN"}, {"erasing_at": None}]
     if where.region_codes:
         clauses.append({"region_code": {"$in": list(where.region_codes)}})
     if where.tags:
@@ -99,7 +101,8 @@ class UserStore:
         return doc
 
     def _decode(self, doc: dict[str, Any]) -> User:
-        phone = sealing.decrypt(self.keyring.phone_encryption, doc["phone_cipher"], PHONE_PURPOSE)
+        keys = self.keyring.all("phone_encryption")  # during a rotation: either generation
+        phone = sealing.decrypt_any(keys, doc["phone_cipher"], PHONE_PURPOSE)
         return User.from_document({**doc, "phone": phone})
 
     async def get_user(self, user_id: ObjectId) -> User | None:
@@ -111,11 +114,13 @@ class UserStore:
         return {doc["_id"]: self._decode(doc) async for doc in cursor}
 
     async def find_by_phone(self, phone: str) -> User | None:
-        doc = await self.db[USERS].find_one({"phone_index": phone_key(self.keyring, phone)})
+        keys = sealing.blind_indexes(self.keyring.all("phone_index"), phone)
+        doc = await self.db[USERS].find_one({"phone_index": {"$in": keys}})
         return self._decode(doc) if doc else None
 
-    async def find_by_id_number_index(self, index: str) -> User | None:
-        doc = await self.db[USERS].find_one({"id_number_index": index})
+    async def find_by_id_number_index(self, indexes: list[str]) -> User | None:
+        """By the identity number's blind index (one per key generation during a rotation)."""
+        doc = await self.db[USERS].find_one({"id_number_index": {"$in": indexes}})
         return self._decode(doc) if doc else None
 
     async def insert_user(self, user: User) -> None:
@@ -148,6 +153,35 @@ class UserStore:
         if saved is None:  # cannot happen with upsert=True and AFTER; keeps the type honest
             raise RuntimeError("upsert returned no document")
         return self._decode(saved)
+
+    # -- erasure (PIPL art. 47, app/personal_data.py) ---------------------------------------
+
+    async def begin_erasure(self, user_id: ObjectId, now: datetime) -> datetime | None:
+        """Mark the account as being erased; returns when its erasure started (an earlier
+        start if one is under way: the caller resumes it), None if the account is gone.
+
+        Guarded in the filter, so two concurrent requests agree on one start."""
+        doc = await self.db[USERS].find_one_and_update(
+            {"_id": user_id, "erasing_at": None},
+            {"$set": {"erasing_at": now}},
+            projection={"erasing_at": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            doc = await self.db[USERS].find_one({"_id": user_id}, {"erasing_at": 1})
+        return doc.get("erasing_at") if doc else None
+
+    async def cancel_erasure(self, user_id: ObjectId, started: datetime) -> None:
+        """An erasure refused after it was marked (an open case): the account works again."""
+        await self.db[USERS].update_one(
+            {"_id": user_id, "erasing_at": started}, {"$unset": {"erasing_at": ""}}
+        )
+
+    async def is_active(self, user_id: ObjectId) -> bool:
+        """The account exists and is not being erased (read from the database, never cached:
+        this is the guard every write for the person passes)."""
+        found = await self.db[USERS].find_one({"_id": user_id, "erasing_at": None}, {"_id": 1})
+        return found is not None
 
     async def update_identity(self, user_id: ObjectId, fields: dict[str, Any]) -> User | None:
         try:

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -108,8 +109,9 @@ class KeyStoreProtocol(Protocol):
 class SdlKeys:
     """The SDL key ring of this process."""
 
-    def __init__(self, wrap_key: bytes) -> None:
+    def __init__(self, wrap_key: bytes, old_wrap_keys: Sequence[bytes] = ()) -> None:
         self._wrap_key = wrap_key
+        self._unwrap_keys = (wrap_key, *old_wrap_keys)  # during a master-secret rotation
         self._keys: dict[bytes, SdlKey] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
@@ -118,7 +120,7 @@ class SdlKeys:
         return sealing.wrap_private_key(self._wrap_key, key, _WRAP_PURPOSE)
 
     def _unwrap_private(self, blob: bytes) -> ec.EllipticCurvePrivateKey:
-        return sealing.unwrap_private_key(self._wrap_key, blob, _WRAP_PURPOSE)
+        return sealing.unwrap_private_key_any(self._unwrap_keys, blob, _WRAP_PURPOSE)
 
     async def rotate(self, store: KeyStoreProtocol, lead: timedelta) -> SdlKey:
         """Publish a new key now that starts signing after `lead`; returns it."""

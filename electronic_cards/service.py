@@ -110,7 +110,9 @@ class CardsService(SharingRules):
         return sealing.encrypt(self._seal_key, text, _SEAL_PURPOSE)
 
     def _decrypt(self, blob: bytes) -> str:
-        return sealing.decrypt(self._seal_key, blob, _SEAL_PURPOSE)
+        # During a master-secret rotation a licence not yet resealed is under the older key.
+        keys = (self._seal_key, *self.auth.keyring.all("licence_data")[1:])
+        return sealing.decrypt_any(keys, blob, _SEAL_PURPOSE)
 
     # -- issuing ------------------------------------------------------------------------------
 

@@ -18,20 +18,35 @@ from notifications.phone_list import parse_phone_list
 
 
 def _campaigns(info: Info[Context, None]) -> CampaignService:
-    return CampaignService(info.context.state.db, info.context.state.keyring)
+    state = info.context.state
+    return CampaignService(
+        state.db, state.keyring, min_reported=state.settings.campaign_min_reported
+    )
+
+
+_BANDED = " Null when the campaign reaches fewer people than the reporting threshold (see band)."
 
 
 @strawberry.type(description="Delivery figures of a campaign.")
 class CampaignStats:
-    targeted: int = strawberry.field(description="Recipients (accounts) the target matched.")
-    queued: int = strawberry.field(description="Recipients whose delivery is not finished.")
-    inboxed: int = strawberry.field(description="Inbox copies written.")
-    sent: int = strawberry.field(description="Pushes a provider accepted.")
-    failed: int = strawberry.field(description="Pushes that failed for good.")
-    suppressed: int = strawberry.field(
-        description="Recipients kept to the inbox only (opt-out or the 2-a-day cap)."
+    targeted: int | None = strawberry.field(
+        description="Recipients (accounts) the target matched." + _BANDED
     )
-    opened: int = strawberry.field(description="Inbox copies opened.")
+    queued: int | None = strawberry.field(
+        description="Recipients whose delivery is not finished." + _BANDED
+    )
+    inboxed: int | None = strawberry.field(description="Inbox copies written." + _BANDED)
+    sent: int | None = strawberry.field(description="Pushes a provider accepted." + _BANDED)
+    failed: int | None = strawberry.field(description="Pushes that failed for good." + _BANDED)
+    suppressed: int | None = strawberry.field(
+        description="Recipients kept to the inbox only (opt-out or the 2-a-day cap)." + _BANDED
+    )
+    opened: int | None = strawberry.field(description="Inbox copies opened." + _BANDED)
+    band: str | None = strawberry.field(
+        default=None,
+        description='"<10" (the threshold, ZSB_CAMPAIGN_MIN_REPORTED) when the figures are '
+        "withheld because the audience is that small: they would describe individuals.",
+    )
 
 
 @strawberry.type(description="An operator's policy push (政策推送).")
@@ -66,7 +81,19 @@ class Campaign:
 
     @strawberry.field(description="Delivery figures so far.")
     async def stats(self, info: Info[Context, None]) -> CampaignStats:
-        s = await _campaigns(info).stats(self._model)
+        service = _campaigns(info)
+        s = await service.stats(self._model)
+        if service.banded(self._model, s):
+            return CampaignStats(
+                targeted=None,
+                queued=None,
+                inboxed=None,
+                sent=None,
+                failed=None,
+                suppressed=None,
+                opened=None,
+                band=f"<{service.min_reported}",
+            )
         return CampaignStats(
             targeted=s.targeted,
             queued=s.queued,
@@ -178,7 +205,14 @@ class PreviewCampaignInput:
 @strawberry.type(description="Result of previewCampaign.")
 class PreviewCampaignPayload:
     audience_size: int | None = strawberry.field(
-        default=None, description="Accounts the target matches now."
+        default=None,
+        description="Accounts the target matches now; null below the reporting threshold "
+        "(ZSB_CAMPAIGN_MIN_REPORTED, 10 by default): see audienceBand.",
+    )
+    audience_band: str | None = strawberry.field(
+        default=None,
+        description='The size as shown to operators: the number, or "<10" below the threshold '
+        "(an exact small count would tell whether a listed number is registered).",
     )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="INVALID_TARGET."
@@ -220,7 +254,7 @@ class CampaignMutation:
         async def act() -> PreviewCampaignPayload:
             info.context.take_budget("previewCampaign")
             size = await _campaigns(info).preview(viewer, input.target.to_model())
-            return PreviewCampaignPayload(audience_size=size)
+            return PreviewCampaignPayload(audience_size=size.exact, audience_band=size.band)
 
         return await run_mutation(PreviewCampaignPayload, act)
 

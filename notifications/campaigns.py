@@ -7,6 +7,8 @@ stops whatever has not been sent yet.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -14,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app.audit import AuditEvent, AuditLog
 from app.db import Document
 from app.errors import NotFoundError
 from app.keyring import Keyring
 from app.pagination import Connection
-from auth.directory import phone_keys
+from auth.directory import phone_key_candidates
 from auth.models import Role
 from auth.permissions import Viewer
 from electronic_cards.holders import is_known_type
@@ -77,17 +80,40 @@ def validate_target(target: Target) -> Target:
     return target
 
 
+@dataclass(frozen=True, slots=True)
+class AudienceFigure:
+    """A count as an operator may see it: exact from `min_reported` up, else only a band."""
+
+    exact: int | None
+    band: str
+
+    @classmethod
+    def of(cls, count: int, min_reported: int) -> AudienceFigure:
+        if count < min_reported:
+            return cls(None, f"<{min_reported}")
+        return cls(count, str(count))
+
+
+def target_fingerprint(target: Target) -> str:
+    """What the audit log keeps of a target: a hash (phones are already blind indexes)."""
+    canonical = json.dumps(target.to_document(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
 @dataclass
 class CampaignService:
     db: AsyncDatabase[Document]
     keyring: Keyring
     clock: Clock = field(default_factory=SystemClock)
+    min_reported: int = 10  # settings.campaign_min_reported
 
     def _checked(self, target: Target) -> Target:
         """Validated, with phones replaced by their blind indexes: campaigns keep no numbers."""
         target = validate_target(target)
-        keys = phone_keys(self.keyring, target.phones)
-        return replace(target, phones=tuple(dict.fromkeys(keys)))  # a list and phones may overlap
+        # Every key generation's index (one during normal operation): during a master-secret
+        # rotation, people not yet resealed are matched by the older one.
+        keys = phone_key_candidates(self.keyring, target.phones)
+        return replace(target, phones=tuple(keys))  # deduplicated: a list and phones may overlap
 
     @property
     def store(self) -> CampaignStore:
@@ -97,9 +123,27 @@ class CampaignService:
     def jobs(self) -> OutboxStore:
         return OutboxStore(self.db)
 
-    async def preview(self, viewer: Viewer, target: Target) -> int:
+    async def preview(self, viewer: Viewer, target: Target) -> AudienceFigure:
+        """The audience size, banded below `min_reported`; every preview is audited (who, a
+        hash of the target, the answer given), so probing a list number by number shows."""
         viewer.require_role(Role.OPERATOR)
-        return await AudienceReader(self.db, self.clock).count(self._checked(target))
+        checked = self._checked(target)
+        figure = AudienceFigure.of(
+            await AudienceReader(self.db, self.clock).count(checked), self.min_reported
+        )
+        await AuditLog(self.db).record(
+            AuditEvent(
+                "notifications.campaign.preview",
+                viewer.user_id,
+                tuple(sorted(r.value for r in viewer.roles)),
+                details={
+                    "target": target_fingerprint(checked),
+                    "phones": len(set(target.phones)),
+                    "result": figure.band,
+                },
+            )
+        )
+        return figure
 
     async def create(self, viewer: Viewer, draft: CampaignDraft) -> Campaign:
         viewer.require_role(Role.OPERATOR)
@@ -119,7 +163,10 @@ class CampaignService:
                 raise InvalidTargetError(
                     "计划时间已过 (scheduledAt is in the past)", field="scheduledAt"
                 )
-        if await AudienceReader(self.db, self.clock).count(target) == 0:
+        # With a phone list, "matches nobody" would tell whether those numbers are registered
+        # (the preview only says "<10"): such a campaign is accepted and reaches whoever matches.
+        audience = await AudienceReader(self.db, self.clock).count(target)
+        if not target.phones and audience == 0:
             raise EmptyAudienceError()
         return await self.store.insert_campaign(
             {
@@ -136,6 +183,7 @@ class CampaignService:
                 "urgent": False,  # policy pushes never bypass quiet hours
                 "targeted": 0,
                 "opened": 0,
+                "audience": audience,
                 "planned": False,
                 "plan_seq": None,
                 "plan_cursor": None,
@@ -203,6 +251,12 @@ class CampaignService:
             )
         await self.jobs.cancel_jobs(campaign_id, self.clock.now())
         return cancelled
+
+    def banded(self, campaign: Campaign, stats: CampaignStats) -> bool:
+        """Figures of a campaign that reached (or, before planning, is known to reach) fewer
+        than `min_reported` people are shown as a band: per-person figures (opened, failed) of a
+        tiny audience describe individuals."""
+        return max(campaign.audience, campaign.targeted, stats.inboxed) < self.min_reported
 
     async def stats(self, campaign: Campaign) -> CampaignStats:
         # A finished campaign answers from its snapshot: its jobs may have expired already.

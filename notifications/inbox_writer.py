@@ -59,13 +59,15 @@ async def write_copies(
 
     Optimistic: the first round writes every recipient's copy without reading first (a job is
     almost always processed once); copies that exist already fail on the unique (user,
-    source) index, and only then are the copies read back.
+    source) index, and only then are the copies read back. A recipient erased after the job was
+    leased fails there too, on the tombstone erasure left in the slot, and gets nothing.
     """
     existing: list[InboxMessage] = []
+    erased: set[ObjectId] = set()  # their slot holds an erasure tombstone: no copy, no push
     start = day_start(now)
     day = start.strftime("%Y-%m-%dT%H")
     for round_ in range(MAX_ROUNDS):
-        have = {m.user_id for m in existing}
+        have = {m.user_id for m in existing} | erased
         missing = [u for u in user_ids if u not in have]
         if not missing:
             break
@@ -87,7 +89,7 @@ async def write_copies(
             break
         # Lost some inserts: to another writer of this source (its copy and decision stand) or
         # a cap slot taken meanwhile (decide again). Re-read to tell them apart.
-        existing = await store.inbox_for_source(source, user_ids)
+        existing, erased = await store.slots_for_source(source, user_ids)
     return existing
 
 

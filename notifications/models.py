@@ -207,6 +207,7 @@ class Campaign:
     urgent: bool = False
     targeted: int = 0
     opened: int = 0
+    audience: int = 0  # the target's size when drafted (decides banding before planning)
     # The job totals when the campaign finished: its jobs expire (outbox retention), its
     # statistics must not.
     final_totals: dict[str, int] | None = None
@@ -232,5 +233,6 @@ class Campaign:
             urgent=bool(doc.get("urgent", False)),
             targeted=int(doc.get("targeted", 0)),
             opened=int(doc.get("opened", 0)),
+            audience=int(doc.get("audience", 0)),
             final_totals=doc.get("final_totals"),
         )

@@ -75,6 +75,24 @@ async def _application_housekeeping(state: AppState, stop: asyncio.Event) -> Non
             await asyncio.wait_for(stop.wait(), REMINDER_INTERVAL)
 
 
+ERASURE_INTERVAL = 30.0  # seconds; an erasure's sweep is due half a minute after it finished
+
+
+async def _erasure_housekeeping(state: AppState, stop: asyncio.Event) -> None:
+    """PIPL erasures: resume one that stopped part way, sweep finished ones (app/erasures.py)."""
+    from app.erasures import finish_erasures
+
+    while not stop.is_set():
+        try:
+            counts = await finish_erasures(state, datetime.now(UTC))
+            if any(counts.values()):
+                log.info("erasure housekeeping", extra=counts)
+        except Exception:  # retried next round
+            log.exception("erasure housekeeping failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), ERASURE_INTERVAL)
+
+
 async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = False) -> int:
     # httpx logs every request at INFO: one line per push would drown the worker's own log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -91,6 +109,7 @@ async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = Fa
     reminders = None if once else asyncio.create_task(_licence_reminders(state, stop))
     sweeps = None if once else asyncio.create_task(sweep_orphan_uploads(state, stop))
     housekeeping = None if once else asyncio.create_task(_application_housekeeping(state, stop))
+    erasing = None if once else asyncio.create_task(_erasure_housekeeping(state, stop))
     try:
         if once:
             return await dispatcher.run_until_idle()
@@ -103,5 +122,7 @@ async def run_worker(state: AppState, config: DispatchConfig, *, once: bool = Fa
             sweeps.cancel()
         if housekeeping is not None:
             housekeeping.cancel()
+        if erasing is not None:
+            erasing.cancel()
         for provider in providers.values():
             await provider.aclose()

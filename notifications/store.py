@@ -157,8 +157,22 @@ class NotificationStore:
     async def inbox_for_source(
         self, source: str, user_ids: Sequence[ObjectId]
     ) -> list[InboxMessage]:
+        return (await self.slots_for_source(source, user_ids))[0]
+
+    async def slots_for_source(
+        self, source: str, user_ids: Sequence[ObjectId]
+    ) -> tuple[list[InboxMessage], set[ObjectId]]:
+        """The copies of `source` for these users, and who of them holds an erasure tombstone
+        instead (notifications/personal_data.py: the person was erased, no copy may exist)."""
         cursor = self._c(INBOX).find({"source": source, "user_id": {"$in": list(user_ids)}})
-        return [InboxMessage.from_document(d) async for d in cursor]
+        copies: list[InboxMessage] = []
+        erased: set[ObjectId] = set()
+        async for doc in cursor:
+            if doc.get("erased"):
+                erased.add(doc["user_id"])
+            else:
+                copies.append(InboxMessage.from_document(doc))
+        return copies, erased
 
     async def inbox_page(
         self, user_id: ObjectId, first: int | None, after: str | None, unread_only: bool

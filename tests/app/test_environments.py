@@ -33,6 +33,7 @@ def test_a_complete_production_configuration_passes() -> None:
         ({"sms_sender": "dev"}, "ZSB_SMS_SENDER=dev"),
         ({"secret_key": None}, "ZSB_SECRET_KEY"),
         ({"secret_key": "short"}, "ZSB_SECRET_KEY"),
+        ({"read_secret_keys": ["short"]}, "ZSB_READ_SECRET_KEYS"),
         ({"dev_issuer": True}, "ZSB_DEV_ISSUER"),
         ({"mongodb_uri": None}, "ZSB_MONGODB_URI"),
         ({"rate_limits": "off"}, "ZSB_RATE_LIMITS"),

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.context import AppState
+from app.settings import Settings
+from auth.dev_issuer import DevIssuer
 from notifications.policy import ManualClock
 from notifications.providers.fcm import FcmProvider
 from notifications.store import INBOX
+from tests.conftest import make_settings
 from tests.factories import Api, create_demo_user
 from tests.notifications.conftest import add_device, dispatcher, insert_citizens
 from tests.notifications.fcm_standin import FcmStandIn
+
+
+@pytest.fixture
+def settings(mongo_uri: str, tmp_path: Path, oidc_issuer: DevIssuer) -> Settings:
+    """Exact figures for these targeting tests' handful of citizens: the reporting threshold
+    (ZSB_CAMPAIGN_MIN_REPORTED) is tested in tests/security/test_campaign_privacy.py."""
+    return make_settings(
+        mongo_uri, tmp_path, oidc_issuer=oidc_issuer.issuer, campaign_min_reported=1
+    )
+
 
 CREATE = """
 mutation($input: CreateCampaignInput!) {
@@ -28,7 +44,7 @@ mutation($id: ID!) {
 }"""
 PREVIEW = """
 mutation($target: CampaignTargetInput!) {
-  previewCampaign(input: {target: $target}) { audienceSize userErrors { field code } }
+  previewCampaign(input: {target: $target}) { audienceSize audienceBand userErrors { field code } }
 }"""
 CAMPAIGN = """
 query($id: ID!) {

@@ -3,15 +3,18 @@ make the next worker run write a fresh inbox copy for them."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bson import ObjectId
 
 from notifications import outbox
 from notifications import personal_data as notifications_data
 from notifications import service as notifications_service
+from notifications.inbox_writer import ensure_inbox
 from notifications.outbox_store import OutboxStore
 from notifications.policy import ManualClock
 from notifications.providers.fcm import FcmProvider
-from notifications.store import INBOX, OUTBOX
+from notifications.store import INBOX, OUTBOX, NotificationStore
 from tests.factories import Api, create_demo_user
 from tests.notifications.conftest import dispatcher
 
@@ -52,7 +55,9 @@ async def test_erasure_takes_the_person_out_of_pending_jobs(
     assert (await jobs.campaign_job_totals(campaign_id))["queued"] == 1
     await dispatcher(api.state, fcm, clock).run_until_idle()
 
-    assert await db[INBOX].count_documents({"user_id": erased.id}) == 0
+    # No copy; only the tombstones that keep a lease holder from writing one (no message in them)
+    assert await db[INBOX].count_documents({"user_id": erased.id, "erased": {"$ne": True}}) == 0
+    assert await db[INBOX].count_documents({"user_id": erased.id, "title": {"$exists": True}}) == 0
     assert await db[OUTBOX].count_documents({"user_ids": erased.id}) == 0
     notice = await db[OUTBOX].find_one({"_id": "notify:erase:1"})
     assert notice is not None
@@ -63,3 +68,68 @@ async def test_erasure_takes_the_person_out_of_pending_jobs(
     assert left["user_ids"] == [other.id]
     assert counts["outboxJobsUpdated"] == 2
     assert counts["outboxJobsCancelled"] == 1
+
+
+async def test_a_job_leased_before_the_erasure_writes_no_copy_for_the_erased(
+    api: Api, clock: ManualClock
+) -> None:
+    """The state of the review finding: a worker holds the job (and its recipient list) when the
+    person is erased, and writes the copies after the erasure's inbox delete."""
+    db = api.state.db
+    erased = await create_demo_user(api.state, "13800000001")
+    other = await create_demo_user(api.state, "13800000002")
+    campaign_id = ObjectId()
+    jobs = OutboxStore(db)
+    chunk = outbox.new_job(
+        f"campaign:{campaign_id}:0",
+        user_ids=[erased.id, other.id],
+        source=outbox.campaign_source(campaign_id),
+        message={"title": "通知", "body": "停水", "category": "SYSTEM", "deep_link": None},
+        urgent=False,
+        now=clock.now(),
+        campaign_id=campaign_id,
+    )
+    assert await jobs.insert_job(chunk)
+    leased = await jobs.claim_job(clock.now(), "worker-1", clock.now() + timedelta(minutes=5))
+    assert leased is not None
+    assert leased["user_ids"] == [erased.id, other.id]  # what the worker holds in memory
+
+    await notifications_data.erase(db, erased.id, clock.now())
+    copies, push_users = await ensure_inbox(NotificationStore(db), leased, clock.now())
+
+    real = {"user_id": erased.id, "erased": {"$ne": True}}
+    assert await db[INBOX].count_documents(real) == 0
+    assert erased.id not in push_users
+    assert copies == 1
+    assert await db[INBOX].count_documents({"user_id": other.id}) == 1
+    # A second pass over the same snapshot (a retry after a lost lease) changes nothing.
+    await ensure_inbox(NotificationStore(db), leased, clock.now())
+    assert await db[INBOX].count_documents(real) == 0
+
+
+async def test_a_copy_written_just_before_the_tombstone_is_replaced(
+    api: Api, clock: ManualClock
+) -> None:
+    """The lease holder's insert lands between the erasure's inbox delete and its tombstone."""
+    db = api.state.db
+    erased = await create_demo_user(api.state, "13800000001")
+    job = outbox.new_job(
+        "notify:late",
+        user_ids=[erased.id],
+        source="notify:late",
+        message={"title": "通知", "body": "办结", "category": "SYSTEM", "deep_link": None},
+        urgent=False,
+        now=clock.now(),
+    )
+    assert await OutboxStore(db).insert_job(job)
+    leased = await OutboxStore(db).claim_job(
+        clock.now(), "worker-1", clock.now() + timedelta(minutes=5)
+    )
+    assert leased is not None
+    await ensure_inbox(NotificationStore(db), leased, clock.now())  # the copy is in
+    await notifications_data.erase(db, erased.id, clock.now())
+    assert await db[INBOX].count_documents({"user_id": erased.id, "erased": {"$ne": True}}) == 0
+    stone = await db[INBOX].find_one({"user_id": erased.id})
+    assert stone is not None
+    assert stone["erased"] is True
+    assert "title" not in stone

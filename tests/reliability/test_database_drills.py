@@ -134,3 +134,31 @@ async def test_verification_cut_mid_write_leaves_no_half_record_and_retries_once
     assert event["kind"] == "LICENCE_CHECKED"
     assert await db[EVENTS].count_documents({}) == events_before + 1
     assert await db[OUTBOX].count_documents(check_jobs) == 1
+
+
+async def test_a_shutdown_in_progress_error_is_retried_at_once(
+    drill_api: Api, fail_points: FailPoints
+) -> None:
+    """ShutdownInProgress (91) on a write: the driver marks the server Unknown and the retryable
+    write must find it again within the request's budget (it waited for the streaming monitor's
+    next heartbeat, 10 s, and answered UNAVAILABLE). Then the service goes on serving."""
+    api = drill_api
+    elder = await _elder(api)
+    request = {"input": elder_input("drill-submit-91", ELDER_ID)}
+    request["input"]["materials"] = await elder_materials_of(api, elder)
+    await fail_points.arm({"times": 1}, ["insert"], errorCode=91)
+    first = await api.gql(SUBMIT, request, elder)
+    assert "errors" not in first, first
+    assert first["data"]["submitApplication"]["userErrors"] == []
+    await fail_points.arm({"times": 1}, ["insert"], errorCode=91, errorLabels=[])
+    # Not retryable this time (no label): this request fails, the next one must not.
+    failed = await api.gql(
+        SUBMIT, {"input": {**request["input"], "idempotencyKey": "drill-submit-91b"}}, elder
+    )
+    assert unavailable(failed), failed
+    again = await api.gql(
+        SUBMIT, {"input": {**request["input"], "idempotencyKey": "drill-submit-91c"}}, elder
+    )
+    assert "errors" not in again, again
+    db = api.state.db
+    assert await db[APPLICATIONS].count_documents({"idempotency_key": "drill-submit-91"}) == 1

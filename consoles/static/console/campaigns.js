@@ -4,7 +4,7 @@ import { h, clear, announce, debounce, formatTime } from "/web/dom.js";
 import { lineChart } from "/web/chart.js";
 
 const PREVIEW = `mutation P($t: CampaignTargetInput!) { previewCampaign(input: {target: $t}) {
-  audienceSize userErrors { field code message } } }`;
+  audienceBand userErrors { field code message } } }`;
 const CREATE = `mutation C($i: CreateCampaignInput!) { createCampaign(input: $i) {
   campaign { id status } userErrors { field code message } } }`;
 const APPROVE = `mutation A($id: ID!) { approveCampaign(input: {campaignId: $id}) {
@@ -13,7 +13,7 @@ const CANCEL = `mutation X($id: ID!) { cancelCampaign(input: {campaignId: $id}) 
   campaign { id status } userErrors { field code message } } }`;
 const LIST = `{ campaigns(first: 20) { nodes { id title status createdByMe createdAt } } }`;
 const PROGRESS = `query G($id: ID!) { campaign(id: $id) { id title status
-  stats { targeted queued inboxed sent failed suppressed opened } } }`;
+  stats { targeted queued inboxed sent failed suppressed opened band } } }`;
 const REGIONS = `{ regions { code name } }`;
 
 const STATUS = {
@@ -68,7 +68,8 @@ export function campaignsView(root) {
     try {
       const payload = (await gql(PREVIEW, { t })).previewCampaign;
       const problem = userError(payload);
-      count.textContent = problem ? "—" : String(payload.audienceSize);
+      // Below the reporting threshold the server sends only a band ("<10"), never the count.
+      count.textContent = problem ? "—" : payload.audienceBand;
       if (problem) announce(formStatus, problem.message, "error");
       else announce(formStatus, "");
     } catch (err) {
@@ -185,9 +186,12 @@ export function campaignsView(root) {
       clear(numbers).append(
         h("div", { class: "stat" }, h("div", { class: "label" }, "状态"), h("div", { class: "value", id: "progress-status" }, badge(c.status))),
         ...[...SERIES, ["queued", "排队中"], ["suppressed", "仅站内信"]].map(([key, label]) =>
-          h("div", { class: "stat" }, h("div", { class: "label" }, label), h("div", { class: "value", "data-stat": key }, c.stats[key]))),
+          h("div", { class: "stat" }, h("div", { class: "label" }, label), h("div", { class: "value", "data-stat": key }, c.stats[key] ?? c.stats.band))),
       );
-      lineChart(svg, SERIES.map(([key, name]) => ({ name, points: samples.map(([t, s]) => [t, s[key]]) })), {
+      if (c.stats.band) {  // a small audience: figures withheld, nothing to chart
+        svg.replaceChildren();
+        svg.setAttribute("aria-label", `推送“${c.title}”覆盖人数少于阈值，数据不予显示`);
+      } else lineChart(svg, SERIES.map(([key, name]) => ({ name, points: samples.map(([t, s]) => [t, s[key]]) })), {
         label: `推送“${c.title}”的覆盖、已送达、失败、已打开人数随时间变化`,
       });
       if (c.status !== STATUS_SHOWN.get(id)) { STATUS_SHOWN.set(id, c.status); refreshList(); }

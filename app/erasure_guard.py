@@ -1,0 +1,74 @@
+"""No mutation runs for an account that is being erased (or is gone), whichever process serves it.
+
+An erasure (app/personal_data.py) first marks the account `erasing_at`, then revokes its
+sessions. Another process may still trust such a session for a few seconds (its session cache),
+and a request may have been authenticated just before: without a check at write time a
+submission, draft, upload, grant or device registration could land for a person whose data is
+being deleted. So every mutation by a signed-in caller reads the account's state first, from the
+database (never cached), and is refused with `ACCOUNT_ERASING` if it is being erased. One place
+for every write path, present and future, instead of a check each domain could forget.
+
+What a request already past this check writes while the erasure runs is removed by the erasure's
+sweep, which runs again once no such request can still be in flight (app/erasures.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult
+
+from auth.errors import AccountErasingError
+
+# Mutations an account being erased may still call:
+# - deleteMyAccount resumes an erasure that stopped part way;
+# - logout only ends sessions;
+# - verifyLicenceQr is a verifier's check of someone else's licence: it creates nothing about
+#   the caller (the usage record is the holder's and the organisation's), and its round trips
+#   are pinned (tests/electronic_cards/test_round_trips.py).
+EXEMPT = frozenset({"deleteMyAccount", "logout", "verifyLicenceQr"})
+
+
+def _mutation_fields(ctx: object) -> list[str]:
+    document = getattr(ctx, "graphql_document", None)
+    names: list[str] = []
+    for definition in document.definitions if document else ():
+        if (
+            isinstance(definition, OperationDefinitionNode)
+            and definition.operation is OperationType.MUTATION
+        ):
+            names += [
+                s.name.value
+                for s in definition.selection_set.selections
+                if isinstance(s, FieldNode)
+            ]
+    return names
+
+
+class ErasureGuard(SchemaExtension):
+    async def on_execute(self) -> AsyncIterator[None]:
+        ctx = self.execution_context
+        viewer = getattr(ctx.context, "viewer", None)
+        fields = _mutation_fields(ctx) if viewer is not None else []
+        if viewer is not None and any(f not in EXEMPT for f in fields):
+            refusal: Exception | None = None
+            try:
+                if not await ctx.context.auth.users.is_active(viewer.user_id):
+                    refusal = AccountErasingError()
+            except Exception as exc:  # an outage: masked as UNAVAILABLE like any resolver's
+                refusal = exc
+            if refusal is not None:
+                # A result set before `yield` skips execution: nothing is written.
+                ctx.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            str(refusal),
+                            original_error=refusal,
+                            extensions=getattr(refusal, "extensions", None),
+                        )
+                    ],
+                )
+        yield

@@ -1,0 +1,149 @@
+"""A real master-secret rotation on the test database: data sealed under secret A, the service
+moved to secret B while still reading A, `reseal` run in pieces and again, then B alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from app import sealing
+from app.audit import AUDIT_EVENTS
+from app.keyring import Keyring
+from app.reseal import PROGRESS, reseal
+from app.settings import Settings
+from auth.dev_issuer import DevIssuer
+from auth.user_store import USERS
+from electronic_cards.demo import seed_demo_licences
+from electronic_cards.store import LICENCES, SDL_KEYS
+from notifications.campaign_store import CAMPAIGNS
+from tests.conftest import make_settings, running_api
+from tests.factories import Api, create_demo_user
+from tests.notifications.test_campaigns import _draft
+
+SECRET_A = "rotation-secret-A-" + "a" * 40
+SECRET_B = "rotation-secret-B-" + "b" * 40
+CITIZEN = "13800000001"
+ELDER = "13800000003"
+OPERATOR = "13800000301"
+GRANT = """mutation($input: GrantAgencyInput!) {
+  grantAgency(input: $input) { grant { id } userErrors { code } } }"""
+TO_ME = "{ agencyGrantsToMe { id } }"
+CREATE = """mutation($input: CreateCampaignInput!) {
+  createCampaign(input: $input) { campaign { id } userErrors { code } } }"""
+REFRESH = """mutation($t: String!) { refreshSession(input: {refreshToken: $t}) {
+  accessToken userErrors { code } } }"""
+EXPORT = "{ exportMyData }"
+
+
+def _settings(base: Settings, tmp: Path, secret: str, read: list[str]) -> Settings:
+    return make_settings(
+        str(base.mongodb_uri),
+        tmp,
+        database_name=base.database_name,
+        secret_key=secret,
+        read_secret_keys=read,
+        oidc_issuer=base.oidc_issuer,
+        rate_limits="off",
+    )
+
+
+async def _sealed_under_a(api: Api) -> dict[str, str]:
+    for phone in (CITIZEN, ELDER, OPERATOR):
+        await create_demo_user(api.state, phone)
+    await seed_demo_licences(api.state.auth_service(), api.state.cards_service())
+    elder = await api.token(ELDER)
+    until = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    granted = await api.data(GRANT, {"input": {"agentPhone": CITIZEN, "expiresAt": until}}, elder)
+    assert granted["grantAgency"]["userErrors"] == []
+    operator = await api.token(OPERATOR)
+    created = await api.data(CREATE, _draft({"phones": [CITIZEN, ELDER]}), operator)
+    assert created["createCampaign"]["userErrors"] == []
+    signed_in = await api.login(CITIZEN)
+    return {"access": signed_in["accessToken"], "refresh": signed_in["refreshToken"]}
+
+
+async def _everything_under(api: Api, master: str) -> None:
+    """Every sealed field opens under `master` alone, and every index is `master`'s."""
+    ring = Keyring.from_master(master.encode())
+    db = api.state.db
+    async for user in db[USERS].find({}):
+        phone = sealing.decrypt(ring.phone_encryption, user["phone_cipher"], "phone")
+        assert user["phone_index"] == sealing.blind_index(ring.phone_index, phone)
+        if user.get("id_number_cipher"):
+            number = sealing.decrypt(
+                ring.identity_encryption, user["id_number_cipher"], "identity-number"
+            )
+            assert user["id_number_index"] == sealing.blind_index(ring.identity_index, number)
+    licences = await db[LICENCES].find({}).to_list(100)
+    assert licences
+    for licence in licences:
+        sealing.decrypt(ring.licence_data, licence["number_cipher"], "licence-data")
+    async for key in db["auth_signing_keys"].find({}):
+        sealing.unwrap_private_key(ring.signing_key_wrap, key["private_cipher"], "signing-key")
+    async for key in db[SDL_KEYS].find({}):
+        sealing.unwrap_private_key(ring.sdl_key_wrap, key["private_cipher"], "sdl-signing-key")
+    agent_index = sealing.blind_index(ring.phone_index, CITIZEN)
+    assert await db["agency_grants"].count_documents({"agent_phone_index": agent_index}) == 1
+    campaign = await db[CAMPAIGNS].find_one({})
+    assert campaign is not None
+    expected = {sealing.blind_index(ring.phone_index, p) for p in (CITIZEN, ELDER)}
+    assert set(campaign["target"]["phones"]) == expected
+
+
+async def test_rotation_reads_both_generations_then_reseals_everything(
+    settings: Settings, tmp_path: Path, oidc_issuer: DevIssuer
+) -> None:
+    del oidc_issuer  # the settings fixture's issuer is reused
+    old = _settings(settings, tmp_path / "a", SECRET_A, [])
+    rotated = _settings(settings, tmp_path / "b", SECRET_B, [SECRET_A])
+    new_only = _settings(settings, tmp_path / "c", SECRET_B, [])
+    async with running_api(old) as a:
+        tokens = await _sealed_under_a(a)
+        async with running_api(rotated) as b:
+            # Before any reseal, B reads what A sealed: the phone look-up, the identity number,
+            # the old access token (its signing key wrapped under A), the old refresh token,
+            # the grant naming the agent's phone under A's index.
+            me = await b.gql("{ me { id } }", token=tokens["access"])
+            assert "errors" not in me, me
+            again = await b.login(CITIZEN)
+            assert again["user"]["id"] == me["data"]["me"]["id"]
+            exported = (await b.data(EXPORT, token=again["accessToken"]))["exportMyData"]
+            assert len(exported["account"]["idNumber"]) == 18
+            refreshed = (await b.data(REFRESH, {"t": tokens["refresh"]}))["refreshSession"]
+            assert refreshed["userErrors"] == []
+            assert len((await b.data(TO_ME, token=again["accessToken"]))["agencyGrantsToMe"]) == 1
+
+            # Reseal in pieces (a run stopped after 3 documents), then to the end.
+            done, _ = await reseal(b.state.db, b.state.keyring, batch=2, limit=3)
+            assert done is False
+            assert await b.state.db[PROGRESS].count_documents({"finished_at": None}) >= 1
+            # Half resealed: both generations are read meanwhile.
+            elder = await b.login(ELDER)
+            assert (await b.data(EXPORT, token=elder["accessToken"]))["exportMyData"]["account"]
+            done, totals = await reseal(b.state.db, b.state.keyring, batch=2)
+            assert done is True
+            assert totals[USERS]["resealed"] == 3
+            assert totals["agency_grants"]["resealed"] == 1
+            assert totals[CAMPAIGNS]["resealed"] == 1
+            assert not any(t.get("unreadable") or t.get("conflicts") for t in totals.values())
+            await _everything_under(b, SECRET_B)
+            # Idempotent: from scratch, nothing is changed twice.
+            done, again_totals = await reseal(b.state.db, b.state.keyring, restart=True)
+            assert done is True
+            assert all(t.get("resealed", 0) == 0 for t in again_totals.values())
+            audits = await b.state.db[AUDIT_EVENTS].count_documents(
+                {"action": {"$regex": "^keys.reseal"}, "target": b.state.keyring.generation}
+            )
+            assert audits == 6  # started + finished/paused, three runs
+
+            # Secret A is no longer needed.
+            async with running_api(new_only) as c:
+                await c.state.db["login_code_quotas"].delete_many({})  # one code a minute
+                signed = await c.login(CITIZEN)
+                assert signed["user"]["id"] == me["data"]["me"]["id"]  # the same account
+                mine = (await c.data(EXPORT, token=signed["accessToken"]))["exportMyData"]
+                assert mine["account"]["idNumber"] == exported["account"]["idNumber"]
+                grants = await c.data(TO_ME, token=signed["accessToken"])
+                assert len(grants["agencyGrantsToMe"]) == 1
+                wallet = await c.gql("{ myLicences { id } }", token=signed["accessToken"])
+                assert "errors" not in wallet, wallet
