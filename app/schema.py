@@ -30,6 +30,7 @@ from app.audit_extension import PrivilegedAudit
 from app.errors import DomainError, MaskUnexpectedErrors, is_transient, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
+from applications import delivery_schema as application_delivery_schema
 from applications import flow_schema as application_flows_schema
 from applications import schema as applications_schema
 from applications.uploads import schema as uploads_schema
@@ -113,6 +114,7 @@ Mutation = merge_types(
         applications_schema.Mutation,
         uploads_schema.Mutation,
         application_flows_schema.Mutation,
+        application_delivery_schema.Mutation,
         cards_schema.Mutation,
         notifications_schema.Mutation,
         personal_data_schema.Mutation,

@@ -86,6 +86,9 @@ INDEXES = [
                 [("revocation_effects_pending", ASCENDING)],
                 name="revocation_effects_pending",
             ),
+            # 出证: e-licence results the worker still has to deliver (issuing.py); not sparse,
+            # for the same reason.
+            IndexModel([("result_pending", ASCENDING)], name="result_pending"),
             # 一件事: the member cases of a bundle.
             IndexModel([("bundle_id", ASCENDING)], name="bundle_members", sparse=True),
             # GB/T 39734 export and KPIs: by department and time.

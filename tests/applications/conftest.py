@@ -40,7 +40,9 @@ SUBMIT = """
 mutation Submit($input: SubmitApplicationInput!) {
   submitApplication(input: $input) {
     application { id status receiptNumber dueAt slaState pendingSupplements instantReasons
-                  result timeline { action before after actorRole note } }
+                  result { name licenceTypeCode holderName number licenceId
+                           delivery { method status } }
+                  timeline { action before after actorRole note } }
     userErrors { field code message }
   }
 }"""
