@@ -18,6 +18,7 @@ from applications import models
 from applications.results import licence_pending
 from applications.shipping import Carrier
 from applications.workflow import Status
+from matters import types as _matter_types  # noqa: F401 - registers ResultDeliveryMethod first
 from matters.models import ResultDelivery
 
 CarrierCode = strawberry.enum(
