@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from app.ids import to_global_id
 from applications.deadlines import CHINA
 from applications.models import Application
-from applications.results import ResultSpec, build_result, deliver_result, licence_pending
+from applications.results import (
+    ResultSpec,
+    build_result,
+    deliver_result,
+    licence_pending,
+    withdraw_result,
+)
 from applications.workflow import Status
 from notifications import service as notifications_service
 
@@ -75,9 +81,14 @@ async def issue_result(
     except Exception:  # the approval stands; `retry_pending_results` finishes the delivery
         log.exception("result delivery failed; the worker retries", extra={"app": str(app.id)})
         return app
+    after = await svc.store.get(app.id) or app
+    if after.status is Status.REVOKED:
+        # Revoked while the licence was on its way: withdraw it again at once.
+        await withdraw_result(svc.sink, after.result, after.revoke_reason or "", after.revoked_by)
+        return after
     if notify:
         await _tell_applicant(svc, app)
-    return await svc.store.get(app.id) or app
+    return after
 
 
 async def _tell_applicant(svc: ApplicationService, app: Application) -> None:
