@@ -84,7 +84,11 @@ async def issue_result(
     after = await svc.store.get(app.id) or app
     if after.status is Status.REVOKED:
         # Revoked while the licence was on its way: withdraw it again at once.
-        await withdraw_result(svc.sink, after.result, after.revoke_reason or "", after.revoked_by)
+        try:
+            reason = after.revoke_reason or ""
+            await withdraw_result(svc.sink, after.result, reason, after.revoked_by)
+        except Exception:
+            log.exception("late licence not withdrawn", extra={"app": str(app.id)})
         return after
     if notify:
         await _tell_applicant(svc, app)
