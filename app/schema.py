@@ -101,6 +101,7 @@ Query = merge_types(
         applications_schema.Query,
         uploads_schema.Query,
         application_flows_schema.Query,
+        application_delivery_schema.Query,
         cards_schema.Query,
         notifications_schema.Query,
         personal_data_schema.Query,

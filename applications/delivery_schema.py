@@ -15,6 +15,8 @@ from strawberry.types import Info
 from app.api_types import UserError, run_mutation
 from app.context import Context
 from app.ids import object_id_from_global
+from app.pagination import Connection, Edge
+from applications.schema import _typed
 from applications.shipping import Carrier, ShippingDesk
 from applications.types import Application
 
@@ -58,6 +60,23 @@ ConfirmReceiptPayload: Any = _payload("ConfirmReceiptPayload", "confirmReceipt")
 
 def _app_id(value: strawberry.ID) -> ObjectId:
     return object_id_from_global(str(value), "Application", field="applicationId")
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="待邮寄 (clerks): approved cases whose paper result is to be posted and is not "
+        "shipped yet, of departments they may process, longest waiting first."
+    )
+    async def shipping_queue(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[Application]:
+        viewer = info.context.require_viewer()
+        page = await _typed(ShippingDesk(info.context.applications).queue(viewer, first, after))
+        return Connection(
+            edges=[Edge(node=Application(app=e.node), cursor=e.cursor) for e in page.edges],
+            page_info=page.page_info,
+        )
 
 
 @strawberry.type

@@ -89,6 +89,17 @@ INDEXES = [
             # 出证: e-licence results the worker still has to deliver (issuing.py); not sparse,
             # for the same reason.
             IndexModel([("result_pending", ASCENDING)], name="result_pending"),
+            # 待邮寄 (shipping.py): approved POST results by department and age; partial, so the
+            # cases without a posted result (most) cost this index nothing.
+            IndexModel(
+                [
+                    ("status", ASCENDING),
+                    ("department_code", ASCENDING),
+                    ("finished_at", ASCENDING),
+                ],
+                name="awaiting_shipment",
+                partialFilterExpression={"delivery.method": "POST"},
+            ),
             # 一件事: the member cases of a bundle.
             IndexModel([("bundle_id", ASCENDING)], name="bundle_members", sparse=True),
             # GB/T 39734 export and KPIs: by department and time.

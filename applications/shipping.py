@@ -24,8 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
 
+from app.db import Document
 from app.errors import DomainError
 from app.ids import to_global_id
+from app.pagination import Connection, SortKey, paginate
+from applications.departments import may_process
 from applications.errors import (
     ApplicationNotFoundError,
     ConcurrentChangeError,
@@ -99,9 +102,32 @@ def _method_error(expected: str) -> DomainError:
     )
 
 
+OLDEST_FIRST = SortKey((("finished_at", 1), ("_id", 1)))
+
+
 class ShippingDesk:
     def __init__(self, svc: ApplicationService) -> None:
         self.svc = svc
+
+    async def queue(
+        self, viewer: Viewer, first: int | None, after: str | None
+    ) -> Connection[Application]:
+        """待邮寄: approved POST cases not shipped yet, of the clerk's departments, oldest first."""
+        viewer.require_role(Role.CLERK)
+        departments = [
+            d.code
+            for d in await self.svc.matters.departments()
+            if may_process(viewer.department_code, d.code)
+        ]
+        query: Document = {
+            "delivery.method": "POST",
+            "status": Status.APPROVED.value,
+            "department_code": {"$in": departments},
+            "delivery.shipment": None,
+        }
+        return await paginate(
+            self.svc.store.apps, query, OLDEST_FIRST, first, after, Application.from_document
+        )
 
     async def _approved_case(self, viewer: Viewer, app_id: ObjectId, method: str) -> Application:
         app = await self.svc._for_clerk(viewer, app_id)  # other departments: FORBIDDEN

@@ -35,6 +35,7 @@ from tests.factories import Api, create_demo_user
 POST = {"method": "POST", "address": ADDRESS}
 CONFIRM = clerk_mutation("confirmReceipt", "ConfirmReceiptInput")
 PICKUP = clerk_mutation("recordPickup", "RecordPickupInput")
+QUEUE = "{ shippingQueue { nodes { id result { delivery { status address { phone } } } } } }"
 SAVE_DRAFT = """
 mutation D($input: SaveApplicationDraftInput!) {
   saveApplicationDraft(input: $input) { application { id status } userErrors { code } } }"""
@@ -151,6 +152,7 @@ async def test_record_shipment_then_correct_it_and_the_applicant_confirms(
         "line": "香港中路10****",
     }
     assert seen["timeline"][-1]["action"] == "SHIPMENT"
+    assert (await api.data(QUEUE, token=clerk))["shippingQueue"]["nodes"] == []
     inbox = (await api.data(INBOX, token=citizen))["inbox"]["nodes"]
     [notice] = [n for n in inbox if n["title"] == "办理结果已寄出"]
     assert "EA123456785CN" in notice["body"]
@@ -197,6 +199,14 @@ async def test_record_shipment_refusals(
     electronic = await approved_veteran(api, citizen, clerk, "ship-bad-01", None)
     undecided = await submit_veteran(api, citizen, "ship-bad-02", POST)
     posted = await approved_veteran(api, citizen, clerk, "ship-bad-03", POST)
+    # 待邮寄: only the approved POST case, masked, and only for its department's clerks.
+    [waiting] = (await api.data(QUEUE, token=clerk))["shippingQueue"]["nodes"]
+    assert waiting["id"] == posted
+    assert waiting["result"]["delivery"] == {
+        "status": "READY_TO_SHIP",
+        "address": {"phone": "138****0001"},
+    }
+    assert (await api.data(QUEUE, token=other_clerk))["shippingQueue"]["nodes"] == []
 
     def ship(app_id: str, carrier: str = "EMS", number: str = "EA123456785CN") -> dict[str, Any]:
         return {"applicationId": app_id, "carrier": carrier, "trackingNumber": number}
