@@ -86,9 +86,14 @@ INDEXES = [
                 [("revocation_effects_pending", ASCENDING)],
                 name="revocation_effects_pending",
             ),
-            # 出证: e-licence results the worker still has to deliver (issuing.py); not sparse,
-            # for the same reason.
-            IndexModel([("result_pending", ASCENDING)], name="result_pending"),
+            # 出证: e-licence results the worker still has to deliver (issuing.py). Partial, so
+            # the submission hot path pays for it only on 秒批 licence inserts; SecantusDB scans
+            # instead (hourly, worker only), real MongoDB serves `{result_pending: true}` from it.
+            IndexModel(
+                [("result_pending", ASCENDING)],
+                name="result_pending",
+                partialFilterExpression={"result_pending": True},
+            ),
             # 待邮寄 (shipping.py): approved POST results by department and age; partial, so the
             # cases without a posted result (most) cost this index nothing.
             IndexModel(
