@@ -35,6 +35,7 @@ class Keyring:
     token_hash: bytes  # HMAC of opaque refresh tokens
     sdl_key_wrap: bytes  # AES-GCM wrapping of the SDL (亮证 QR) signing keys
     licence_data: bytes  # AES-GCM for licence and identity numbers held in the wallet
+    delivery_address: bytes  # AES-GCM for postal addresses of results (申办 结果送达)
     # A short public fingerprint of the master secret: names a key generation in progress
     # markers and the audit log (it reveals nothing about the secret).
     generation: str = ""
@@ -62,6 +63,7 @@ class Keyring:
             token_hash=_derive(master, "token-hash"),
             sdl_key_wrap=_derive(master, "sdl-key-wrap"),
             licence_data=_derive(master, "licence-data"),
+            delivery_address=_derive(master, "delivery-address"),
         )
 
 

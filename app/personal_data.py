@@ -62,7 +62,7 @@ async def export_all(state: AppState, viewer: Viewer) -> dict[str, Any]:
         "format": EXPORT_FORMAT,
         "exportedAt": datetime.now(UTC).isoformat(),
         "account": await auth_data.export(state.auth_service(), user_id),
-        "applications": await applications_data.export(db, user_id, phone_keys),
+        "applications": await applications_data.export(db, user_id, phone_keys, state.keyring),
         "licences": await cards_data.export(db, user_id),
         "notifications": await notifications_data.export(db, user_id),
     }

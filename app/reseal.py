@@ -10,6 +10,7 @@ the current generation. What it covers:
 | `users` | `phone_cipher`, `phone_index`, `id_number_cipher`, `id_number_index` |
 | `licences` | `number_cipher`, `id_number_cipher` |
 | `auth_signing_keys`, `sdl_signing_keys` | `private_cipher` (wrapped private keys) |
+| `applications` | `delivery.address.sealed` (结果送达 address), `draft_delivery` (a draft's) |
 | `agency_grants` | `agent_phone_index` (through the agent's account: grants keep no phone) |
 | `notification_campaigns` not yet planned | `target.phones` (blind indexes, through accounts) |
 
@@ -46,7 +47,10 @@ from app import sealing
 from app.audit import AuditEvent, AuditLog
 from app.db import Document
 from app.keyring import Keyring
+from applications.delivery import PURPOSE as DELIVERY_PURPOSE
+from applications.drafts import DRAFT_DELIVERY
 from applications.flow_store import AGENCY_GRANTS
+from applications.store import APPLICATIONS
 from auth.identity_numbers import PURPOSE as ID_NUMBER_PURPOSE
 from auth.store import SIGNING_KEYS
 from auth.user_store import PHONE_PURPOSE, USERS
@@ -59,6 +63,9 @@ PROGRESS = "key_reseal_progress"
 LICENCE_PURPOSE = "licence-data"  # electronic_cards.service._SEAL_PURPOSE
 SIGNING_KEY_PURPOSE = "signing-key"  # auth.tokens._WRAP_PURPOSE
 SDL_KEY_PURPOSE = "sdl-signing-key"  # electronic_cards.keys._WRAP_PURPOSE
+SEALED_DELIVERY = {
+    "$or": [{"delivery.address.sealed": {"$exists": True}}, {"draft_delivery": {"$exists": True}}]
+}
 UNPLANNED = {"status": {"$in": ["PENDING_APPROVAL", "APPROVED"]}, "plan_cursor": None}
 
 
@@ -137,6 +144,19 @@ class Resealer:
                     change[name] = cipher
         return change
 
+    async def _application(self, doc: Document) -> Change:
+        change: Change = {}
+        address = (doc.get("delivery") or {}).get("address") or {}
+        if address.get("sealed"):
+            _, cipher = self._cipher("delivery_address", address["sealed"], DELIVERY_PURPOSE)
+            if cipher is not None:
+                change["delivery"] = {**doc["delivery"], "address": {**address, "sealed": cipher}}
+        if doc.get("draft_delivery"):
+            _, cipher = self._cipher("delivery_address", doc["draft_delivery"], DRAFT_DELIVERY)
+            if cipher is not None:
+                change["draft_delivery"] = cipher
+        return change
+
     def _wrapped(self, purpose_key: str, purpose: str) -> Callable[[Document], Awaitable[Change]]:
         async def rewrap(doc: Document) -> Change:
             current = getattr(self.keyring, purpose_key)
@@ -192,6 +212,7 @@ class Resealer:
             (CAMPAIGNS, UNPLANNED, self._campaign),
             (USERS, {}, self._user),
             (LICENCES, {}, self._licence),
+            (APPLICATIONS, SEALED_DELIVERY, self._application),
             (SIGNING_KEYS, {}, self._wrapped("signing_key_wrap", SIGNING_KEY_PURPOSE)),
             (SDL_KEYS, {}, self._wrapped("sdl_key_wrap", SDL_KEY_PURPOSE)),
         ]

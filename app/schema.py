@@ -31,6 +31,7 @@ from app.erasure_guard import ErasureGuard
 from app.errors import DomainError, MaskUnexpectedErrors, is_transient, should_mask
 from app.observability import GRAPHQL_ERRORS, GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 from app.settings import Settings
+from applications import delivery_schema as application_delivery_schema
 from applications import flow_schema as application_flows_schema
 from applications import schema as applications_schema
 from applications.uploads import schema as uploads_schema
@@ -101,6 +102,7 @@ Query = merge_types(
         applications_schema.Query,
         uploads_schema.Query,
         application_flows_schema.Query,
+        application_delivery_schema.Query,
         cards_schema.Query,
         notifications_schema.Query,
         personal_data_schema.Query,
@@ -114,6 +116,7 @@ Mutation = merge_types(
         applications_schema.Mutation,
         uploads_schema.Mutation,
         application_flows_schema.Mutation,
+        application_delivery_schema.Mutation,
         cards_schema.Mutation,
         notifications_schema.Mutation,
         personal_data_schema.Mutation,

@@ -20,8 +20,9 @@ from matters.store import MatterStore
 
 log = logging.getLogger(__name__)
 
-DEMO_VERSION = 4  # 2: the demo matter catalogue; 3: demo licences in the wallets;
+DEMO_VERSION = 5  # 2: the demo matter catalogue; 3: demo licences in the wallets;
 # 4: catalogue licence type codes aligned with the wallet (免证办 references are checked)
+# 5: 结果送达方式 per matter, 退役军人优待证申领's result (an e-licence)
 META = "meta"
 
 # Identity numbers: valid structure and check digit, Qingdao region codes, fictitious people.

@@ -14,7 +14,7 @@ from typing import Any
 from applications import instant, materials
 from applications.deadlines import CHINA
 from applications.models import Event
-from applications.results import LICENCE_TYPES, ResultSpec
+from applications.results import ResultSpec, build_result
 from applications.workflow import Status
 from auth.models import User
 from matters.models import Matter
@@ -44,17 +44,18 @@ def decide_instantly(
         doc["timeline"].append(_system("INSTANT_APPROVAL", before, after, now))
     doc["status"] = Status.APPROVED.value
     doc["finished_at"] = now
-    spec = ResultSpec(
-        type_code=LICENCE_TYPES.get(matter.result_name or "", "RESULT"),
+    doc["result"], spec = build_result(
+        matter.result_name,
+        matter_code=matter.code,
         holder_name=user.name or "",
-        number=f"{doc['receipt_number']}",
         id_number=id_number,
+        number=f"{doc['receipt_number']}",
         issuer=matter.department_name,
         issuer_code=matter.department_code,
         valid_from=now.astimezone(CHINA).date(),
-        attributes={"matterCode": matter.code, "resultName": matter.result_name or ""},
     )
-    doc["result"] = {"name": matter.result_name, **spec.to_document(), "delivery": None}
+    if spec is not None:  # cleared by the delivery; the worker finishes it after a crash
+        doc["result_pending"] = True
     return spec
 
 

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bson import ObjectId
+from bson import Binary, ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from app import sealing
 from app.errors import AlreadyExistsError, DomainError
 from app.json_input import check_keys
 from app.masking import mask_number, mask_phone
@@ -25,17 +26,21 @@ from applications.store import ApplicationStore
 from applications.workflow import Status
 from auth.models import AssuranceLevel, User
 from auth.permissions import Viewer
+from auth.service import AuthService
 from matters.models import Matter
 
 MAX_DRAFT_BYTES = 20_000
 # Drafts hold a placeholder key so the unique (applicant, key) index needs no partial filter;
 # clients may not choose keys with this prefix.
 DRAFT_KEY_PREFIX = "draft:"
+DRAFT_DELIVERY = "draft-delivery"  # sealing purpose of a draft's 结果送达 choice
+MAX_DELIVERY_BYTES = 2_000
 
 
 class Drafts:
     store: ApplicationStore
     now: Callable[[], datetime]
+    auth: AuthService
 
     async def _published(self, code: str) -> Matter:
         raise NotImplementedError
@@ -72,19 +77,30 @@ class Drafts:
         situation: str | None,
         form: Any,
         draft_id: ObjectId | None,
+        delivery: Any = None,
     ) -> Application:
-        """Keep what was typed so far; no field validation (a draft may be incomplete)."""
+        """Keep what was typed so far; no field validation (a draft may be incomplete).
+
+        A 结果送达 choice is kept as typed too, sealed whole (it may hold an address), and
+        checked when the draft is submitted without a choice of its own."""
         if not isinstance(form, dict) or len(form) > forms.MAX_FIELDS:
             raise DomainError("表单应为对象 (form must be an object)", field="form")
         if len(json.dumps(form, ensure_ascii=False, default=str)) > MAX_DRAFT_BYTES:
             raise DomainError("草稿过大 (draft too large)", code="TOO_LONG", field="form")
         check_keys(form, "form")  # stored as typed: no operator- or path-shaped keys
         now = self.now()
+        kept: dict[str, Any] = {}
+        if delivery is not None:
+            text = json.dumps(delivery, ensure_ascii=False)
+            if len(text) > MAX_DELIVERY_BYTES:
+                raise DomainError("送达信息过长", code="TOO_LONG", field="resultDelivery")
+            key = self.auth.keyring.delivery_address
+            kept["draft_delivery"] = Binary(sealing.encrypt(key, text, DRAFT_DELIVERY))
         if draft_id is not None:
             doc = await self.store.apps.find_one_and_update(
                 {"_id": draft_id, "applicant_id": viewer.user_id, "status": Status.DRAFT.value},
                 {
-                    "$set": {"form": form, "draft_situation": situation, "updated_at": now},
+                    "$set": {"form": form, "draft_situation": situation, "updated_at": now, **kept},
                     "$inc": {"rev": 1},
                 },
                 return_document=ReturnDocument.AFTER,
@@ -116,9 +132,22 @@ class Drafts:
             "created_at": now,
             "updated_at": now,
             "timeline": [],
+            **kept,
         }
         await self.store.apps.insert_one(doc)
         return Application.from_document(doc)
+
+    async def _draft_delivery(self, viewer: Viewer, draft_id: ObjectId) -> Any:
+        """The 结果送达 choice saved with a draft (None when none was saved)."""
+        doc = await self.store.apps.find_one(
+            {"_id": draft_id, "applicant_id": viewer.user_id, "status": Status.DRAFT.value},
+            {"draft_delivery": 1},
+        )
+        blob = (doc or {}).get("draft_delivery")
+        if blob is None:
+            return None
+        keys = self.auth.keyring.all("delivery_address")  # during a rotation: either generation
+        return json.loads(sealing.decrypt_any(keys, bytes(blob), DRAFT_DELIVERY))
 
     async def _submit_draft(self, viewer: Viewer, doc: dict[str, Any]) -> Application:
         """DRAFT → SUBMITTED on the draft's own document; its timeline gets the new events."""
@@ -130,6 +159,7 @@ class Drafts:
                     "$set": fields,
                     "$inc": {"rev": 1},
                     "$push": {"timeline": {"$each": doc["timeline"]}},
+                    "$unset": {"draft_delivery": ""},  # the case holds the checked choice
                 },
                 return_document=ReturnDocument.AFTER,
             )

@@ -86,6 +86,25 @@ INDEXES = [
                 [("revocation_effects_pending", ASCENDING)],
                 name="revocation_effects_pending",
             ),
+            # 出证: e-licence results the worker still has to deliver (issuing.py). Partial, so
+            # the submission hot path pays for it only on 秒批 licence inserts; SecantusDB scans
+            # instead (hourly, worker only), real MongoDB serves `{result_pending: true}` from it.
+            IndexModel(
+                [("result_pending", ASCENDING)],
+                name="result_pending",
+                partialFilterExpression={"result_pending": True},
+            ),
+            # 待邮寄 (shipping.py): approved POST results by department and age; partial, so the
+            # cases without a posted result (most) cost this index nothing.
+            IndexModel(
+                [
+                    ("status", ASCENDING),
+                    ("department_code", ASCENDING),
+                    ("finished_at", ASCENDING),
+                ],
+                name="awaiting_shipment",
+                partialFilterExpression={"delivery.method": "POST"},
+            ),
             # 一件事: the member cases of a bundle.
             IndexModel([("bundle_id", ASCENDING)], name="bundle_members", sparse=True),
             # GB/T 39734 export and KPIs: by department and time.

@@ -297,6 +297,7 @@ class FollowUp:
             "revoke_reason": text,
             "revoked_by": viewer.user_id,
             "revocation_effects_pending": True,
+            "result_pending": False,  # a licence not issued yet never will be (issuing.py)
         }
         revoked = await self._move(
             viewer, app, Status.REVOKED, "REVOKE", "撤销", note=text, fields=fields

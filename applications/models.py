@@ -108,6 +108,9 @@ class Application:
     post_check: Document | None = None  # 告知承诺: the post-check's outcome, once recorded
     revoke_reason: str | None = None  # 撤销: why, and who (the worker finishes the effects)
     revoked_by: ObjectId | None = None
+    result_name: str | None = None  # 审批结果名称 of the guide at submission
+    result_pending: bool = False  # an e-licence result still to reach the wallet
+    delivery: Document | None = None  # 结果送达: method, sealed address, shipment
 
     @classmethod
     def from_document(cls, doc: Document) -> Application:
@@ -146,4 +149,7 @@ class Application:
             post_check=doc.get("post_check"),
             revoke_reason=doc.get("revoke_reason"),
             revoked_by=doc.get("revoked_by"),
+            result_name=doc.get("result_name"),
+            result_pending=bool(doc.get("result_pending")),
+            delivery=doc.get("delivery"),
         )

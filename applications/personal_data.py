@@ -8,12 +8,19 @@ too) and credit events (a 告知承诺 breach is a public-credit record) are kep
 are deleted and those naming them as agent revoked; status notices are deleted. Uploaded
 materials no case uses are deleted with their files; those a case uses stay with the case as its
 evidence, marked `owner_erased_at`. While a case is
-still being processed the account cannot be erased (withdraw it, or wait for the decision); a
-case that got in while the erasure ran is withdrawn by it (`_withdraw_late_cases`).
+still being processed the account cannot be erased (withdraw it, or wait for the decision), nor
+while a paper result waits to be posted to the person's address; a case that got in while the
+erasure ran is withdrawn by it (`_withdraw_late_cases`).
+
+结果送达 addresses are sealed at rest: the export opens them (the person's own data, readable);
+erasure removes them from every kept case (`delivery.address` → null, `address_erased_at`), while
+the shipment record (carrier, waybill number, dates: 是否快递递送结果 of the national case record)
+stays with the case file.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,8 +28,12 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app import sealing
 from app.db import Document
 from app.errors import DomainError
+from app.keyring import Keyring
+from applications.delivery import open_address
+from applications.drafts import DRAFT_DELIVERY
 from applications.flow_store import AGENCY_GRANTS, BUNDLES, CREDIT_EVENTS, TICKETS
 from applications.models import Event
 from applications.store import APPLICATIONS, NOTICES
@@ -41,13 +52,17 @@ _INTERNAL = {"applicant_id": 0, "idempotency_key": 0, "rev": 0}
 
 
 async def export(
-    db: AsyncDatabase[Document], user_id: ObjectId, phone_keys: Sequence[str]
+    db: AsyncDatabase[Document],
+    user_id: ObjectId,
+    phone_keys: Sequence[str],
+    keyring: Keyring | None = None,
 ) -> dict[str, Any]:
     """`phone_keys`: the person's phone blind index (one per key generation during a rotation),
-    which grants naming them as agent carry."""
+    which grants naming them as agent carry; `keyring`: opens the sealed delivery addresses
+    (without it they are left out)."""
     cursor = db[APPLICATIONS].find({"applicant_id": user_id}, _INTERNAL).sort("created_at", 1)
     return {
-        "applications": await cursor.to_list(10_000),
+        "applications": [_readable(d, keyring) for d in await cursor.to_list(10_000)],
         "bundles": await db[BUNDLES].find({"applicant_id": user_id}, _INTERNAL).to_list(1000),
         "agencyGiven": await db[AGENCY_GRANTS].find({"principal_id": user_id}).to_list(1000),
         "agencyReceived": await db[AGENCY_GRANTS]
@@ -60,6 +75,20 @@ async def export(
     }
 
 
+def _readable(doc: Document, keyring: Keyring | None) -> Document:
+    """A case as exported: sealed 结果送达 data opened for its owner, never as ciphertext."""
+    sealed_draft = doc.pop("draft_delivery", None)
+    if sealed_draft is not None and keyring is not None:
+        keys = keyring.all("delivery_address")
+        text = sealing.decrypt_any(keys, bytes(sealed_draft), DRAFT_DELIVERY)
+        doc["draft_result_delivery"] = json.loads(text)
+    address = (doc.get("delivery") or {}).get("address")
+    if address:
+        opened = open_address(address, keyring) if keyring is not None else None
+        doc["delivery"] = {**doc["delivery"], "address": opened}
+    return doc
+
+
 async def check_erasable(db: AsyncDatabase[Document], user_id: ObjectId) -> None:
     open_cases = await db[APPLICATIONS].count_documents(
         {"applicant_id": user_id, "status": {"$in": OPEN}}
@@ -68,6 +97,19 @@ async def check_erasable(db: AsyncDatabase[Document], user_id: ObjectId) -> None
         raise DomainError(
             f"尚有 {open_cases} 件申请正在办理，请撤回或待办结后再注销 (open applications)",
             code="OPEN_APPLICATIONS",
+        )
+    to_post = await db[APPLICATIONS].count_documents(
+        {
+            "applicant_id": user_id,
+            "status": Status.APPROVED.value,
+            "delivery.method": "POST",
+            "delivery.shipment": None,
+        }
+    )
+    if to_post:
+        raise DomainError(
+            f"尚有 {to_post} 件办理结果待邮寄，请待寄出后再注销 (results awaiting posting)",
+            code="RESULT_AWAITING_DELIVERY",
         )
 
 
@@ -83,6 +125,11 @@ async def erase(
     )
     kept_ids = await db[APPLICATIONS].distinct("_id", {"applicant_id": user_id})
     notices = await db[NOTICES].delete_many({"application_id": {"$in": kept_ids}})
+    # 结果送达: the address goes; the shipment record stays with the case file.
+    await db[APPLICATIONS].update_many(
+        {"applicant_id": user_id, "delivery.address": {"$ne": None}},
+        {"$set": {"delivery.address": None, "delivery.address_erased_at": now}},
+    )
     kept = await db[APPLICATIONS].update_many(
         {"applicant_id": user_id, "applicant_erased_at": None},
         {"$set": {"applicant_erased_at": now}},

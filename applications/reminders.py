@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from app.ids import to_global_id
 from applications.bundles import BundleDesk
 from applications.deadlines import CHINA, working_days_between
+from applications.issuing import retry_pending_results
 from applications.models import Application, Event
 from applications.postcheck import retry_revocation_effects
 from applications.workflow import Status
@@ -112,6 +113,7 @@ async def housekeeping(svc: ApplicationService, now: datetime) -> dict[str, int]
         "expired": await expire_supplements(svc, now),
         "bundles_finished": await BundleDesk(svc).finish_stale(now),
         "revocations_finished": await retry_revocation_effects(svc),
+        "results_delivered": await retry_pending_results(svc),
     }
 
 

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from bson import ObjectId
 
 # Licence type codes of results the wallet knows (the wallet branch owns the full list).
-LICENCE_TYPES = {"老年人优待证": "LNRYDZ"}
+# A result named here is issued into the applicant's wallet on approval, 秒批 or manual.
+LICENCE_TYPES = {"老年人优待证": "LNRYDZ", "退役军人优待证": "TYJRYDZ"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,44 @@ class ResultSpec:
         doc["valid_from"] = self.valid_from.isoformat()
         doc["valid_until"] = self.valid_until.isoformat() if self.valid_until else None
         return doc
+
+
+def build_result(
+    result_name: str | None,
+    *,
+    matter_code: str,
+    holder_name: str,
+    id_number: str | None,
+    number: str,
+    issuer: str,
+    issuer_code: str,
+    valid_from: date,
+) -> tuple[dict[str, Any], ResultSpec | None]:
+    """The case's `result` document for an approval, and the licence to issue when the result
+    is an e-licence (None otherwise). Both 秒批 and a clerk's approval build it here."""
+    type_code = LICENCE_TYPES.get(result_name or "")
+    if type_code is None:
+        return {"name": result_name, "delivery": None}, None
+    spec = ResultSpec(
+        type_code=type_code,
+        holder_name=holder_name,
+        number=number,
+        id_number=id_number,
+        issuer=issuer,
+        issuer_code=issuer_code,
+        valid_from=valid_from,
+        attributes={"matterCode": matter_code, "resultName": result_name or ""},
+    )
+    return {"name": result_name, **spec.to_document(), "delivery": None}, spec
+
+
+def licence_pending(result: dict[str, Any] | None) -> bool:
+    """An e-licence result not yet in the wallet (what a retry has to deliver)."""
+    return bool(
+        result
+        and result.get("delivery") is None
+        and result.get("type_code") in LICENCE_TYPES.values()
+    )
 
 
 class ResultSink(Protocol):

@@ -15,6 +15,7 @@ from app.context import Context
 from app.errors import AccessError, DomainError
 from app.ids import object_id_from_global
 from app.pagination import Connection, Edge
+from applications.delivery_types import ResultDeliveryInput, delivery_raw
 from applications.models import MaterialRef, Provision
 from applications.service import Submission
 from applications.types import Application, RatingStats
@@ -73,6 +74,11 @@ class SubmitApplicationInput:
     )
     draft_id: strawberry.ID | None = strawberry.field(
         default=None, description="Submit this saved draft (it becomes the application)."
+    )
+    result_delivery: ResultDeliveryInput | None = strawberry.field(
+        default=None,
+        description="结果送达: ELECTRONIC, POST (with address) or PICKUP among the matter's "
+        "`resultDeliveryMethods`; null: the first that needs no address (or the draft's).",
     )
 
 
@@ -152,6 +158,9 @@ class SaveApplicationDraftInput:
     situation: str | None = strawberry.field(default=None, description="办事情形 code or name.")
     application_id: strawberry.ID | None = strawberry.field(
         default=None, description="The draft to update; null creates a new draft."
+    )
+    result_delivery: ResultDeliveryInput | None = strawberry.field(
+        default=None, description="结果送达 so far (kept sealed; checked at submission)."
     )
 
 
@@ -263,6 +272,7 @@ class Mutation:
                 on_behalf_of=str(input.on_behalf_of) if input.on_behalf_of else None,
                 deferral_commitment=input.deferral_commitment,
                 draft_id=_draft_id(input.draft_id),
+                result_delivery=delivery_raw(input.result_delivery),
             )
             app = await info.context.applications.submit(viewer, sub)
             return SubmitApplicationPayload(application=Application(app=app))
@@ -434,7 +444,12 @@ class Mutation:
         async def act() -> Any:
             draft_id = _app_id(input.application_id) if input.application_id is not None else None
             app = await info.context.applications.save_draft(
-                viewer, input.matter_code, input.situation, input.form, draft_id
+                viewer,
+                input.matter_code,
+                input.situation,
+                input.form,
+                draft_id,
+                delivery_raw(input.result_delivery),
             )
             return SaveApplicationDraftPayload(application=Application(app=app))
 

@@ -28,6 +28,7 @@ from applications.agency import AGENT_KEY_PREFIX, AgencyDesk, agent_fields
 from applications.agent_notices import after_act
 from applications.deadlines import CHINA, due_at
 from applications.decide import decide_instantly
+from applications.delivery import DeliveryRequest
 from applications.departments import may_process
 from applications.drafts import DRAFT_KEY_PREFIX, Drafts
 from applications.errors import (
@@ -37,9 +38,10 @@ from applications.errors import (
     InvalidTransitionError,
 )
 from applications.followup import FollowUp
+from applications.issuing import issue_result, result_on_approval
 from applications.models import Application, Event, MaterialRef, Provision
 from applications.queues import Queues
-from applications.results import ResultSink, ResultSpec, deliver_result
+from applications.results import ResultSink, ResultSpec, deliver_result, licence_pending
 from applications.store import ApplicationStore
 from applications.uploads.evidence import MaterialEvidence
 from applications.workflow import STATUS_NAMES, WITHDRAWABLE, Status, path
@@ -72,6 +74,7 @@ class Submission:
     agent_id: ObjectId | None = None  # 帮办代办: set by `agency.AgencyDesk.submit_for` only
     grant_id: ObjectId | None = None
     bundle_id: ObjectId | None = None  # 一件事: set by `bundles.BundleDesk` only
+    result_delivery: Any = None  # 结果送达 choice (`delivery.checked_choice`); None: default
 
 
 @dataclass
@@ -150,6 +153,10 @@ class ApplicationService(Drafts, FollowUp, Queues):
             return earlier
         # 帮办代办: the agent may attach what the agent uploaded for the principal.
         uploaders = (viewer.user_id,) + ((sub.agent_id,) if sub.agent_id is not None else ())
+        raw_choice = sub.result_delivery
+        if raw_choice is None and sub.draft_id is not None:
+            raw_choice = await self._draft_delivery(viewer, sub.draft_id)
+        choice = DeliveryRequest(raw_choice)
         try:
             matter, situation, form, checked = await self._checked(
                 sub.matter_code,
@@ -159,6 +166,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
                 sub.deferral_commitment,
                 viewer=viewer,
                 uploaders=uploaders,
+                delivery=choice,
             )
         except DomainError:
             if (earlier := await self._accepted(viewer, key, sub)) is not None:
@@ -192,6 +200,8 @@ class ApplicationService(Drafts, FollowUp, Queues):
             "deficiencies": [],
             "instant_reasons": [],
             "result": None,
+            "result_name": matter.result_name,
+            "delivery": choice.document,
             "timeline": [
                 self._event(viewer, "SUBMIT", Status.DRAFT, Status.SUBMITTED, now).to_document()
             ],
@@ -245,12 +255,13 @@ class ApplicationService(Drafts, FollowUp, Queues):
         them finishes the job exactly once instead of leaving an approval without its licence.
         """
         result = app.result
-        if app.status is Status.APPROVED and result and result.get("delivery") is None:
+        if app.status is Status.APPROVED and licence_pending(result):
             if spec is None and any(e.action == "INSTANT_APPROVAL" for e in app.timeline):
                 _, id_number = await self._identity(viewer)
-                spec = ResultSpec.from_document(result, id_number)
+                spec = ResultSpec.from_document(result or {}, id_number)
             if spec is not None:
                 await deliver_result(self.sink, app.id, app.applicant_id, spec)
+                app = await self.store.get(app.id) or app  # as delivered (licence id, event)
         await self._notify_applicant(app, None, app.status, strict=True)
         return app
 
@@ -265,6 +276,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
         viewer: Viewer,
         uploaders: tuple[ObjectId, ...] | None = None,
         verify_uploads: bool = False,
+        delivery: DeliveryRequest | None = None,
     ) -> tuple[Matter, Situation, dict[str, Any], materials.MaterialCheck]:
         """Matter, situation, cleaned form and materials; every problem at once, or InputErrors.
 
@@ -285,6 +297,8 @@ class ApplicationService(Drafts, FollowUp, Queues):
         cleaned, errors = forms.validate(forms.form_schema(matter, situation.code), form)
         checked = materials.check(matter, situation, given, deferral_commitment)
         errors += checked.errors
+        if delivery is not None:  # 结果送达: the choice is checked with everything else
+            errors += delivery.check(matter, self.auth.keyring)
         # With other errors every reference is checked now, to report everything at once;
         # without, upload ownership is checked by the attach itself (one update, no look-up).
         positions = [f"materials[{given.index(m)}]" for m in checked.given]
@@ -426,7 +440,13 @@ class ApplicationService(Drafts, FollowUp, Queues):
         app = await self._for_clerk(viewer, app_id)
         if app.status not in (Status.ACCEPTED, Status.IN_REVIEW):
             raise InvalidTransitionError(app.status.value, "批准")
-        return await self._move(viewer, app, Status.APPROVED, "APPROVE", "批准", note=_note(note))
+        # The result is recorded in the guarded transition itself (an e-licence flagged
+        # pending), then issued into the wallet within this request: see `issuing`.
+        fields = await result_on_approval(self, app)
+        approved = await self._move(
+            viewer, app, Status.APPROVED, "APPROVE", "批准", note=_note(note), fields=fields
+        )
+        return await issue_result(self, approved)
 
     async def reject(self, viewer: Viewer, app_id: ObjectId, reason: str) -> Application:
         text = _note(reason)

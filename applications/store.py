@@ -125,8 +125,19 @@ class ApplicationStore:
         return Application.from_document(doc) if doc else None
 
     async def record_delivery(self, app_id: ObjectId, channel: str, at: datetime) -> None:
+        """The result reached its channel: recorded once (a retry finds it recorded), with a
+        RESULT_DELIVERED event, and the pending flag the worker's retry selects on cleared."""
+        data = {"channel": channel}
+        approved = Status.APPROVED  # only approved cases deliver a result
+        event = Event(at, None, "SYSTEM", "RESULT_DELIVERED", approved, approved, None, data)
         await self.apps.update_one(
-            {"_id": app_id}, {"$set": {"result.delivery": channel, "result.delivered_at": at}}
+            {"_id": app_id, "result.delivery": None},
+            {
+                "$set": {"result.delivery": channel, "result.delivered_at": at},
+                "$unset": {"result_pending": ""},
+                "$inc": {"rev": 1},
+                "$push": {"timeline": event.to_document()},
+            },
         )
 
     async def mine(

@@ -11,7 +11,9 @@ from app.api_types import JSON
 from app.ids import to_global_id
 from applications import models
 from applications.deadlines import SlaState, sla_state
+from applications.delivery_types import ApplicationResult
 from applications.workflow import Status
+from matters.models import ResultDelivery
 
 ApplicationStatus = strawberry.enum(
     Status,
@@ -172,17 +174,15 @@ class Application:
     def instant_reasons(self) -> list[str]:
         return self.app.instant_reasons
 
-    @strawberry.field(description="The issued result (e-licence data and delivery), if any.")
-    def result(self) -> JSON | None:
-        if self.app.result is None:
-            return None
-        return cast(
-            JSON,
-            {
-                k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in self.app.result.items()
-            },
-        )
+    @strawberry.field(
+        description="The approval's result (e-licence data, delivery and tracking); null before."
+    )
+    def result(self) -> ApplicationResult | None:
+        return ApplicationResult(app=self.app) if self.app.result is not None else None
+
+    @strawberry.field(description="结果送达 chosen at submission (ELECTRONIC when none was asked).")
+    def result_delivery_method(self) -> ResultDelivery:
+        return ResultDelivery[str((self.app.delivery or {}).get("method") or "ELECTRONIC")]
 
     @strawberry.field(description="The applicant's rating, once given (never editable).")
     def rating(self) -> Rating | None:

@@ -28,6 +28,9 @@ from matters.models import Audience, Bundle, Department, Matter, MatterType, Ser
 SEED = 20260601
 CITY = "370200"
 _TYPE_CODES = {t.value: f"{i + 1:02d}" for i, t in enumerate(MatterType)}
+# 结果送达方式 of a matter with a named result unless its template says otherwise: electronic,
+# posted free of charge (快递办, requirements B17) or collected at the hall.
+_DELIVERY = ["电子送达", "邮寄送达", "窗口领取"]
 _POINT_KINDS = [
     "政务服务中心",
     "市民服务中心分中心",
@@ -180,6 +183,9 @@ def build_matter(
             "channels": ["APP", "网站", "小程序", "大厅"],
             "service_point_codes": points,
             "result_name": tmpl.get("result"),
+            "result_delivery": tmpl.get(
+                "delivery", _DELIVERY if tmpl.get("result") else ["电子送达"]
+            ),
             "faq": [
                 {
                     "question": f"{tmpl['name']}可以在手机上办吗？",

@@ -73,6 +73,14 @@ class Channel(StrEnum):
     MINIPROGRAM = "小程序"
 
 
+class ResultDelivery(StrEnum):
+    """结果送达方式: how a result reaches the applicant (anchors b3/b9/b12, requirements B2/B17)."""
+
+    ELECTRONIC = "电子送达"  # e-licence in the wallet / electronic decision, no paper
+    POST = "邮寄送达"  # paper result posted (快递办, 免费寄递) with tracking
+    PICKUP = "窗口领取"  # paper result collected at the service hall
+
+
 class MatterStatus(StrEnum):
     DRAFT = "DRAFT"
     PUBLISHED = "PUBLISHED"
@@ -163,6 +171,10 @@ class Matter(_Model):
     service_point_codes: list[str] = _f("办理地点", "service_point_codes", default_factory=list)
     office_hours: str = _f("办理时间", "office_hours", "工作日 9:00-17:00", max_length=200)
     result_name: str | None = _f("审批结果名称", "result_name", None, max_length=200)
+    # Empty: not stated; `delivery_methods` then gives the default (see there).
+    result_delivery: list[ResultDelivery] = _f(
+        "结果送达方式", "result_delivery", default_factory=list, max_length=3
+    )
     faq: list[Faq] = _f("常见问题", "faq", default_factory=list)
     consultation_phone: str = _f("咨询电话", "consultation_phone", pattern=r"^0532-\d{8}$|^12345$")
     complaint_phone: str = _f("监督投诉电话", "complaint_phone", pattern=r"^0532-\d{8}$|^12345$")
@@ -179,6 +191,17 @@ class Matter(_Model):
     @property
     def online_capable(self) -> bool:
         return self.online_depth is not OnlineDepth.NONE
+
+    @property
+    def delivery_methods(self) -> list[ResultDelivery]:
+        """The result delivery methods an applicant may choose, in the guide's order. Not
+        stated: electronic only without a named result, else electronic or collection at the
+        hall (posting needs a courier arrangement: 是否支持物流快递, so it is never assumed)."""
+        if self.result_delivery:
+            return list(dict.fromkeys(self.result_delivery))
+        if not self.result_name:
+            return [ResultDelivery.ELECTRONIC]
+        return [ResultDelivery.ELECTRONIC, ResultDelivery.PICKUP]
 
     def to_content(self) -> Document:
         return self.model_dump(mode="json")

@@ -23,6 +23,11 @@ strawberry.enum(models.TongbanScope, description="通办范围: none, 全市, �
 strawberry.enum(models.OnlineDepth, description="网上办理深度 Ⅰ–Ⅳ; LEVEL_4 is 全程网办.")
 strawberry.enum(models.Channel, description="办理形式 / channel.")
 strawberry.enum(
+    models.ResultDelivery,
+    name="ResultDeliveryMethod",
+    description="结果送达方式: ELECTRONIC (电子送达), POST (邮寄送达), PICKUP (窗口领取).",
+)
+strawberry.enum(
     models.MatterStatus,
     description="DRAFT, PUBLISHED, SUPERSEDED (an older published version) or WITHDRAWN.",
 )
@@ -301,6 +306,15 @@ class Matter:
     async def result_name(self, info: Info[Context, None]) -> str | None:
         m = await self._full(info)
         return m.result_name
+
+    @strawberry.field(
+        description="结果送达方式 the applicant may choose at submission (`resultDelivery`)."
+    )
+    async def result_delivery_methods(
+        self, info: Info[Context, None]
+    ) -> list[models.ResultDelivery]:
+        m = await self._full(info)
+        return m.delivery_methods
 
     @strawberry.field(description="常见问题.")
     async def faq(self, info: Info[Context, None]) -> list[Faq]:

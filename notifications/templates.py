@@ -127,6 +127,28 @@ TEMPLATES: dict[str, Template] = {
             "target",
         ),
         _t(
+            "RESULT_ISSUED",
+            Category.APPLICATION_STATUS,
+            "电子证照已发放",
+            "您申请的「((matter_name))」已办结，「((licence_name))」电子证照已放入您的卡包。",
+            "zsb://applications/((application_id))",
+            "matter_name",
+            "licence_name",
+            "application_id",
+        ),
+        _t(
+            "RESULT_SHIPPED",
+            Category.APPLICATION_STATUS,
+            "办理结果已寄出",
+            "您申请的「((matter_name))」的办理结果已由((carrier))寄出，运单号 ((tracking_number))，"
+            "请注意查收。",
+            "zsb://applications/((application_id))",
+            "matter_name",
+            "carrier",
+            "tracking_number",
+            "application_id",
+        ),
+        _t(
             "FEEDBACK_REPLIED",
             Category.APPLICATION_STATUS,
             "您的反映已办结",

@@ -35,12 +35,15 @@ BUSINESS = "3702020100001"  # 个体工商户设立登记, 市南区 (manual, �
 PROPERTY = "3702020700062"  # 不动产登记, 市南区 (容缺受理: 完税凭证 deferrable)
 COMPANY = "3702020100082"  # 企业设立登记, 市南区 (organisations only)
 RENTAL = "3702021100072"  # 公共租赁住房申请, 市南区 (告知承诺: 收入证明 may be a commitment)
+VETERAN = "3702021100253"  # 退役军人优待证申领, 市南区 (manual; result: an e-licence, TYJRYDZ)
 
 SUBMIT = """
 mutation Submit($input: SubmitApplicationInput!) {
   submitApplication(input: $input) {
     application { id status receiptNumber dueAt slaState pendingSupplements instantReasons
-                  result timeline { action before after actorRole note } }
+                  result { name licenceTypeCode holderName number licenceId
+                           delivery { method status } }
+                  timeline { action before after actorRole note } }
     userErrors { field code message }
   }
 }"""
@@ -68,7 +71,7 @@ mutation Act($input: {input_type}!) {{
 def demo_catalogue() -> demo.Catalogue:
     """The demo catalogue cut to the matters these tests use (seeding all ~400 per test is slow)."""
     full = demo.generate()
-    wanted = {ELDER_CARD, BUSINESS, PROPERTY, COMPANY, RENTAL}
+    wanted = {ELDER_CARD, BUSINESS, PROPERTY, COMPANY, RENTAL, VETERAN}
     matters = [m for m in full.matters if m.code in wanted]
     return demo.Catalogue(matters, full.departments, [], full.service_points)
 

@@ -181,15 +181,18 @@ async def test_instant_approval_for_an_elder_lands_a_result(api: Api, elder: str
     app = (await api.data(SUBMIT, sub, elder))["submitApplication"]["application"]
     assert app["status"] == "APPROVED"
     assert app["instantReasons"] == []
-    assert app["result"]["type_code"] == "LNRYDZ"
-    assert app["result"]["holder_name"] == "王秀英"
-    assert "id_number" not in app["result"]
+    assert app["result"]["licenceTypeCode"] == "LNRYDZ"
+    assert app["result"]["holderName"] == "王秀英"
+    assert app["result"]["delivery"] == {"method": "ELECTRONIC", "status": "DELIVERED"}
     steps = [(e["before"], e["after"]) for e in app["timeline"]]
-    assert steps[-1] == ("IN_REVIEW", "APPROVED")
+    assert steps[-2:] == [("IN_REVIEW", "APPROVED"), ("APPROVED", "APPROVED")]
+    assert app["timeline"][-1]["action"] == "RESULT_DELIVERED"
     assert {e["actorRole"] for e in app["timeline"][1:]} == {"SYSTEM"}
     doc = await api.state.db["applications"].find_one({})
     assert doc is not None
     assert doc["result"]["delivery"].startswith("WALLET:")
+    assert "id_number" not in doc["result"]
+    assert "result_pending" not in doc  # cleared by the delivery
     notices = await api.state.db["application_notices"].find({}).to_list(None)
     assert [n["after"] for n in notices] == ["APPROVED"]
     # the result is in the wallet within the same request, and the applicant was told

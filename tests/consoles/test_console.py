@@ -146,6 +146,59 @@ def test_clerk_queue_by_deadline_risk(browser: Browser, live: Live) -> None:
     page.context.close()
 
 
+APPROVE_STEPS = [
+    """mutation A($i: AcceptApplicationInput!) { acceptApplication(input: $i) {
+      userErrors { code } } }""",
+    """mutation A($i: ApproveApplicationInput!) { approveApplication(input: $i) {
+      userErrors { code } } }""",
+]
+
+
+def test_clerk_records_the_shipment_of_a_posted_result(browser: Browser, live: Live) -> None:
+    citizen = live.token(CITIZEN)
+    user = live.run(live.state.auth_service().find_user_by_phone(CITIZEN))
+    assert user is not None
+    viewer = Viewer(user.id, "console", frozenset({Role.CITIZEN}), AssuranceLevel.L3)
+    sub = business_input("console-post")
+    for i, material in enumerate(sub["materials"]):
+        material["reference"] = live.run(stored_upload(live.state, viewer, f"post-{i}"))
+    sub["resultDelivery"] = {
+        "method": "POST",
+        "address": {
+            "recipientName": "张三明",
+            "phone": CITIZEN,
+            "region": "370202",
+            "line": "香港中路100号3单元501室",
+        },
+    }
+    payload = live.gql(SUBMIT, {"input": sub}, citizen)["submitApplication"]
+    assert payload["userErrors"] == [], payload
+    app_id = payload["application"]["id"]
+    clerk = live.token(CLERK)
+    for step in APPROVE_STEPS:
+        done = next(iter(live.gql(step, {"i": {"applicationId": app_id}}, clerk).values()))
+        assert done["userErrors"] == []
+
+    # The queue test signed this clerk in a moment ago: one code a minute per phone.
+    live.run(live.state.db["login_code_quotas"].delete_many({}))
+    page = new_page(browser, live)
+    page.goto("/console/#shipping")
+    sign_in(page, live, CLERK)
+    expect(page.get_by_role("heading", name="待邮寄（办理结果邮寄送达）")).to_be_visible()
+    row = page.locator(f'#shipping tbody tr[data-id="{app_id}"]')
+    expect(row).to_contain_text("张*明 138****0001")  # masked, never the full address
+    screenshot(page, "console-shipping.png")
+    row.get_by_label(re.compile("^运单号")).fill("EA123456784CN")  # wrong check digit
+    row.get_by_role("button", name="登记寄出").click()
+    expect(page.locator("#shipping-status")).to_contain_text("运单号与中国邮政EMS的格式不符")
+    row.get_by_label(re.compile("^运单号")).fill("EA123456785CN")
+    row.get_by_role("button", name="登记寄出").click()
+    expect(page.locator("#shipping-status")).to_contain_text("已登记寄出")
+    expect(page.locator("#shipping tbody tr")).to_have_count(1)
+    expect(page.locator("#shipping tbody")).to_contain_text("没有待邮寄的办件")
+    page.context.close()
+
+
 def test_admin_sees_catalogue_kpis(browser: Browser, live: Live) -> None:
     page = new_page(browser, live, width=1024, height=1366)
     page.goto("/console/")

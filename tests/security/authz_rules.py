@@ -155,6 +155,11 @@ RULES: dict[str, Rule | tuple[Rule, ...]] = {
     ),
     "postCheckQueue": roles("clerk"),
     "recordPostCheck": roles("clerk"),
+    # 结果送达 (applications/shipping.py)
+    "shippingQueue": roles("clerk"),
+    "recordShipment": roles("clerk"),
+    "recordPickup": roles("clerk"),
+    "confirmReceipt": owner("application", "input.applicationId"),
     "applicationKpis": roles("admin", "clerk", "supervisor"),
     "exportRatings": roles("admin", "supervisor"),
     # -- electronic cards (电子卡包) ----------------------------------------------------------

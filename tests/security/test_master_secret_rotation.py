@@ -11,6 +11,10 @@ from app.audit import AUDIT_EVENTS
 from app.keyring import Keyring
 from app.reseal import PROGRESS, reseal
 from app.settings import Settings
+from applications.delivery import PURPOSE as DELIVERY_PURPOSE
+from applications.delivery import open_address, seal_address
+from applications.drafts import DRAFT_DELIVERY
+from applications.store import APPLICATIONS
 from auth.dev_issuer import DevIssuer
 from auth.user_store import USERS
 from electronic_cards.demo import seed_demo_licences
@@ -58,6 +62,21 @@ async def _sealed_under_a(api: Api) -> dict[str, str]:
     operator = await api.token(OPERATOR)
     created = await api.data(CREATE, _draft({"phones": [CITIZEN, ELDER]}), operator)
     assert created["createCampaign"]["userErrors"] == []
+    # A case with a 结果送达 address and a draft with a saved choice, both sealed under A.
+    address = {
+        "recipient_name": "张三",
+        "phone": CITIZEN,
+        "region": "370202",
+        "line": "香港中路1号",
+    }
+    await api.state.db[APPLICATIONS].insert_many(
+        [
+            {"idempotency_key": "rotation-1", "status": "APPROVED", "delivery": {"method": "POST", "address": seal_address(
+                address, api.state.keyring)}},
+            {"idempotency_key": "rotation-2", "status": "DRAFT", "draft_delivery": sealing.encrypt(
+                api.state.keyring.delivery_address, '{"method": "PICKUP"}', DRAFT_DELIVERY)},
+        ]
+    )  # fmt: skip
     signed_in = await api.login(CITIZEN)
     return {"access": signed_in["accessToken"], "refresh": signed_in["refreshToken"]}
 
@@ -84,6 +103,13 @@ async def _everything_under(api: Api, master: str) -> None:
         sealing.unwrap_private_key(ring.sdl_key_wrap, key["private_cipher"], "sdl-signing-key")
     agent_index = sealing.blind_index(ring.phone_index, CITIZEN)
     assert await db["agency_grants"].count_documents({"agent_phone_index": agent_index}) == 1
+    case = await db[APPLICATIONS].find_one({"delivery.method": "POST"})
+    assert case is not None
+    assert open_address(case["delivery"]["address"], ring)["line"] == "香港中路1号"
+    sealing.decrypt(ring.delivery_address, case["delivery"]["address"]["sealed"], DELIVERY_PURPOSE)
+    draft = await db[APPLICATIONS].find_one({"draft_delivery": {"$exists": True}})
+    assert draft is not None
+    sealing.decrypt(ring.delivery_address, draft["draft_delivery"], DRAFT_DELIVERY)
     campaign = await db[CAMPAIGNS].find_one({})
     assert campaign is not None
     expected = {sealing.blind_index(ring.phone_index, p) for p in (CITIZEN, ELDER)}
@@ -125,6 +151,7 @@ async def test_rotation_reads_both_generations_then_reseals_everything(
             assert totals[USERS]["resealed"] == 3
             assert totals["agency_grants"]["resealed"] == 1
             assert totals[CAMPAIGNS]["resealed"] == 1
+            assert totals[APPLICATIONS]["resealed"] == 2
             assert not any(t.get("unreadable") or t.get("conflicts") for t in totals.values())
             await _everything_under(b, SECRET_B)
             # Idempotent: from scratch, nothing is changed twice.

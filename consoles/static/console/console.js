@@ -4,11 +4,13 @@ import { $, h, clear } from "/web/dom.js";
 import { currentUser, signInForm, signOut } from "/web/signin.js";
 import { campaignsView } from "./campaigns.js";
 import { queueView } from "./queue.js";
+import { shippingView } from "./shipping.js";
 import { kpisView } from "./kpis.js";
 
 const VIEWS = [
   { id: "campaigns", label: "政策推送", roles: ["OPERATOR"], render: campaignsView },
   { id: "queue", label: "办件队列", roles: ["CLERK"], render: queueView },
+  { id: "shipping", label: "待邮寄", roles: ["CLERK"], render: shippingView },
   { id: "kpis", label: "事项目录指标", roles: ["ADMIN", "OPERATOR"], render: kpisView },
 ];
 const ROLE_NAMES = { OPERATOR: "操作员", CLERK: "窗口人员", ADMIN: "管理员", VERIFIER: "核验人员", CITIZEN: "市民" };

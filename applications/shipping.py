@@ -1,0 +1,247 @@
+"""寄递与领取: what happens to a paper result after approval (快递办, requirements B2/B17).
+
+- `recordShipment` (clerks of the handling department): an APPROVED case whose applicant chose
+  POST gets its carrier and tracking number; a SHIPMENT event; the applicant is told (template
+  RESULT_SHIPPED, with the number). **A second call corrects it** rather than being refused: a
+  mistyped number would otherwise leave the citizen tracking someone else's parcel. The
+  correction is a SHIPMENT_CORRECTED event holding the previous carrier and number (the
+  timeline keeps both), and the applicant is told the new number. Sending the same carrier and
+  number again changes nothing (a retry), and once the applicant has confirmed receipt the
+  shipment is final (`ALREADY_RECEIVED`).
+- `confirmReceipt` (the applicant): SHIPPED → RECEIVED, once.
+- `recordPickup` (clerks): a PICKUP result handed over at the hall, once.
+
+Each is a guarded update of the case (status and revision read), so two clerks cannot both
+win; each is audited (`applications.delivery.*`, no personal data) beside the API's own record.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from bson import ObjectId
+
+from app.db import Document
+from app.errors import DomainError
+from app.ids import to_global_id
+from app.pagination import Connection, SortKey, paginate
+from applications.departments import may_process
+from applications.errors import (
+    ApplicationNotFoundError,
+    ConcurrentChangeError,
+    InvalidTransitionError,
+)
+from applications.models import Application, Event
+from applications.staff import audit
+from applications.workflow import Status
+from auth.models import Role
+from auth.permissions import Viewer
+from notifications import service as notifications_service
+
+if TYPE_CHECKING:
+    from applications.service import ApplicationService
+
+
+class Carrier(StrEnum):
+    EMS = "中国邮政EMS"  # also 政务专递 (EMS's service for government documents)
+    SF = "顺丰速运"
+    JD = "京东物流"
+    ZTO = "中通快递"
+    YTO = "圆通速递"
+    STO = "申通快递"
+    YUNDA = "韵达快递"
+
+
+# Waybill number formats as the carriers print them (after upper-casing, without spaces). A
+# format check only: whether the parcel exists is the carrier's to say (no carrier API here).
+TRACKING_FORMATS: dict[Carrier, re.Pattern[str]] = {
+    Carrier.EMS: re.compile(r"^(?:[A-Z]{2}\d{9}[A-Z]{2}|1\d{12})$"),  # UPU S10, or domestic 13
+    Carrier.SF: re.compile(r"^SF\d{12,13}$"),
+    Carrier.JD: re.compile(r"^JD[A-Z0-9]{13,15}$"),
+    Carrier.ZTO: re.compile(r"^\d{12,15}$"),
+    Carrier.YTO: re.compile(r"^YT\d{13,16}$"),
+    Carrier.STO: re.compile(r"^\d{12,15}$"),
+    Carrier.YUNDA: re.compile(r"^\d{13,15}$"),
+}
+_S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+
+
+def _s10_ok(number: str) -> bool:
+    """UPU S10 check digit (EMS international-style numbers: two letters, 8 digits + check)."""
+    digits = [int(c) for c in number[2:10]]
+    check = 11 - sum(w * d for w, d in zip(_S10_WEIGHTS, digits, strict=True)) % 11
+    check = {10: 0, 11: 5}.get(check, check)
+    return check == int(number[10])
+
+
+def normalize_tracking(carrier: Carrier, value: Any) -> str:
+    number = re.sub(r"[\s-]", "", value).upper() if isinstance(value, str) else ""
+    fmt = TRACKING_FORMATS[carrier]
+    if (
+        len(number) > 30
+        or not fmt.match(number)
+        or (carrier is Carrier.EMS and number[:1].isalpha() and not _s10_ok(number))
+    ):
+        raise DomainError(
+            f"运单号与{carrier.value}的格式不符 (tracking number does not match the carrier)",
+            code="INVALID_TRACKING_NUMBER",
+            field="trackingNumber",
+        )
+    return number
+
+
+def _method_error(expected: str) -> DomainError:
+    names = {"POST": "邮寄送达", "PICKUP": "窗口领取"}
+    return DomainError(
+        f"申请人选择的结果送达方式不是{names[expected]} (delivery method is not {expected})",
+        code="WRONG_DELIVERY_METHOD",
+        field="applicationId",
+    )
+
+
+OLDEST_FIRST = SortKey((("finished_at", 1), ("_id", 1)))
+
+
+class ShippingDesk:
+    def __init__(self, svc: ApplicationService) -> None:
+        self.svc = svc
+
+    async def queue(
+        self, viewer: Viewer, first: int | None, after: str | None
+    ) -> Connection[Application]:
+        """待邮寄: approved POST cases not shipped yet, of the clerk's departments, oldest first."""
+        viewer.require_role(Role.CLERK)
+        departments = [
+            d.code
+            for d in await self.svc.matters.departments()
+            if may_process(viewer.department_code, d.code)
+        ]
+        query: Document = {
+            "delivery.method": "POST",
+            "status": Status.APPROVED.value,
+            "department_code": {"$in": departments},
+            "delivery.shipment": None,
+        }
+        return await paginate(
+            self.svc.store.apps, query, OLDEST_FIRST, first, after, Application.from_document
+        )
+
+    async def _approved_case(self, viewer: Viewer, app_id: ObjectId, method: str) -> Application:
+        app = await self.svc._for_clerk(viewer, app_id)  # other departments: FORBIDDEN
+        if app.status is not Status.APPROVED:
+            raise InvalidTransitionError(app.status.value, "登记结果送达")
+        if (app.delivery or {}).get("method") != method:
+            raise _method_error(method)
+        return app
+
+    async def record_shipment(
+        self, viewer: Viewer, app_id: ObjectId, carrier: Carrier, tracking_number: str
+    ) -> Application:
+        viewer.require_role(Role.CLERK)  # before looking at the input: a citizen learns nothing
+        number = normalize_tracking(carrier, tracking_number)
+        app = await self._approved_case(viewer, app_id, "POST")
+        delivery = app.delivery or {}
+        previous = delivery.get("shipment")
+        if delivery.get("received_at") is not None:
+            raise DomainError(
+                "申请人已确认收到，不能再修改寄递信息 (already received)",
+                code="ALREADY_RECEIVED",
+                field="applicationId",
+            )
+        if previous and (previous["carrier"], previous["tracking_number"]) == (
+            carrier.name,
+            number,
+        ):
+            return app  # the same shipment again (a retry): nothing changes
+        now = self.svc.now()
+        shipment = {
+            "carrier": carrier.name,
+            "tracking_number": number,
+            "shipped_at": previous["shipped_at"] if previous else now,
+            "recorded_by": viewer.user_id,
+            "updated_at": now,
+        }
+        data: dict[str, Any] = {"carrier": carrier.name, "trackingNumber": number}
+        if previous:
+            data["previous"] = {
+                "carrier": previous["carrier"],
+                "trackingNumber": previous["tracking_number"],
+            }
+        action = "SHIPMENT_CORRECTED" if previous else "SHIPMENT"
+        moved = await self._step(viewer, app, action, data, {"delivery.shipment": shipment}, now)
+        await notifications_service.notify(
+            self.svc.store.db,
+            app.applicant_id,
+            "RESULT_SHIPPED",
+            {
+                "matter_name": app.matter_name,
+                "carrier": carrier.value,
+                "tracking_number": number,
+                "application_id": to_global_id("Application", app.id),
+            },
+            key=f"shipment:{app.id}:{carrier.name}:{number}",
+        )
+        await audit(
+            self.svc.store.db,
+            "applications.delivery.shipment",
+            viewer,
+            to_global_id("Application", app.id),
+            {"carrier": carrier.name, "corrected": previous is not None},
+        )
+        return moved
+
+    async def record_pickup(self, viewer: Viewer, app_id: ObjectId) -> Application:
+        viewer.require_role(Role.CLERK)
+        app = await self._approved_case(viewer, app_id, "PICKUP")
+        if (app.delivery or {}).get("collected_at") is not None:
+            raise DomainError(
+                "结果已领取 (already collected)", code="ALREADY_COLLECTED", field="applicationId"
+            )
+        now = self.svc.now()
+        fields = {"delivery.collected_at": now, "delivery.handed_over_by": viewer.user_id}
+        moved = await self._step(viewer, app, "RESULT_COLLECTED", None, fields, now)
+        await audit(
+            self.svc.store.db,
+            "applications.delivery.pickup",
+            viewer,
+            to_global_id("Application", app.id),
+            {},
+        )
+        return moved
+
+    async def confirm_receipt(self, viewer: Viewer, app_id: ObjectId) -> Application:
+        app = await self.svc.store.get(app_id)
+        if app is None or app.applicant_id != viewer.user_id:
+            raise ApplicationNotFoundError()
+        delivery = app.delivery or {}
+        if app.status is not Status.APPROVED or not delivery.get("shipment"):
+            raise DomainError(
+                "结果尚未寄出 (not shipped yet)", code="NOT_SHIPPED", field="applicationId"
+            )
+        if delivery.get("received_at") is not None:
+            raise DomainError(
+                "已确认收到 (already confirmed)", code="ALREADY_RECEIVED", field="applicationId"
+            )
+        now = self.svc.now()
+        return await self._step(
+            viewer, app, "RECEIPT_CONFIRMED", None, {"delivery.received_at": now}, now, "APPLICANT"
+        )
+
+    async def _step(
+        self,
+        viewer: Viewer,
+        app: Application,
+        action: str,
+        data: dict[str, Any] | None,
+        fields: dict[str, Any],
+        now: datetime,
+        role: str = "CLERK",
+    ) -> Application:
+        event = Event(now, viewer.user_id, role, action, app.status, app.status, None, data)
+        moved = await self.svc.store.transition(app, app.status, [event], fields)
+        if moved is None:
+            raise ConcurrentChangeError()
+        return moved
