@@ -188,8 +188,8 @@ def bundle_choice(
     offers the method; the others get their default (as without a choice). The address is
     checked and sealed once. Stored with the bundle's request as `{by_matter: {code: method},
     address: <sealed>|None}`: the request never holds the address in clear."""
-    if raw is None:
-        return None, []  # each member its own default, when it is submitted
+    if raw is None:  # each member its default, checked now: a posting-only member needs one
+        return _with_defaults(members, None, set(), None, keyring)
     if not isinstance(raw, dict):
         return None, [DomainError("送达方式格式不正确", code="INVALID_TYPE", field=FIELD)]
     name = raw.get("method")
@@ -208,11 +208,20 @@ def bundle_choice(
         if address_errors:
             return None, address_errors
         sealed = seal_address(cleaned, keyring)
+    return _with_defaults(members, method, {m.code for m in takers}, sealed, keyring)
+
+
+def _with_defaults(
+    members: list[Matter],
+    method: ResultDelivery | None,
+    taking: set[str],
+    sealed: Document | None,
+    keyring: Keyring,
+) -> tuple[Document | None, list[DomainError]]:
     by_matter: dict[str, str] = {}
     errors: list[DomainError] = []
-    taking = {m.code for m in takers}
     for matter in members:
-        if matter.code in taking:
+        if method is not None and matter.code in taking:
             by_matter[matter.code] = method.name
             continue
         default, problems = checked_choice(matter, None, keyring)

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from app.keyring import Keyring
 from applications import personal_data
-from applications.delivery import open_address
+from applications.delivery import bundle_choice, open_address
 from matters import demo
 from matters.models import ResultDelivery
 from matters.service import seed_catalogue
@@ -142,3 +143,22 @@ async def test_an_unfinished_bundle_keeps_it_sealed_for_its_members_export_and_e
     assert erased is not None
     assert erased["request"]["delivery"]["address"] is None
     assert erased["request"]["delivery"]["address_erased_at"] is not None
+
+
+def test_a_posting_only_member_needs_an_address_whatever_the_choice() -> None:
+    """Checked before the bundle is written: without this the member would fail after it."""
+    ring = Keyring.from_master(b"k" * 40)
+    members = [m for m in flow_catalogue().matters if m.code in (BUSINESS, FOOD)]
+    posting_only = [
+        m.model_copy(update={"result_delivery": [ResultDelivery.POST]}) if m.code == FOOD else m
+        for m in members
+    ]
+    for raw in (None, {"method": "PICKUP"}):
+        document, problems = bundle_choice(posting_only, raw, ring)
+        assert document is None
+        assert [(e.field, e.code) for e in problems] == [
+            ("resultDelivery.address", "ADDRESS_REQUIRED")
+        ]
+    document, problems = bundle_choice(members, None, ring)
+    assert problems == []
+    assert document == {"by_matter": {BUSINESS: "ELECTRONIC", FOOD: "ELECTRONIC"}, "address": None}
