@@ -60,6 +60,8 @@ OPERATION_RATES: dict[str, Rate] = {
     "verifyLicenceQr": Rate(120, 60),
     "submitApplication": Rate(30, 60),
     "previewCampaign": Rate(30, 60),
+    # 打印面单 opens a sealed address: a morning's batch of labels, not an address book.
+    "shippingLabel": Rate(60, 600),
 }
 
 

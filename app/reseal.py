@@ -11,6 +11,7 @@ the current generation. What it covers:
 | `licences` | `number_cipher`, `id_number_cipher` |
 | `auth_signing_keys`, `sdl_signing_keys` | `private_cipher` (wrapped private keys) |
 | `applications` | `delivery.address.sealed` (结果送达 address), `draft_delivery` (a draft's) |
+| `application_bundles` | `request.delivery.address.sealed` (一件事 not yet complete) |
 | `agency_grants` | `agent_phone_index` (through the agent's account: grants keep no phone) |
 | `notification_campaigns` not yet planned | `target.phones` (blind indexes, through accounts) |
 
@@ -49,7 +50,7 @@ from app.db import Document
 from app.keyring import Keyring
 from applications.delivery import PURPOSE as DELIVERY_PURPOSE
 from applications.drafts import DRAFT_DELIVERY
-from applications.flow_store import AGENCY_GRANTS
+from applications.flow_store import AGENCY_GRANTS, BUNDLES
 from applications.store import APPLICATIONS
 from auth.identity_numbers import PURPOSE as ID_NUMBER_PURPOSE
 from auth.store import SIGNING_KEYS
@@ -66,6 +67,7 @@ SDL_KEY_PURPOSE = "sdl-signing-key"  # electronic_cards.keys._WRAP_PURPOSE
 SEALED_DELIVERY = {
     "$or": [{"delivery.address.sealed": {"$exists": True}}, {"draft_delivery": {"$exists": True}}]
 }
+SEALED_BUNDLE = {"request.delivery.address.sealed": {"$exists": True}}
 UNPLANNED = {"status": {"$in": ["PENDING_APPROVAL", "APPROVED"]}, "plan_cursor": None}
 
 
@@ -157,6 +159,15 @@ class Resealer:
                 change["draft_delivery"] = cipher
         return change
 
+    async def _bundle(self, doc: Document) -> Change:
+        delivery = doc["request"]["delivery"]
+        address = delivery["address"]
+        _, cipher = self._cipher("delivery_address", address["sealed"], DELIVERY_PURPOSE)
+        if cipher is None:
+            return {}
+        sealed = {**delivery, "address": {**address, "sealed": cipher}}
+        return {"request": {**doc["request"], "delivery": sealed}}
+
     def _wrapped(self, purpose_key: str, purpose: str) -> Callable[[Document], Awaitable[Change]]:
         async def rewrap(doc: Document) -> Change:
             current = getattr(self.keyring, purpose_key)
@@ -213,6 +224,7 @@ class Resealer:
             (USERS, {}, self._user),
             (LICENCES, {}, self._licence),
             (APPLICATIONS, SEALED_DELIVERY, self._application),
+            (BUNDLES, SEALED_BUNDLE, self._bundle),
             (SIGNING_KEYS, {}, self._wrapped("signing_key_wrap", SIGNING_KEY_PURPOSE)),
             (SDL_KEYS, {}, self._wrapped("sdl_key_wrap", SDL_KEY_PURPOSE)),
         ]

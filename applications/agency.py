@@ -35,7 +35,7 @@ from app.errors import DomainError, ForbiddenError, InvalidIdError, NotFoundErro
 from app.ids import object_id_from_global, to_global_id
 from app.masking import mask_name, mask_phone
 from app.pagination import Connection, SortKey, paginate
-from applications.agent_notices import after_act
+from applications.agent_notices import after_act, tell_agent_revoked
 from applications.errors import ApplicationNotFoundError
 from applications.flow_store import AGENCY_GRANTS
 from applications.models import Application
@@ -214,7 +214,10 @@ class AgencyDesk:
             to_global_id("AgencyGrant", grant_id),
             {},
         )
-        return AgencyGrant.from_document(doc)
+        revoked = AgencyGrant.from_document(doc)
+        if revoked.expires_at > doc["revoked_at"]:  # it was in force: the agent is told
+            await tell_agent_revoked(self.svc.store.db, revoked, doc["agent_phone_index"])
+        return revoked
 
     async def given(
         self, viewer: Viewer, first: int | None, after: str | None

@@ -1,4 +1,5 @@
-"""帮办代办: what follows each act of an agent — an audit record, and the principal's notice.
+"""帮办代办: what follows each act of an agent — an audit record, and the principal's notice;
+and the agent's notice when a principal withdraws their authorisation (`tell_agent_revoked`).
 
 The principal hears of every act done in their name (template AGENT_ACTED: the agent's masked
 phone, the matter, what was done), besides the usual status notices. Each notice is keyed by the
@@ -19,6 +20,7 @@ from app.ids import to_global_id
 from applications.models import Application
 from applications.staff import audit
 from auth.permissions import Viewer
+from auth.user_store import USERS
 from notifications import service as notifications_service
 
 if TYPE_CHECKING:
@@ -110,3 +112,27 @@ async def tell_principal(
         )
     except Exception:
         log.exception("could not tell the principal of an agent's act")
+
+
+async def tell_agent_revoked(
+    db: AsyncDatabase[Document], grant: AgencyGrant, agent_phone_index: str
+) -> None:
+    """The agent hears that a grant in force was revoked (template AGENCY_REVOKED, naming the
+    principal masked), if the agent's phone has an account (its blind index; grants keep no
+    phone). The principal learns nothing from it: the revocation's answer is the same either
+    way, and a failure is logged, never reported. Keyed by the grant: told once."""
+    try:
+        agent = await db[USERS].find_one(
+            {"phone_index": agent_phone_index, "erasing_at": None}, {"_id": 1}
+        )
+        if agent is None:
+            return
+        await notifications_service.notify(
+            db,
+            agent["_id"],
+            "AGENCY_REVOKED",
+            {"principal_name": grant.principal_name or "—"},  # masked (张*明)
+            key=f"agency-revoked:{grant.id}",
+        )
+    except Exception:
+        log.exception("could not tell the agent of a revoked grant")

@@ -38,6 +38,7 @@ from app.pagination import Connection, SortKey, paginate
 from applications import forms
 from applications.agency import AGENT_KEY_PREFIX, AgencyDesk
 from applications.agent_notices import after_bundle
+from applications.delivery import bundle_choice, member_choice
 from applications.flow_store import BUNDLES
 from applications.materials import MAX_MATERIALS
 from applications.models import Application, MaterialRef, Provision
@@ -123,6 +124,7 @@ class BundleDesk:
         idempotency_key: str,
         deferral_commitment: bool,
         on_behalf_of: str | None = None,
+        result_delivery: Any = None,
     ) -> BundleApplication:
         self.svc.check_key(idempotency_key)
         agency: dict[str, Any] = {}
@@ -150,7 +152,7 @@ class BundleDesk:
                 code="BUNDLE_UNAVAILABLE",
                 field="bundleCode",
             )
-        situations = await self._check_all(
+        situations, delivery = await self._check_all(
             applicant,
             members,
             situation_by_matter,
@@ -159,6 +161,7 @@ class BundleDesk:
             deferral_commitment,
             # 帮办代办: the agent's own uploads serve too (as for single submissions).
             uploaders=(applicant.user_id, viewer.user_id) if grant else None,
+            result_delivery=result_delivery,
         )
         doc: Document = {
             "_id": ObjectId(),
@@ -174,6 +177,7 @@ class BundleDesk:
                 "form": form,
                 "materials": [m.to_document() for m in materials],
                 "deferral_commitment": deferral_commitment,
+                "delivery": delivery,  # 结果送达 per member; the address sealed
             },
             **agency,
         }
@@ -219,8 +223,10 @@ class BundleDesk:
         materials: list[MaterialRef],
         deferral_commitment: bool,
         uploaders: tuple[ObjectId, ...] | None = None,
-    ) -> dict[str, str]:
-        """Every member's check; the errors of all of them at once, against the merged input."""
+        result_delivery: Any = None,
+    ) -> tuple[dict[str, str], Document | None]:
+        """Every member's check; the errors of all of them at once, against the merged input.
+        Returns the situation per member and the checked 结果送达 choice (`bundle_choice`)."""
         errors: list[DomainError] = []
         chosen = situation_by_matter or {}
         if not isinstance(chosen, dict) or not all(
@@ -283,6 +289,8 @@ class BundleDesk:
                 )
             except DomainError as exc:
                 errors += [_remap(e, index) for e in exc.errors]
+        delivery, delivery_errors = bundle_choice(members, result_delivery, self.svc.auth.keyring)
+        errors += delivery_errors
         errors += [
             DomainError(f"表单没有“{k[:40]}”这一项", code="UNKNOWN_FIELD", field=f"form.{k[:40]}")
             for k in form
@@ -305,7 +313,7 @@ class BundleDesk:
                     seen.add((e.field, e.code, e.message))
                     unique.append(e)
             raise InputErrors(unique)
-        return situations
+        return situations, delivery
 
     async def _finish(self, viewer: Viewer, doc: Document) -> BundleApplication:
         from applications.service import Submission
@@ -333,9 +341,14 @@ class BundleDesk:
                         bundle_id=doc["_id"],
                         agent_id=doc.get("agent_id"),  # 帮办代办: members are the agent's act
                         grant_id=doc.get("agency_grant_id"),
+                        checked_delivery=member_choice(request.get("delivery"), code),
                     ),
                 )
-            await self.bundles.update_one({"_id": doc["_id"]}, {"$set": {"state": "COMPLETE"}})
+            done: Document = {"state": "COMPLETE"}
+            if (request.get("delivery") or {}).get("address") is not None:
+                # Every member holds its sealed copy now: the bundle needs the address no more.
+                done["request.delivery.address"] = None
+            await self.bundles.update_one({"_id": doc["_id"]}, {"$set": done})
             doc = {**doc, "state": "COMPLETE"}
         return await self._view(doc)
 

@@ -70,8 +70,13 @@ class DeliveryRequest:
     raw: Any
     document: Document | None = None
     errors: list[DomainError] = field(default_factory=list)
+    # A choice already checked and sealed (a 一件事 member, `member_choice`): used as it is.
+    checked: Document | None = None
 
     def check(self, matter: Matter, keyring: Keyring) -> list[DomainError]:
+        if self.checked is not None:
+            self.document, self.errors = self.checked, []
+            return []
         self.document, self.errors = checked_choice(matter, self.raw, keyring)
         return self.errors
 
@@ -174,3 +179,64 @@ def open_address(address: Document, keyring: Keyring) -> dict[str, str]:
     keys = keyring.all("delivery_address")  # during a rotation: either generation
     text = sealing.decrypt_any(keys, bytes(address["sealed"]), PURPOSE)
     return {**json.loads(text), "region": address["region"]}
+
+
+def bundle_choice(
+    members: list[Matter], raw: Any, keyring: Keyring
+) -> tuple[Document | None, list[DomainError]]:
+    """一件事: one `resultDelivery` for the whole bundle, applied to each member whose matter
+    offers the method; the others get their default (as without a choice). The address is
+    checked and sealed once. Stored with the bundle's request as `{by_matter: {code: method},
+    address: <sealed>|None}`: the request never holds the address in clear."""
+    if raw is None:  # each member its default, checked now: a posting-only member needs one
+        return _with_defaults(members, None, set(), None, keyring)
+    if not isinstance(raw, dict):
+        return None, [DomainError("送达方式格式不正确", code="INVALID_TYPE", field=FIELD)]
+    name = raw.get("method")
+    method = ResultDelivery.__members__.get(name) if isinstance(name, str) else None
+    takers = [m for m in members if method is not None and method in m.delivery_methods]
+    if method is None or not takers:
+        return None, [
+            _error("method", "DELIVERY_METHOD_NOT_OFFERED", "本一件事的事项均不提供该送达方式")
+        ]
+    sealed: Document | None = None
+    if method is ResultDelivery.POST:
+        address = raw.get("address")
+        if not isinstance(address, dict):
+            return None, [_error("address", "ADDRESS_REQUIRED", "邮寄送达须填写收件地址")]
+        cleaned, address_errors = check_address(address)
+        if address_errors:
+            return None, address_errors
+        sealed = seal_address(cleaned, keyring)
+    return _with_defaults(members, method, {m.code for m in takers}, sealed, keyring)
+
+
+def _with_defaults(
+    members: list[Matter],
+    method: ResultDelivery | None,
+    taking: set[str],
+    sealed: Document | None,
+    keyring: Keyring,
+) -> tuple[Document | None, list[DomainError]]:
+    by_matter: dict[str, str] = {}
+    errors: list[DomainError] = []
+    for matter in members:
+        if method is not None and matter.code in taking:
+            by_matter[matter.code] = method.name
+            continue
+        default, problems = checked_choice(matter, None, keyring)
+        errors += problems  # a posting-only member with another method chosen: no address
+        if default is not None:
+            by_matter[matter.code] = default["method"]
+    return ({"by_matter": by_matter, "address": sealed} if not errors else None), errors
+
+
+def member_choice(request: Document | None, matter_code: str) -> Document | None:
+    """A member's checked `delivery` document from its bundle's stored choice (None: default)."""
+    method = ((request or {}).get("by_matter") or {}).get(matter_code)
+    if method is None:
+        return None
+    if method != ResultDelivery.POST.name:
+        return {"method": method}
+    address = (request or {}).get("address")
+    return {"method": method, "address": address} if address else None

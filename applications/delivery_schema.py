@@ -1,7 +1,8 @@
 """Mutations of 结果送达 (thin: each calls `shipping.ShippingDesk`). Merged in `app/schema.py`.
 
 `recordShipment` and `recordPickup` for clerks of the handling department, `confirmReceipt` for
-the applicant. The case shows the outcome under `application(id) { result { delivery { … } } }`.
+the applicant; the query `shippingLabel` (applications/labels.py) for the clerk who writes the
+waybill. The case shows the outcome under `application(id) { result { delivery { … } } }`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from strawberry.types import Info
 
 from app.api_types import UserError, run_mutation
 from app.context import Context
-from app.ids import object_id_from_global
+from app.ids import object_id_from_global, to_global_id
 from app.pagination import Connection, Edge
+from applications.delivery_types import ShippingLabel
+from applications.labels import shipping_label
 from applications.schema import _typed
 from applications.shipping import Carrier, ShippingDesk
 from applications.types import Application
+from auth.models import Role
 
 
 @strawberry.input(description="邮寄送达: the courier and waybill number of a posted result.")
@@ -76,6 +80,29 @@ class Query:
         return Connection(
             edges=[Edge(node=Application(app=e.node), cursor=e.cursor) for e in page.edges],
             page_info=page.page_info,
+        )
+
+    @strawberry.field(
+        description="打印面单 (clerks of the handling department): the full address of an "
+        "approved POST case, to write its waybill; until receipt and at most 7 days after "
+        "dispatch. Each read is audited (purpose 寄递) and budgeted."
+    )
+    async def shipping_label(
+        self, info: Info[Context, None], application_id: strawberry.ID
+    ) -> ShippingLabel:
+        viewer = info.context.require_viewer()
+        viewer.require_role(Role.CLERK)  # a citizen spends no budget and learns nothing
+        info.context.take_budget("shippingLabel")
+        label = await shipping_label(info.context.applications, viewer, _app_id(application_id))
+        return ShippingLabel(
+            application_id=strawberry.ID(to_global_id("Application", label.application_id)),
+            receipt_number=label.receipt_number,
+            matter_name=label.matter_name,
+            result_name=label.result_name,
+            recipient_name=label.recipient_name,
+            phone=label.phone,
+            region=label.region,
+            line=label.line,
         )
 
 

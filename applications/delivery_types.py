@@ -86,6 +86,21 @@ class DeliveryAddress:
     line: str | None = strawberry.field(description="Masked street line.")
 
 
+@strawberry.type(
+    description="打印面单: the full postal address of a case awaiting posting, for its waybill "
+    "(`shippingLabel`; clerks of the handling department, audited, time-limited)."
+)
+class ShippingLabel:
+    application_id: strawberry.ID = strawberry.field(description="The case.")
+    receipt_number: str = strawberry.field(description="受理编号 (寄件内容 reference).")
+    matter_name: str = strawberry.field(description="The matter.")
+    result_name: str | None = strawberry.field(description="审批结果名称, when named.")
+    recipient_name: str = strawberry.field(description="收件人, in full.")
+    phone: str = strawberry.field(description="收件人手机号码, in full.")
+    region: str = strawberry.field(description="County-level 行政区划代码.")
+    line: str = strawberry.field(description="详细地址, in full.")
+
+
 @strawberry.type(description="结果送达: the chosen method and where it stands.")
 class ResultDeliveryInfo:
     method: ResultDelivery = strawberry.field(description="ELECTRONIC, POST or PICKUP.")

@@ -24,6 +24,7 @@ from applications import flow_types as ft
 from applications import postcheck, reporting, tickets
 from applications.agency import AgencyDesk
 from applications.bundles import BundleDesk
+from applications.delivery_types import ResultDeliveryInput, delivery_raw
 from applications.feedback import FeedbackDesk
 from applications.models import MaterialRef
 from applications.postcheck import PostCheckDesk
@@ -72,6 +73,11 @@ class SubmitBundleInput:
     on_behalf_of: strawberry.ID | None = strawberry.field(
         default=None,
         description="帮办代办: the principal's user id (one grant must cover every member).",
+    )
+    result_delivery: ResultDeliveryInput | None = strawberry.field(
+        default=None,
+        description="结果送达 for every member whose matter offers the method (the others get "
+        "their default); null: each member its default. The address is stored sealed.",
     )
 
 
@@ -335,6 +341,7 @@ class Mutation:
                 input.idempotency_key,
                 input.deferral_commitment,
                 str(input.on_behalf_of) if input.on_behalf_of else None,
+                delivery_raw(input.result_delivery),
             )
             return SubmitBundlePayload(bundle=ft.BundleApplication(bundle=found))
 

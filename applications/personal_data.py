@@ -15,7 +15,8 @@ erasure ran is withdrawn by it (`_withdraw_late_cases`).
 结果送达 addresses are sealed at rest: the export opens them (the person's own data, readable);
 erasure removes them from every kept case (`delivery.address` → null, `address_erased_at`), while
 the shipment record (carrier, waybill number, dates: 是否快递递送结果 of the national case record)
-stays with the case file.
+stays with the case file. A 一件事 bundle keeps its sealed address only until its members exist;
+one that never completed is exported and erased the same way (`request.delivery.address`).
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ async def export(
     cursor = db[APPLICATIONS].find({"applicant_id": user_id}, _INTERNAL).sort("created_at", 1)
     return {
         "applications": [_readable(d, keyring) for d in await cursor.to_list(10_000)],
-        "bundles": await db[BUNDLES].find({"applicant_id": user_id}, _INTERNAL).to_list(1000),
+        "bundles": [
+            _readable_bundle(d, keyring)
+            for d in await db[BUNDLES].find({"applicant_id": user_id}, _INTERNAL).to_list(1000)
+        ],
         "agencyGiven": await db[AGENCY_GRANTS].find({"principal_id": user_id}).to_list(1000),
         "agencyReceived": await db[AGENCY_GRANTS]
         .find({"agent_phone_index": {"$in": list(phone_keys)}}, {"agent_phone_index": 0})
@@ -86,6 +90,16 @@ def _readable(doc: Document, keyring: Keyring | None) -> Document:
     if address:
         opened = open_address(address, keyring) if keyring is not None else None
         doc["delivery"] = {**doc["delivery"], "address": opened}
+    return doc
+
+
+def _readable_bundle(doc: Document, keyring: Keyring | None) -> Document:
+    """A 一件事 bundle as exported: the address its request still holds (members not all
+    created yet) opened, like a case's."""
+    delivery = (doc.get("request") or {}).get("delivery") or {}
+    if delivery.get("address"):
+        opened = open_address(delivery["address"], keyring) if keyring is not None else None
+        doc["request"] = {**doc["request"], "delivery": {**delivery, "address": opened}}
     return doc
 
 
@@ -133,6 +147,10 @@ async def erase(
     kept = await db[APPLICATIONS].update_many(
         {"applicant_id": user_id, "applicant_erased_at": None},
         {"$set": {"applicant_erased_at": now}},
+    )
+    await db[BUNDLES].update_many(
+        {"applicant_id": user_id, "request.delivery.address": {"$ne": None}},
+        {"$set": {"request.delivery.address": None, "request.delivery.address_erased_at": now}},
     )
     await db[BUNDLES].update_many(
         {"applicant_id": user_id, "applicant_erased_at": None},

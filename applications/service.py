@@ -14,6 +14,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from app.db import Document
 from app.errors import (
     AlreadyExistsError,
     DomainError,
@@ -75,6 +76,7 @@ class Submission:
     grant_id: ObjectId | None = None
     bundle_id: ObjectId | None = None  # 一件事: set by `bundles.BundleDesk` only
     result_delivery: Any = None  # 结果送达 choice (`delivery.checked_choice`); None: default
+    checked_delivery: Document | None = None  # 一件事 member's sealed choice (bundles only)
 
 
 @dataclass
@@ -156,7 +158,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
         raw_choice = sub.result_delivery
         if raw_choice is None and sub.draft_id is not None:
             raw_choice = await self._draft_delivery(viewer, sub.draft_id)
-        choice = DeliveryRequest(raw_choice)
+        choice = DeliveryRequest(raw_choice, checked=sub.checked_delivery)
         try:
             matter, situation, form, checked = await self._checked(
                 sub.matter_code,

@@ -127,6 +127,14 @@ TEMPLATES: dict[str, Template] = {
             "target",
         ),
         _t(
+            "AGENCY_REVOKED",
+            Category.APPLICATION_STATUS,
+            "代办授权已撤销",
+            "委托人（((principal_name))）已撤销对您的代办授权，您不能再以其名义办理事项。",
+            "zsb://agency",
+            "principal_name",
+        ),
+        _t(
             "RESULT_ISSUED",
             Category.APPLICATION_STATUS,
             "电子证照已发放",

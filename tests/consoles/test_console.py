@@ -188,6 +188,15 @@ def test_clerk_records_the_shipment_of_a_posted_result(browser: Browser, live: L
     row = page.locator(f'#shipping tbody tr[data-id="{app_id}"]')
     expect(row).to_contain_text("张*明 138****0001")  # masked, never the full address
     screenshot(page, "console-shipping.png")
+    # 打印面单: the full address for the waybill, in the label panel only, gone when closed.
+    row.get_by_role("button", name=re.compile("^打印面单")).click()
+    label = page.locator("#shipping-label")
+    expect(label).to_contain_text(f"电话：{CITIZEN}")
+    expect(label).to_contain_text("详细地址：香港中路100号3单元501室")
+    expect(row).not_to_contain_text(CITIZEN)
+    label.get_by_role("button", name="关闭").click()
+    expect(label).to_be_hidden()
+    expect(label).not_to_contain_text(CITIZEN)
     row.get_by_label(re.compile("^运单号")).fill("EA123456784CN")  # wrong check digit
     row.get_by_role("button", name="登记寄出").click()
     expect(page.locator("#shipping-status")).to_contain_text("运单号与中国邮政EMS的格式不符")

@@ -159,6 +159,10 @@ RULES: dict[str, Rule | tuple[Rule, ...]] = {
     "shippingQueue": roles("clerk"),
     "recordShipment": roles("clerk"),
     "recordPickup": roles("clerk"),
+    # 打印面单 opens a sealed address: the handling department's clerks, never the applicant
+    "shippingLabel": roles("clerk").on(
+        "application", "applicationId", others=("clerk",), staff_only=True
+    ),
     "confirmReceipt": owner("application", "input.applicationId"),
     "applicationKpis": roles("admin", "clerk", "supervisor"),
     "exportRatings": roles("admin", "supervisor"),

@@ -11,7 +11,9 @@ What is allowed (docs/security.md, "Personal data in logs and responses"):
   clerk processing their case) is shown data they typed or asked for: form data (`form`,
   `applicationPrefill`, drafts), and the person's own data export (`exportMyData`); and where
   the holder consented to release them: `grantedLicence` (授权用证: a verifier of the organisation
-  the holder granted, until expiry or revocation, each fetch a usage record; requirement C13).
+  the holder granted, until expiry or revocation, each fetch a usage record; requirement C13);
+  and `shippingLabel` (打印面单: the postal address the applicant gave for posting the result, to
+  a clerk of the handling department writing the waybill, until receipt; each read audited).
   Everywhere else (`me`, licences, verification results, usage records, errors...) masked.
 """
 
@@ -31,7 +33,9 @@ from app.observability import JsonFormatter
 from app.seed import DEMO_USERS
 
 # Response keys under which a person's own full numbers may appear (see the module docstring).
-ALLOWED_KEYS = frozenset({"form", "applicationPrefill", "exportMyData", "grantedLicence"})
+ALLOWED_KEYS = frozenset(
+    {"form", "applicationPrefill", "exportMyData", "grantedLicence", "shippingLabel"}
+)
 
 _SECRETS = sorted(
     {s.id_number for s in DEMO_USERS if s.id_number} | {s.phone for s in DEMO_USERS},

@@ -14,6 +14,7 @@ from app.settings import Settings
 from applications.delivery import PURPOSE as DELIVERY_PURPOSE
 from applications.delivery import open_address, seal_address
 from applications.drafts import DRAFT_DELIVERY
+from applications.flow_store import BUNDLES
 from applications.store import APPLICATIONS
 from auth.dev_issuer import DevIssuer
 from auth.user_store import USERS
@@ -69,14 +70,20 @@ async def _sealed_under_a(api: Api) -> dict[str, str]:
         "region": "370202",
         "line": "香港中路1号",
     }
+    ring = api.state.keyring
+    posted = {"method": "POST", "address": seal_address(address, ring)}
+    draft = sealing.encrypt(ring.delivery_address, '{"method": "PICKUP"}', DRAFT_DELIVERY)
     await api.state.db[APPLICATIONS].insert_many(
         [
-            {"idempotency_key": "rotation-1", "status": "APPROVED", "delivery": {"method": "POST", "address": seal_address(
-                address, api.state.keyring)}},
-            {"idempotency_key": "rotation-2", "status": "DRAFT", "draft_delivery": sealing.encrypt(
-                api.state.keyring.delivery_address, '{"method": "PICKUP"}', DRAFT_DELIVERY)},
+            {"idempotency_key": "rotation-1", "status": "APPROVED", "delivery": posted},
+            {"idempotency_key": "rotation-2", "status": "DRAFT", "draft_delivery": draft},
         ]
-    )  # fmt: skip
+    )
+    # A 一件事 bundle whose members are not all created yet keeps the sealed address too.
+    request = {"delivery": {"by_matter": {"x": "POST"}, "address": seal_address(address, ring)}}
+    await api.state.db[BUNDLES].insert_one(
+        {"idempotency_key": "rotation-3", "state": "SUBMITTING", "request": request}
+    )
     signed_in = await api.login(CITIZEN)
     return {"access": signed_in["accessToken"], "refresh": signed_in["refreshToken"]}
 
@@ -107,6 +114,9 @@ async def _everything_under(api: Api, master: str) -> None:
     assert case is not None
     assert open_address(case["delivery"]["address"], ring)["line"] == "香港中路1号"
     sealing.decrypt(ring.delivery_address, case["delivery"]["address"]["sealed"], DELIVERY_PURPOSE)
+    bundle = await db[BUNDLES].find_one({"idempotency_key": "rotation-3"})
+    assert bundle is not None
+    assert open_address(bundle["request"]["delivery"]["address"], ring)["line"] == "香港中路1号"
     draft = await db[APPLICATIONS].find_one({"draft_delivery": {"$exists": True}})
     assert draft is not None
     sealing.decrypt(ring.delivery_address, draft["draft_delivery"], DRAFT_DELIVERY)

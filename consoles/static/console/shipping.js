@@ -1,5 +1,7 @@
 // 待邮寄: approved cases whose paper result is to be posted; the clerk records the courier and
-// waybill number (recordShipment), and the applicant is told. Addresses arrive masked.
+// waybill number (recordShipment), and the applicant is told. Addresses arrive masked; 打印面单
+// fetches the full address of one case (shippingLabel: audited, budgeted) for its waybill, shown
+// in the label panel (the only thing printed) until closed.
 import { gql, userError } from "/web/api.js";
 import { h, clear, announce, formatTime } from "/web/dom.js";
 
@@ -7,6 +9,8 @@ const QUEUE = `{ shippingQueue(first: 100) { nodes { id receiptNumber matterName
   result { name delivery { address { recipientName phone region line } } } } } }`;
 const SHIP = `mutation S($i: RecordShipmentInput!) { recordShipment(input: $i) {
   application { id } userErrors { field code message } } }`;
+const LABEL = `query L($id: ID!) { shippingLabel(applicationId: $id) {
+  receiptNumber matterName resultName recipientName phone region line } }`;
 const CARRIERS = [
   ["EMS", "EMS（政务专递）"], ["SF", "顺丰速运"], ["JD", "京东物流"], ["ZTO", "中通快递"],
   ["YTO", "圆通速递"], ["STO", "申通快递"], ["YUNDA", "韵达快递"],
@@ -15,6 +19,34 @@ const CARRIERS = [
 export function shippingView(root) {
   const status = h("p", { class: "status", role: "status", "aria-live": "polite", id: "shipping-status" });
   const rows = h("tbody", {});
+  const panel = h("section", { id: "shipping-label", class: "card print-label", "aria-label": "面单", hidden: true });
+
+  function closeLabel() {
+    clear(panel).hidden = true; // the full address leaves the page with the panel
+  }
+
+  async function showLabel(app) {
+    const who = app.receiptNumber ?? app.id;
+    try {
+      const label = (await gql(LABEL, { id: app.id })).shippingLabel;
+      const line = (name, value) => h("p", {}, h("strong", {}, `${name}：`), value ?? "—");
+      clear(panel).append(
+        h("h3", {}, `邮寄面单 ${label.receiptNumber}`),
+        line("收件人", label.recipientName),
+        line("电话", label.phone),
+        line("地区代码", label.region),
+        line("详细地址", label.line),
+        line("寄件内容", `${label.matterName} ${label.resultName ?? ""}`.trim()),
+        h("p", { class: "no-print" },
+          h("button", { type: "button", class: "primary", onclick: () => window.print() }, "打印"),
+          " ",
+          h("button", { type: "button", onclick: closeLabel }, "关闭")));
+      panel.hidden = false;
+      announce(status, `已取得面单 ${who}（本次查看已记录）`);
+    } catch (err) {
+      announce(status, err.message, "error");
+    }
+  }
   clear(root).append(
     h("section", { class: "card", "aria-labelledby": "shipping-title" },
       h("h2", { id: "shipping-title" }, "待邮寄（办理结果邮寄送达）"),
@@ -22,7 +54,8 @@ export function shippingView(root) {
         h("caption", { class: "visually-hidden" }, "已批准、申请人选择邮寄且尚未寄出的办件，等待最久的在前"),
         h("thead", {}, h("tr", {}, ...["办件编号", "事项 / 结果", "收件信息（已脱敏）", "批准时间", "登记寄出"].map((t) => h("th", { scope: "col" }, t)))),
         rows),
-      status));
+      status),
+    panel);
 
   function shipForm(app) {
     const who = app.receiptNumber ?? app.id;
@@ -65,7 +98,10 @@ export function shippingView(root) {
         h("td", {}, app.matterName, h("div", { class: "muted" }, app.result?.name ?? "")),
         h("td", {}, `${a.recipientName ?? ""} ${a.phone ?? ""}`, h("div", { class: "muted" }, `${a.region ?? ""} ${a.line ?? ""}`)),
         h("td", {}, formatTime(app.finishedAt)),
-        h("td", {}, shipForm(app))));
+        h("td", {},
+          h("button", { type: "button", class: "no-print", onclick: () => showLabel(app),
+            "aria-label": `打印面单：${app.receiptNumber ?? app.id}` }, "打印面单"),
+          shipForm(app))));
     }
   }
 
