@@ -40,8 +40,10 @@ class Notice:
         """The job's insert, for `client.bulk_write` inside the caller's transaction."""
         return InsertOne(self.job, namespace=f"{self.db.name}.{OUTBOX}")
 
-    async def deliver(self) -> InboxMessage:
-        """The inbox copy (after the job is committed); idempotent per job."""
+    async def deliver(self) -> InboxMessage | None:
+        """The inbox copy (after the job is committed); idempotent per job. None when the
+        recipient's account is gone or being erased (or an erasure tombstone holds the slot):
+        nothing is written for them."""
         msg = self.job["message"]
         source: str = self.job["source"]
         now = self.job["created_at"]
@@ -63,7 +65,7 @@ class Notice:
 
         store = NotificationStore(self.db)
         copies = await write_copies(store, [self.user_id], source, self.category, now, make)
-        return copies[0]
+        return copies[0] if copies else None
 
 
 def plan(

@@ -133,3 +133,22 @@ async def test_a_copy_written_just_before_the_tombstone_is_replaced(
     assert stone is not None
     assert stone["erased"] is True
     assert "title" not in stone
+
+
+async def test_a_keyed_notify_after_the_erasure_writes_nothing_and_raises_nothing(
+    api: Api,
+) -> None:
+    """Review 3 finding 5: the slot holds an erasure tombstone, the writer writes no copy, and
+    `notify` answers None (it raised IndexError, an "Unexpected error" for its caller)."""
+    db = api.state.db
+    user = await create_demo_user(api.state, "13800000001")
+    first = await notifications_service.notify(
+        db, user.id, "APPLICATION_STATUS_CHANGED", STATUS_DATA, key="tomb:1"
+    )
+    assert first is not None
+    await notifications_data.erase(db, user.id, first.created_at)  # the job still pending
+    again = await notifications_service.notify(
+        db, user.id, "APPLICATION_STATUS_CHANGED", STATUS_DATA, key="tomb:1"
+    )
+    assert again is None
+    assert await db[INBOX].count_documents({"user_id": user.id, "erased": {"$ne": True}}) == 0
