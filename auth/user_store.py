@@ -7,6 +7,7 @@ plain phone in memory only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +82,11 @@ class UserQuery:
             query = {"$and": [query, {"_id": {"$gt": after}}]}
         cursor = self.users.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)
         return [d["_id"] async for d in cursor]
+
+    async def active(self, user_ids: Sequence[ObjectId]) -> set[ObjectId]:
+        """Which of these accounts exist and are not being erased (one `_id` lookup)."""
+        query = {"_id": {"$in": list(user_ids)}, "erasing_at": None}
+        return {d["_id"] async for d in self.users.find(query, {"_id": 1})}
 
 
 def phone_key(keyring: Keyring, phone: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from auth.directory import UserDirectory
 from notifications.models import Category, InboxMessage
 from notifications.policy import POLICY_PUSHES_PER_DAY, day_start, is_capped_category
 from notifications.store import NotificationStore
@@ -59,9 +60,15 @@ async def write_copies(
 
     Optimistic: the first round writes every recipient's copy without reading first (a job is
     almost always processed once); copies that exist already fail on the unique (user,
-    source) index, and only then are the copies read back. A recipient erased after the job was
-    leased fails there too, on the tombstone erasure left in the slot, and gets nothing.
+    source) index, and only then are the copies read back. A recipient whose account is gone
+    or being erased gets nothing (checked first); one erased after that check fails on the
+    tombstone erasure left in the slot, and gets nothing either.
     """
+    # Only people who still have an account, not being erased: every domain's notice (a late
+    # licence, a shipment corrected after the erasure, a campaign batch planned before it) is
+    # dropped here, in one `_id` lookup, so no caller has to remember to check.
+    live = await UserDirectory(store.db).active_ids(user_ids)
+    user_ids = [u for u in user_ids if u in live]
     existing: list[InboxMessage] = []
     erased: set[ObjectId] = set()  # their slot holds an erasure tombstone: no copy, no push
     start = day_start(now)

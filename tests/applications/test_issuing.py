@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from app import erasures
 from app.ids import object_id_from_global
 from applications.deadlines import CHINA
 from applications.issuing import issue_result
@@ -159,3 +160,57 @@ async def test_approval_without_a_licence_result_records_the_result_only(
         "address": None,
     }
     assert await wallet_codes(api, citizen) == []
+
+
+async def test_an_erased_applicant_gets_no_owed_licence_and_no_notice(
+    api: Api, citizen: str, clerk: str
+) -> None:
+    """Review 3 finding 1: an approved case does not block an erasure; the licence a failed
+    wallet write left owed must never be issued in the erased person's name."""
+    app_id = await submit_veteran(api, citizen, "veteran-0005")
+    await act(api, ACCEPT, clerk, applicationId=app_id)
+    real = service_for(api.state)
+    cards = WalletFailingOnce(api.state.cards_service())
+    svc = dataclasses.replace(real, sink=WalletSink(cards, real.store.record_delivery))
+    oid = object_id_from_global(app_id, "Application")
+    approved = await svc.approve(await clerk_viewer(api), oid, "符合条件")
+    assert approved.result_pending
+    user_id = approved.applicant_id
+    now = datetime.now(UTC)
+    erasure = await erasures.begin(api.state, user_id, ("CITIZEN",), [], now)
+    assert erasure is not None
+    await erasures.check(api.state, erasure, now)  # an approved case is not open
+    await erasures.run(api.state, erasure, now)
+    assert await api.state.db["users"].count_documents({"_id": user_id}) == 0
+
+    assert (await housekeeping(svc, datetime.now(CHINA)))["results_delivered"] == 0
+    stored = await api.state.db["applications"].find_one({"_id": oid})
+    assert stored is not None
+    assert not stored.get("result_pending")  # the erasure cleared it, as a revocation does
+    # Even a request still holding the case in memory issues nothing (account gone).
+    assert (await issue_result(svc, approved)).result_pending
+    assert await api.state.db["licences"].count_documents({"holder_id": user_id}) == 0
+    copies = {"user_id": user_id, "erased": {"$ne": True}}  # not the erasure's tombstones
+    assert await api.state.db["notifications"].count_documents(copies) == 0
+
+
+async def test_notify_writes_nothing_for_an_account_being_erased(api: Api) -> None:
+    """Whichever domain asks (a shipment corrected after the erasure, a late status notice),
+    `notify()` writes no inbox copy for an account that is gone or being erased."""
+    from notifications import service as notifications_service
+    from tests.factories import create_demo_user
+
+    user = await create_demo_user(api.state, "13800000001")
+    data = {"matter_name": "x", "receipt_number": "1", "status": "已办结", "application_id": "A"}
+    await api.state.db["users"].update_one(
+        {"_id": user.id}, {"$set": {"erasing_at": datetime.now(UTC)}}
+    )
+    db = api.state.db
+    assert (
+        await notifications_service.notify(db, user.id, "APPLICATION_STATUS_CHANGED", data) is None
+    )
+    await db["users"].delete_one({"_id": user.id})
+    assert (
+        await notifications_service.notify(db, user.id, "APPLICATION_STATUS_CHANGED", data) is None
+    )
+    assert await db["notifications"].count_documents({"user_id": user.id}) == 0
