@@ -140,6 +140,11 @@ class ApplicationStore:
             },
         )
 
+    async def mark_done(self, app_id: ObjectId, guard: Document, field: str, at: datetime) -> None:
+        """A step's follow-up (notice, audit) is done: a retry of its request need not repeat
+        it. No event and no `rev`: the case's state does not change."""
+        await self.apps.update_one({"_id": app_id, **guard}, {"$set": {field: at}})
+
     async def mine(
         self, applicant_id: ObjectId, status: Status | None, first: int | None, after: str | None
     ) -> Connection[Application]:
