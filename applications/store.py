@@ -130,8 +130,10 @@ class ApplicationStore:
         data = {"channel": channel}
         approved = Status.APPROVED  # only approved cases deliver a result
         event = Event(at, None, "SYSTEM", "RESULT_DELIVERED", approved, approved, None, data)
+        # Guarded on the status too: a delivery landing on a case revoked meanwhile records
+        # nothing (issuing.py sees the revocation and withdraws the late licence).
         await self.apps.update_one(
-            {"_id": app_id, "result.delivery": None},
+            {"_id": app_id, "status": approved.value, "result.delivery": None},
             {
                 "$set": {"result.delivery": channel, "result.delivered_at": at},
                 "$unset": {"result_pending": ""},

@@ -214,3 +214,24 @@ async def test_notify_writes_nothing_for_an_account_being_erased(api: Api) -> No
         await notifications_service.notify(db, user.id, "APPLICATION_STATUS_CHANGED", data) is None
     )
     assert await db["notifications"].count_documents({"user_id": user.id}) == 0
+
+
+async def test_a_delivery_landing_on_a_revoked_case_records_no_event(
+    api: Api, citizen: str, clerk: str
+) -> None:
+    """Review 3 finding 10: record_delivery pushed RESULT_DELIVERED (APPROVED → APPROVED) onto a
+    case revoked meanwhile."""
+    app_id = await submit_veteran(api, citizen, "veteran-0006")
+    await act(api, ACCEPT, clerk, applicationId=app_id)
+    real = service_for(api.state)
+    cards = WalletFailingOnce(api.state.cards_service())
+    svc = dataclasses.replace(real, sink=WalletSink(cards, real.store.record_delivery))
+    viewer = await clerk_viewer(api)
+    oid = object_id_from_global(app_id, "Application")
+    await svc.approve(viewer, oid, None)  # the wallet write fails: still pending
+    await svc.revoke(viewer, oid, "核实不符合条件")
+    await real.store.record_delivery(oid, "WALLET", datetime.now(UTC))  # the late delivery
+    stored = await api.state.db["applications"].find_one({"_id": oid})
+    assert stored is not None
+    assert stored["status"] == "REVOKED"
+    assert "RESULT_DELIVERED" not in [e["action"] for e in stored["timeline"]]
