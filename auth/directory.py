@@ -49,3 +49,10 @@ class UserDirectory:
     async def active_ids(self, user_ids: Sequence[ObjectId]) -> set[ObjectId]:
         """Who of these may still be written to: the account exists and is not being erased."""
         return await self._queries.active(user_ids)
+
+    async def active_joined(
+        self, user_ids: Sequence[ObjectId], joined: str
+    ) -> dict[ObjectId, list[Document]]:
+        """`active_ids` and the caller's own per-user documents (collection `joined`, keyed by
+        the user's id) in one command: for a hot path that reads both."""
+        return await self._queries.active_joined(user_ids, joined)

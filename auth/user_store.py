@@ -88,6 +88,18 @@ class UserQuery:
         query = {"_id": {"$in": list(user_ids)}, "erasing_at": None}
         return {d["_id"] async for d in self.users.find(query, {"_id": 1})}
 
+    async def active_joined(
+        self, user_ids: Sequence[ObjectId], joined: str
+    ) -> dict[ObjectId, list[Document]]:
+        """The active accounts among these, each with the documents of another domain's
+        collection `joined` whose `_id` is the user's: one command for both reads."""
+        pipeline: list[Document] = [
+            {"$match": {"_id": {"$in": list(user_ids)}, "erasing_at": None}},
+            {"$project": {"_id": 1}},
+            {"$lookup": {"from": joined, "localField": "_id", "foreignField": "_id", "as": "j"}},
+        ]
+        return {d["_id"]: d["j"] async for d in await self.users.aggregate(pipeline)}
+
 
 def phone_key(keyring: Keyring, phone: str) -> str:
     """The blind index of a normalised phone: how anything keyed by phone is looked up."""
