@@ -10,10 +10,14 @@ the current generation. What it covers:
 | `users` | `phone_cipher`, `phone_index`, `id_number_cipher`, `id_number_index` |
 | `licences` | `number_cipher`, `id_number_cipher` |
 | `auth_signing_keys`, `sdl_signing_keys` | `private_cipher` (wrapped private keys) |
-| `applications` | `delivery.address.sealed` (结果送达 address), `draft_delivery` (a draft's) |
-| `application_bundles` | `request.delivery.address.sealed` (一件事 not yet complete) |
+| `applications` | `delivery.address.sealed` (结果送达), `draft_delivery`, `form_sealed` (form) |
+| `application_bundles` | `request.delivery.address.sealed` (incomplete), `request.form_sealed` |
 | `agency_grants` | `agent_phone_index` (through the agent's account: grants keep no phone) |
 | `notification_campaigns` not yet planned | `target.phones` (blind indexes, through accounts) |
+
+A form stored before forms were sealed (no `form_sealed`) is left as it is: sealing it would
+need each case's form schema from the catalogue, and such forms exist only in databases from
+before this release (docs/security.md, "At rest").
 
 Not covered, on purpose: login codes and their quotas (minutes and a day; a code requested
 across the switch is simply asked for again) and refresh-token hashes (not reversible; the auth
@@ -51,6 +55,7 @@ from app.keyring import Keyring
 from applications.delivery import PURPOSE as DELIVERY_PURPOSE
 from applications.drafts import DRAFT_DELIVERY
 from applications.flow_store import AGENCY_GRANTS, BUNDLES
+from applications.form_sealing import PURPOSE as FORM_PURPOSE
 from applications.store import APPLICATIONS
 from auth.identity_numbers import PURPOSE as ID_NUMBER_PURPOSE
 from auth.store import SIGNING_KEYS
@@ -64,10 +69,19 @@ PROGRESS = "key_reseal_progress"
 LICENCE_PURPOSE = "licence-data"  # electronic_cards.service._SEAL_PURPOSE
 SIGNING_KEY_PURPOSE = "signing-key"  # auth.tokens._WRAP_PURPOSE
 SDL_KEY_PURPOSE = "sdl-signing-key"  # electronic_cards.keys._WRAP_PURPOSE
-SEALED_DELIVERY = {
-    "$or": [{"delivery.address.sealed": {"$exists": True}}, {"draft_delivery": {"$exists": True}}]
+SEALED_APPLICATION = {
+    "$or": [
+        {"delivery.address.sealed": {"$exists": True}},
+        {"draft_delivery": {"$exists": True}},
+        {"form_sealed": {"$type": "binData"}},
+    ]
 }
-SEALED_BUNDLE = {"request.delivery.address.sealed": {"$exists": True}}
+SEALED_BUNDLE = {
+    "$or": [
+        {"request.delivery.address.sealed": {"$exists": True}},
+        {"request.form_sealed": {"$type": "binData"}},
+    ]
+}
 UNPLANNED = {"status": {"$in": ["PENDING_APPROVAL", "APPROVED"]}, "plan_cursor": None}
 
 
@@ -157,16 +171,28 @@ class Resealer:
             _, cipher = self._cipher("delivery_address", doc["draft_delivery"], DRAFT_DELIVERY)
             if cipher is not None:
                 change["draft_delivery"] = cipher
+        if doc.get("form_sealed"):
+            _, cipher = self._cipher("form_data", doc["form_sealed"], FORM_PURPOSE)
+            if cipher is not None:
+                change["form_sealed"] = cipher
         return change
 
     async def _bundle(self, doc: Document) -> Change:
-        delivery = doc["request"]["delivery"]
-        address = delivery["address"]
-        _, cipher = self._cipher("delivery_address", address["sealed"], DELIVERY_PURPOSE)
-        if cipher is None:
-            return {}
-        sealed = {**delivery, "address": {**address, "sealed": cipher}}
-        return {"request": {**doc["request"], "delivery": sealed}}
+        request = dict(doc["request"])
+        delivery = request.get("delivery") or {}
+        address = delivery.get("address") or {}
+        changed = False
+        if address.get("sealed"):
+            _, cipher = self._cipher("delivery_address", address["sealed"], DELIVERY_PURPOSE)
+            if cipher is not None:
+                request["delivery"] = {**delivery, "address": {**address, "sealed": cipher}}
+                changed = True
+        if request.get("form_sealed"):
+            _, cipher = self._cipher("form_data", request["form_sealed"], FORM_PURPOSE)
+            if cipher is not None:
+                request["form_sealed"] = cipher
+                changed = True
+        return {"request": request} if changed else {}
 
     def _wrapped(self, purpose_key: str, purpose: str) -> Callable[[Document], Awaitable[Change]]:
         async def rewrap(doc: Document) -> Change:
@@ -223,7 +249,7 @@ class Resealer:
             (CAMPAIGNS, UNPLANNED, self._campaign),
             (USERS, {}, self._user),
             (LICENCES, {}, self._licence),
-            (APPLICATIONS, SEALED_DELIVERY, self._application),
+            (APPLICATIONS, SEALED_APPLICATION, self._application),
             (BUNDLES, SEALED_BUNDLE, self._bundle),
             (SIGNING_KEYS, {}, self._wrapped("signing_key_wrap", SIGNING_KEY_PURPOSE)),
             (SDL_KEYS, {}, self._wrapped("sdl_key_wrap", SDL_KEY_PURPOSE)),
