@@ -67,6 +67,10 @@ class Drafts:
         if "applicantType" in props:
             identity["applicantType"] = "个人"
         data = {k: v for k, v in earlier.items() if k in props}
+        if not verified:  # numbers typed last time (an agent's, an emergency contact's) too
+            data = form_sealing.masked_form(
+                form_sealing.personal_fields({"properties": props}), data
+            )
         data.update({k: v for k, v in identity.items() if k in props and v})
         return data
 

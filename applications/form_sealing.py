@@ -56,15 +56,25 @@ def _masked(fmt: str, value: Any) -> str:
     return mask_phone(text) if fmt == "phone" else mask_number(text)
 
 
+def _secret(fields: Mapping[str, str], form: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in form.items() if k in fields and v not in (None, "")}
+
+
+def masked_form(fields: Mapping[str, str], form: Mapping[str, Any]) -> dict[str, Any]:
+    """The form with the values of `fields` masked for display."""
+    secret = _secret(fields, form)
+    return {k: _masked(fields[k], v) if k in secret else v for k, v in form.items()}
+
+
 def seal_form(
     fields: Mapping[str, str], form: Mapping[str, Any], keyring: Keyring
 ) -> tuple[dict[str, Any], Binary | None]:
     """The form to store (personal values masked) and the blob of the originals (None when the
     form holds none)."""
-    secret = {k: v for k, v in form.items() if k in fields and v not in (None, "")}
+    secret = _secret(fields, form)
     if not secret:
         return dict(form), None
-    stored = {k: _masked(fields[k], v) if k in secret else v for k, v in form.items()}
+    stored = masked_form(fields, form)
     text = json.dumps(secret, ensure_ascii=False, default=str)
     return stored, Binary(sealing.encrypt(keyring.form_data, text, PURPOSE))
 
