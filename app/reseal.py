@@ -15,9 +15,10 @@ the current generation. What it covers:
 | `agency_grants` | `agent_phone_index` (through the agent's account: grants keep no phone) |
 | `notification_campaigns` not yet planned | `target.phones` (blind indexes, through accounts) |
 
-A form stored before forms were sealed (no `form_sealed`) is left as it is: sealing it would
-need each case's form schema from the catalogue, and such forms exist only in databases from
-before this release (docs/security.md, "At rest").
+A form stored before forms were sealed (no `form_sealed` key: databases from before that
+release) is sealed by the first reseal: its values that are identity or mobile numbers
+(`form_sealing.detected_fields`; the schema of then may be gone) are masked and sealed, and the
+key is set (null when there was nothing to seal), so a rerun leaves it alone.
 
 Not covered, on purpose: login codes and their quotas (minutes and a day; a code requested
 across the switch is simply asked for again) and refresh-token hashes (not reversible; the auth
@@ -52,10 +53,10 @@ from app import sealing
 from app.audit import AuditEvent, AuditLog
 from app.db import Document
 from app.keyring import Keyring
+from applications import form_sealing
 from applications.delivery import PURPOSE as DELIVERY_PURPOSE
 from applications.drafts import DRAFT_DELIVERY
 from applications.flow_store import AGENCY_GRANTS, BUNDLES
-from applications.form_sealing import PURPOSE as FORM_PURPOSE
 from applications.store import APPLICATIONS
 from auth.identity_numbers import PURPOSE as ID_NUMBER_PURPOSE
 from auth.store import SIGNING_KEYS
@@ -74,12 +75,14 @@ SEALED_APPLICATION = {
         {"delivery.address.sealed": {"$exists": True}},
         {"draft_delivery": {"$exists": True}},
         {"form_sealed": {"$type": "binData"}},
+        {"form": {"$exists": True}, "form_sealed": {"$exists": False}},  # stored before sealing
     ]
 }
 SEALED_BUNDLE = {
     "$or": [
         {"request.delivery.address.sealed": {"$exists": True}},
         {"request.form_sealed": {"$type": "binData"}},
+        {"request.form": {"$exists": True}, "request.form_sealed": {"$exists": False}},
     ]
 }
 UNPLANNED = {"status": {"$in": ["PENDING_APPROVAL", "APPROVED"]}, "plan_cursor": None}
@@ -171,11 +174,21 @@ class Resealer:
             _, cipher = self._cipher("delivery_address", doc["draft_delivery"], DRAFT_DELIVERY)
             if cipher is not None:
                 change["draft_delivery"] = cipher
-        if doc.get("form_sealed"):
-            _, cipher = self._cipher("form_data", doc["form_sealed"], FORM_PURPOSE)
-            if cipher is not None:
-                change["form_sealed"] = cipher
+        change.update(self._form(doc))
         return change
+
+    def _form(self, holder: Document) -> Change:
+        """`form_sealed` under the current generation; a form stored before forms were sealed
+        (no `form_sealed` key) gets its identity numbers and phones sealed now."""
+        if "form_sealed" not in holder:
+            if not isinstance(holder.get("form"), dict):
+                return {}
+            fields = form_sealing.detected_fields(holder["form"])
+            return form_sealing.sealed(fields, holder["form"], self.keyring)
+        if not holder["form_sealed"]:
+            return {}
+        _, cipher = self._cipher("form_data", holder["form_sealed"], form_sealing.PURPOSE)
+        return {"form_sealed": cipher} if cipher is not None else {}
 
     async def _bundle(self, doc: Document) -> Change:
         request = dict(doc["request"])
@@ -187,11 +200,9 @@ class Resealer:
             if cipher is not None:
                 request["delivery"] = {**delivery, "address": {**address, "sealed": cipher}}
                 changed = True
-        if request.get("form_sealed"):
-            _, cipher = self._cipher("form_data", request["form_sealed"], FORM_PURPOSE)
-            if cipher is not None:
-                request["form_sealed"] = cipher
-                changed = True
+        if form := self._form(request):
+            request.update(form)
+            changed = True
         return {"request": request} if changed else {}
 
     def _wrapped(self, purpose_key: str, purpose: str) -> Callable[[Document], Awaitable[Change]]:

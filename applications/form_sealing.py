@@ -10,7 +10,9 @@ holder's export) open the blob, under any key generation the process reads.
 
 Sealing happens once, where the document is built, after validation and 秒批 have seen the
 clear form; reads open lazily (only a resolver asking for `form` pays for the decryption, not a
-queue listing). A form stored before sealing existed has no blob and reads as it is.
+queue listing). A form stored before sealing existed has no `form_sealed` key and reads as it
+is, until `zsb keys reseal` seals it (`detected_fields`; a sealed form always has the key, null
+when it holds no personal value).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from typing import Any
 from bson import Binary
 
 from app import sealing
+from app.errors import DomainError
 from app.keyring import Keyring
 from app.masking import mask_number, mask_phone
 from applications.forms import Schema, form_schema
+from auth.identity_numbers import normalize_id_number, normalize_phone
 from matters.models import Matter
 
 PURPOSE = "form-data"
@@ -48,6 +52,24 @@ def matter_fields(matters: Iterable[Matter]) -> dict[str, str]:
     for matter in matters:
         for situation in matter.situations:
             fields.update(personal_fields(form_schema(matter, situation.code)))
+    return fields
+
+
+def detected_fields(form: Mapping[str, Any]) -> dict[str, str]:
+    """The fields of a form stored before sealing existed whose value *is* an identity number or
+    a mobile number (`zsb keys reseal` seals them; the schema of then may be gone). Sealing is
+    lossless, so a value caught by mistake still reads back as it was."""
+    fields: dict[str, str] = {}
+    for key, value in form.items():
+        if not isinstance(value, str):
+            continue
+        for fmt, check in (("id-number", normalize_id_number), ("phone", normalize_phone)):
+            try:
+                check(value)
+            except DomainError:
+                continue
+            fields[key] = fmt
+            break
     return fields
 
 

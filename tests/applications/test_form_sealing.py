@@ -54,3 +54,14 @@ def test_a_form_without_personal_values_or_stored_before_sealing_reads_as_it_is(
     stored, blob = form_sealing.seal_form(FIELDS, {"phone": 13800000001}, ring)
     assert stored == {"phone": "138****0001"}
     assert form_sealing.open_form(stored, blob, ring) == {"phone": 13800000001}
+
+
+def test_a_form_from_before_sealing_has_its_numbers_found_by_value() -> None:
+    form = {
+        "idNumber": "370202198506151230",  # valid check digit (ID_NUMBER above is not)
+        "contact": "+86 138-0000-0001",
+        "count": 13800000001,  # not text: left alone
+        "uscc": "91370200MA3C0X1Y2Z",
+        "name": "张三明",
+    }
+    assert form_sealing.detected_fields(form) == {"idNumber": "id-number", "contact": "phone"}

@@ -83,7 +83,8 @@ async def _sealed_under_a(api: Api) -> dict[str, str]:
             {"idempotency_key": "rotation-1", "status": "APPROVED", "delivery": posted},
             {"idempotency_key": "rotation-2", "status": "DRAFT", "draft_delivery": draft},
             {"idempotency_key": "rotation-4", "status": "SUBMITTED", **form},
-            {"idempotency_key": "rotation-5", "status": "SUBMITTED", "form": {"x": "1"}},
+            # Stored before forms were sealed: the reseal seals it.
+            {"idempotency_key": "rotation-5", "status": "SUBMITTED", "form": dict(FORM)},
         ]
     )
     # A 一件事 bundle whose members are not all created yet keeps the sealed address too.
@@ -132,6 +133,14 @@ async def _everything_under(api: Api, master: str) -> None:
     sealing.decrypt(ring.form_data, sealed_form["form_sealed"], form_sealing.PURPOSE)
     assert form_sealing.open_document(sealed_form, ring) == FORM
     assert form_sealing.open_document(bundle["request"], ring) == FORM
+    legacy = await db[APPLICATIONS].find_one({"idempotency_key": "rotation-5"})
+    assert legacy is not None
+    assert legacy["form"] == {
+        "idNumber": "3702**********1230",
+        "phone": "138****0001",
+        "name": "张三明",
+    }
+    assert form_sealing.open_document(legacy, ring) == FORM
     sealing.decrypt(ring.form_data, bundle["request"]["form_sealed"], form_sealing.PURPOSE)
     draft = await db[APPLICATIONS].find_one({"draft_delivery": {"$exists": True}})
     assert draft is not None
@@ -177,7 +186,7 @@ async def test_rotation_reads_both_generations_then_reseals_everything(
             assert totals[USERS]["resealed"] == 3
             assert totals["agency_grants"]["resealed"] == 1
             assert totals[CAMPAIGNS]["resealed"] == 1
-            assert totals[APPLICATIONS]["resealed"] == 3  # the form-only case not walked
+            assert totals[APPLICATIONS]["resealed"] == 4
             assert totals[BUNDLES]["resealed"] == 1
             assert not any(t.get("unreadable") or t.get("conflicts") for t in totals.values())
             await _everything_under(b, SECRET_B)
