@@ -13,11 +13,13 @@ import bson
 from app.seed import DEMO_USERS
 from applications.flow_store import BUNDLES
 from applications.store import APPLICATIONS
+from auth.models import AssuranceLevel, Role
+from auth.service import UserSpec
 from tests.applications.conftest import BUSINESS, CITIZEN, ELDER_CARD, SUBMIT, business_input
 from tests.applications.flows.conftest import RESTAURANT, restaurant_input
 from tests.applications.flows.test_bundles import SUBMIT_BUNDLE
 from tests.applications.test_drafts import SAVE
-from tests.factories import Api
+from tests.factories import Api, create_user
 
 DEMO_NUMBERS = sorted(
     {u.id_number for u in DEMO_USERS if u.id_number} | {u.phone for u in DEMO_USERS}
@@ -109,3 +111,17 @@ async def test_a_bundle_finished_after_a_crash_submits_its_members_with_the_full
     assert forms
     assert all(f["phone"] == CITIZEN for f in forms)
     assert await _raw_leaks(api) == []
+
+
+async def test_a_phone_only_session_gets_earlier_numbers_masked_in_the_prefill(
+    api: Api, catalogue: Any
+) -> None:
+    del catalogue  # seeded
+    spec = UserSpec("13800000278", (Role.CITIZEN,), AssuranceLevel.L1, "赵二", None, "370202")
+    await create_user(api.state, spec)
+    weak = await api.token(spec.phone)
+    typed = {"applicantName": "赵二", "emergencyPhone": ELDER_PHONE}
+    await api.data(SAVE, {"input": {"matterCode": ELDER_CARD, "form": typed}}, weak)
+    prefill = (await api.data(PREFILL, {"c": ELDER_CARD}, weak))["applicationPrefill"]
+    assert prefill["emergencyPhone"] == "138****0003"
+    assert prefill["applicantName"] == "赵二"
