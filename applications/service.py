@@ -24,7 +24,7 @@ from app.errors import (
 )
 from app.ids import to_global_id
 from app.pagination import Connection
-from applications import forms, materials
+from applications import form_sealing, forms, materials
 from applications.agency import AGENT_KEY_PREFIX, AgencyDesk, agent_fields
 from applications.agent_notices import after_act
 from applications.deadlines import CHINA, due_at
@@ -215,6 +215,10 @@ class ApplicationService(Drafts, FollowUp, Queues):
         if ServiceMode.INSTANT_APPROVAL in matter.service_modes:
             user, id_number = await self._identity(viewer)  # only 秒批 rules need it
             spec = decide_instantly(doc, matter, user, id_number, checked, now)
+        # At rest the form's identity numbers and phones are sealed (after 秒批 read them).
+        doc.update(
+            form_sealing.sealed(form_sealing.matter_fields([matter]), form, self.auth.keyring)
+        )
         # Uploads are marked as this application's evidence before it exists (so they cannot be
         # deleted in between), and released again if it is not written after all.
         try:

@@ -20,7 +20,9 @@ from pymongo.errors import DuplicateKeyError
 
 from app.db import CollectionIndexes, Document
 from app.errors import AlreadyExistsError
+from app.keyring import Keyring
 from app.pagination import Connection, SortKey, paginate
+from applications import form_sealing
 from applications.models import Application, Event
 from applications.workflow import Status
 
@@ -148,13 +150,14 @@ class ApplicationStore:
             query["status"] = status.value
         return await paginate(self.apps, query, RECENT, first, after, Application.from_document)
 
-    async def latest_form(self, applicant_id: ObjectId) -> dict[str, Any]:
+    async def latest_form(self, applicant_id: ObjectId, keyring: Keyring) -> dict[str, Any]:
+        """The applicant's most recent form, opened (its sealed identity numbers and phones)."""
         doc = await self.apps.find_one(
             {"applicant_id": applicant_id},
-            projection={"form": 1},
+            projection={"form": 1, "form_sealed": 1},
             sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
         )
-        return dict(doc.get("form", {})) if doc else {}
+        return form_sealing.open_document(doc, keyring) if doc else {}
 
     async def next_receipt_serial(self, day: str) -> int:
         """A day's serial, unique across processes. Each process reserves a block of
