@@ -16,7 +16,7 @@ from typing import Any
 from bson import ObjectId
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateMany
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -191,11 +191,16 @@ class UploadStore:
         self, owners: list[ObjectId], ids: list[ObjectId], application_id: ObjectId
     ) -> int:
         """Mark uploads of these owners as used by an application; the count actually marked."""
-        result = await self.uploads.update_many(
-            {"_id": {"$in": ids}, "owner_id": {"$in": owners}},
-            {"$addToSet": {"attached_to": application_id}},
-        )
+        result = await self.uploads.update_many(*_attach(owners, ids, application_id))
         return result.matched_count
+
+    def attach_write(
+        self, owners: list[ObjectId], ids: list[ObjectId], application_id: ObjectId
+    ) -> UpdateMany:
+        """`attach` as a write for the application's own transaction (its matched count must
+        be len(ids), as for `attach`)."""
+        query, update = _attach(owners, ids, application_id)
+        return UpdateMany(query, update, namespace=f"{self.db.name}.{UPLOADS}")
 
     async def detach(self, ids: list[ObjectId], application_id: ObjectId) -> None:
         await self.uploads.update_many(
@@ -223,3 +228,12 @@ class UploadStore:
     async def _drop_file(self, file_id: ObjectId) -> None:
         with contextlib.suppress(NoFile):
             await self.bucket.delete(file_id)
+
+
+def _attach(
+    owners: list[ObjectId], ids: list[ObjectId], application_id: ObjectId
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    return (
+        {"_id": {"$in": ids}, "owner_id": {"$in": owners}},
+        {"$addToSet": {"attached_to": application_id}},
+    )
