@@ -243,14 +243,6 @@ class CardsService(SharingRules):
         status = licence.effective_status(today_in_china(now))
         if status is not LicenceStatus.VALID:
             raise LicenceNotValidError(status.value)
-        if not await self.store.take_mint_slot(
-            licence.id, now, limit=MINT_LIMIT, window=MINT_WINDOW
-        ):
-            raise RateLimitedError(
-                "亮证过于频繁，请稍后再试 (at most 10 codes per licence per minute)",
-                retry_after=int(MINT_WINDOW.total_seconds()),
-                field="licenceId",
-            )
         await self.keys.refresh_if_stale(self.store)
         key = self.keys.signing_key(now)
         iat = int(now.timestamp())
@@ -289,7 +281,16 @@ class CardsService(SharingRules):
                 sl=licence.status_list_id,
             )
         text = sdl1.encode_token(claims, key)
-        await self.store.insert_qr_token(token_doc)
+        # The mint-limit slot and the token row in one transaction (none of them a retryable
+        # write of its own); the text goes out only once both are committed.
+        if not await self.store.mint(
+            licence.id, now, token_doc, limit=MINT_LIMIT, window=MINT_WINDOW
+        ):
+            raise RateLimitedError(
+                "亮证过于频繁，请稍后再试 (at most 10 codes per licence per minute)",
+                retry_after=int(MINT_WINDOW.total_seconds()),
+                field="licenceId",
+            )
         return QrToken(
             text=text,
             mode=mode,

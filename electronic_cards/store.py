@@ -6,13 +6,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from app.db import CollectionIndexes, Document
 from app.pagination import Connection, SortKey, paginate
-from app.txn import commit_together
+from app.txn import DuplicateKeyAt, commit_together
 from electronic_cards.models import (
     CorrectionTicket,
     Delegation,
@@ -217,10 +217,18 @@ class CardsStore:
 
     # -- 亮证 tokens --------------------------------------------------------------------------
 
-    async def take_mint_slot(
-        self, licence_id: ObjectId, now: datetime, *, limit: int, window: timedelta
+    async def mint(
+        self,
+        licence_id: ObjectId,
+        now: datetime,
+        token_doc: dict[str, Any],
+        *,
+        limit: int,
+        window: timedelta,
     ) -> bool:
-        """Atomically note one more token minted, unless `limit` were minted within `window`.
+        """Note one more token minted and store its row, unless `limit` were minted within
+        `window` (False, nothing written). One transaction: a slot is never taken without its
+        token row, nor a row stored without its slot.
 
         The window document keeps the last `limit` mint times; a mint is allowed when fewer
         than `limit` are recorded or the oldest of them left the window. The guard sits in the
@@ -228,27 +236,30 @@ class CardsStore:
         loser's upsert collides on `_id` and is refused.
         """
         cutoff = now - window
+        name = self.db.name
+        slot = UpdateOne(
+            {
+                "_id": licence_id,
+                "$or": [
+                    {f"mints.{limit - 1}": {"$exists": False}},
+                    {"mints.0": {"$lte": cutoff}},
+                ],
+            },
+            {
+                "$push": {"mints": {"$each": [now], "$slice": -limit}},
+                "$set": {"updated_at": now},
+            },
+            upsert=True,
+            namespace=f"{name}.{MINT_WINDOWS}",
+        )
+        row = InsertOne(token_doc, namespace=f"{name}.{QR_TOKENS}")
         try:
-            await self.db[MINT_WINDOWS].update_one(
-                {
-                    "_id": licence_id,
-                    "$or": [
-                        {f"mints.{limit - 1}": {"$exists": False}},
-                        {"mints.0": {"$lte": cutoff}},
-                    ],
-                },
-                {
-                    "$push": {"mints": {"$each": [now], "$slice": -limit}},
-                    "$set": {"updated_at": now},
-                },
-                upsert=True,
-            )
-        except DuplicateKeyError:
+            await commit_together(self.db.client, [slot, row])
+        except DuplicateKeyAt as exc:
+            if exc.index != 0:
+                raise
             return False
         return True
-
-    async def insert_qr_token(self, doc: dict[str, Any]) -> None:
-        await self.db[QR_TOKENS].insert_one(doc)
 
     async def licence_by_ref(self, ref: bytes) -> Licence | None:
         """The live licence a token ref maps to, if any: one round trip, the licence joined to
