@@ -93,7 +93,14 @@ RETRY_SECONDS = 120.0  # with_transaction's limit; the request's database deadli
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")
+    """Worth starting the transaction again: a conflict, a lost connection — not a timeout,
+    which means the request's database deadline is spent (pymongo labels those transient too,
+    and retrying them would spin until RETRY_SECONDS)."""
+    return (
+        isinstance(exc, PyMongoError)
+        and exc.has_error_label("TransientTransactionError")
+        and not exc.timeout
+    )
 
 
 async def _backoff(attempt: int) -> None:

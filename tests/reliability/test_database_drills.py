@@ -20,7 +20,6 @@ from tests.applications.conftest import (
     demo_catalogue,
     elder_input,
     elder_materials_of,
-    own_business_input,
 )
 from tests.electronic_cards.helpers import HOLDER, TRAFFIC, licence_id, mint_text, seeded, verify
 from tests.electronic_cards.helpers import VERIFY as VERIFY_QR
@@ -28,7 +27,6 @@ from tests.factories import Api, create_demo_user
 from tests.reliability.conftest import UNTIL_OFF, FailPoints, unavailable
 
 ELDER_ID = with_check_digit("37020319580908782")
-BUSINESS_OWNER = "13800000001"
 
 
 async def _elder(api: Api) -> str:
@@ -136,42 +134,3 @@ async def test_verification_cut_mid_write_leaves_no_half_record_and_retries_once
     assert event["kind"] == "LICENCE_CHECKED"
     assert await db[EVENTS].count_documents({}) == events_before + 1
     assert await db[OUTBOX].count_documents(check_jobs) == 1
-
-
-async def test_submission_cut_at_its_commit_leaves_nothing_and_completes_once_on_retry(
-    drill_api: Api, fail_points: FailPoints
-) -> None:
-    """A manual matter's application, its notification (outbox job, inbox copy) and its notice
-    record are one transaction: a commit that never lands leaves none of them, and the uploads
-    free again; the retry writes each exactly once."""
-    api = drill_api
-    await seed_catalogue(MatterStore(api.state.db), demo_catalogue())
-    await create_demo_user(api.state, BUSINESS_OWNER)
-    token = await api.token(BUSINESS_OWNER)
-    request = {"input": await own_business_input(api, token, "drill-submit-03")}
-    db = api.state.db
-    await fail_points.arm(
-        {"skip": 0, "times": 1_000_000}, ["commitTransaction"], closeConnection=True
-    )
-    first = await api.gql(SUBMIT, request, token)
-    await fail_points.off()
-    assert unavailable(first), first
-    assert await db[APPLICATIONS].count_documents({"idempotency_key": "drill-submit-03"}) == 0
-    assert await db[NOTICES].count_documents({}) == 0
-    assert await db[OUTBOX].count_documents({"_id": {"$regex": "^notify:application:"}}) == 0
-    assert await db[INBOX].count_documents({"source": {"$regex": "^notify:application:"}}) == 0
-    attached = {"attached_to.0": {"$exists": True}}
-    assert await db["material_uploads"].count_documents(attached) == 0  # released again
-
-    for _ in range(2):  # the retry, and a double tap
-        again = (await api.data(SUBMIT, request, token))["submitApplication"]
-        assert again["userErrors"] == []
-        assert again["application"]["status"] == "SUBMITTED"
-    written = await db[APPLICATIONS].find({"idempotency_key": "drill-submit-03"}).to_list(5)
-    assert len(written) == 1
-    app_id = written[0]["_id"]
-    assert await db[NOTICES].count_documents({"application_id": app_id}) == 1
-    job = {"_id": {"$regex": f"^notify:application:{app_id}:"}}
-    assert await db[OUTBOX].count_documents(job) == 1
-    assert await db[INBOX].count_documents({"source": job["_id"]}) == 1
-    assert await db["material_uploads"].count_documents({"attached_to": app_id}) == 3
