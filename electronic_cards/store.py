@@ -9,6 +9,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from pymongo.results import ClientBulkWriteResult
 
 from app.db import CollectionIndexes, Document
 from app.pagination import Connection, SortKey, paginate
@@ -231,34 +232,36 @@ class CardsStore:
         token row, nor a row stored without its slot.
 
         The window document keeps the last `limit` mint times; a mint is allowed when fewer
-        than `limit` are recorded or the oldest of them left the window. The guard sits in the
-        filter, so concurrent mints in several processes cannot both take the last slot: the
-        loser's upsert collides on `_id` and is refused.
+        than `limit` are recorded or the oldest of them left the window. One update on the
+        licence's `_id` (an upsert) decides and appends in the database, with the condition in
+        an update pipeline: a refusal leaves the document unmodified. Not a filter with a
+        top-level `$or` (the earlier form): SecantusDB plans any filter with a top-level
+        operator as a collection scan, which made every mint read every window of the last
+        hour. Concurrent mints of one licence conflict on the document and are serialised by
+        the transaction's retry, so they cannot both take the last slot.
         """
-        cutoff = now - window
         name = self.db.name
         slot = UpdateOne(
-            {
-                "_id": licence_id,
-                "$or": [
-                    {f"mints.{limit - 1}": {"$exists": False}},
-                    {"mints.0": {"$lte": cutoff}},
-                ],
-            },
-            {
-                "$push": {"mints": {"$each": [now], "$slice": -limit}},
-                "$set": {"updated_at": now},
-            },
+            {"_id": licence_id},
+            _admit_pipeline(now, now - window, limit),
             upsert=True,
             namespace=f"{name}.{MINT_WINDOWS}",
         )
         row = InsertOne(token_doc, namespace=f"{name}.{QR_TOKENS}")
+
+        def check(result: ClientBulkWriteResult) -> None:
+            admitted = result.update_results[0]
+            if admitted.upserted_id is None and admitted.modified_count != 1:
+                raise _MintRefused()
+
         try:
-            await commit_together(self.db.client, [slot, row])
+            await commit_together(self.db.client, [slot, row], check)
+        except _MintRefused:
+            return False
         except DuplicateKeyAt as exc:
             if exc.index != 0:
                 raise
-            return False
+            return False  # a concurrent first mint of this licence inserted the window
         return True
 
     async def licence_by_ref(self, ref: bytes) -> Licence | None:
@@ -449,3 +452,28 @@ class CardsStore:
                 "created_at": ticket.created_at,
             }
         )
+
+
+class _MintRefused(Exception):
+    """The mint window is full: abort the mint's transaction."""
+
+
+def _admit_pipeline(now: datetime, cutoff: datetime, limit: int) -> list[dict[str, Any]]:
+    """Append `now` to the window (keeping the last `limit`) if fewer than `limit` mints are
+    recorded or the oldest is at or before `cutoff`; otherwise change nothing."""
+    mints = {"$ifNull": ["$mints", []]}
+    admit = {
+        "$or": [
+            {"$lt": [{"$size": mints}, limit]},
+            {"$lte": [{"$arrayElemAt": [mints, 0]}, cutoff]},
+        ]
+    }
+    appended = {"$slice": [{"$concatArrays": [mints, [now]]}, -limit]}
+    return [
+        {
+            "$set": {
+                "mints": {"$cond": [admit, appended, "$mints"]},
+                "updated_at": {"$cond": [admit, now, "$updated_at"]},
+            }
+        }
+    ]
