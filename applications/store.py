@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from pymongo.results import ClientBulkWriteResult
 
 from app.db import CollectionIndexes, Document
 from app.errors import AlreadyExistsError
 from app.keyring import Keyring
 from app.pagination import Connection, SortKey, paginate
+from app.txn import DuplicateKeyAt, Write, commit_together
 from applications import form_sealing
 from applications.models import Application, Event
 from applications.workflow import Status
@@ -96,6 +99,27 @@ class ApplicationStore:
         try:
             await self.apps.insert_one(doc)
         except DuplicateKeyError as exc:
+            raise AlreadyExistsError("申请已提交 (already submitted)") from exc
+        return Application.from_document(doc)
+
+    async def insert_with(
+        self,
+        doc: Document,
+        also: Sequence[Write],
+        check: Callable[[ClientBulkWriteResult], None] | None = None,
+    ) -> Application:
+        """The application (write 0 of the batch) and `also` in one transaction, `check`ed
+        before the commit; nothing of it if the (applicant, key) exists already
+        (AlreadyExistsError)."""
+        try:
+            await commit_together(
+                self.db.client,
+                [InsertOne(doc, namespace=f"{self.db.name}.{APPLICATIONS}"), *also],
+                check,
+            )
+        except DuplicateKeyAt as exc:
+            if exc.index != 0:
+                raise
             raise AlreadyExistsError("申请已提交 (already submitted)") from exc
         return Application.from_document(doc)
 
