@@ -359,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     reseal = keys.add_parser(
         "reseal",
         help="re-encrypt sealed personal data and signing keys under the current ZSB_SECRET_KEY "
-        "(after a rotation; the previous secret in ZSB_READ_SECRET_KEYS); resumable",
+        "(after a rotation; the previous secret in ZSB_READ_SECRET_KEYS); also seals application "
+        "forms stored before forms were sealed; resumable",
     )
     reseal.add_argument("--batch", type=int, default=200, help="documents per batch")
     reseal.add_argument("--limit", type=int, default=None, help="stop after this many documents")

@@ -36,6 +36,7 @@ class Keyring:
     sdl_key_wrap: bytes  # AES-GCM wrapping of the SDL (亮证 QR) signing keys
     licence_data: bytes  # AES-GCM for licence and identity numbers held in the wallet
     delivery_address: bytes  # AES-GCM for postal addresses of results (申办 结果送达)
+    form_data: bytes  # AES-GCM for identity numbers and phones typed into application forms
     # A short public fingerprint of the master secret: names a key generation in progress
     # markers and the audit log (it reveals nothing about the secret).
     generation: str = ""
@@ -64,6 +65,7 @@ class Keyring:
             sdl_key_wrap=_derive(master, "sdl-key-wrap"),
             licence_data=_derive(master, "licence-data"),
             delivery_address=_derive(master, "delivery-address"),
+            form_data=_derive(master, "form-data"),
         )
 
 

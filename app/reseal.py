@@ -10,10 +10,15 @@ the current generation. What it covers:
 | `users` | `phone_cipher`, `phone_index`, `id_number_cipher`, `id_number_index` |
 | `licences` | `number_cipher`, `id_number_cipher` |
 | `auth_signing_keys`, `sdl_signing_keys` | `private_cipher` (wrapped private keys) |
-| `applications` | `delivery.address.sealed` (结果送达 address), `draft_delivery` (a draft's) |
-| `application_bundles` | `request.delivery.address.sealed` (一件事 not yet complete) |
+| `applications` | `delivery.address.sealed` (结果送达), `draft_delivery`, `form_sealed` (form) |
+| `application_bundles` | `request.delivery.address.sealed` (incomplete), `request.form_sealed` |
 | `agency_grants` | `agent_phone_index` (through the agent's account: grants keep no phone) |
 | `notification_campaigns` not yet planned | `target.phones` (blind indexes, through accounts) |
+
+A form stored before forms were sealed (no `form_sealed` key: databases from before that
+release) is sealed by the first reseal: its values that are identity or mobile numbers
+(`form_sealing.detected_fields`; the schema of then may be gone) are masked and sealed, and the
+key is set (null when there was nothing to seal), so a rerun leaves it alone.
 
 Not covered, on purpose: login codes and their quotas (minutes and a day; a code requested
 across the switch is simply asked for again) and refresh-token hashes (not reversible; the auth
@@ -48,6 +53,7 @@ from app import sealing
 from app.audit import AuditEvent, AuditLog
 from app.db import Document
 from app.keyring import Keyring
+from applications import form_sealing
 from applications.delivery import PURPOSE as DELIVERY_PURPOSE
 from applications.drafts import DRAFT_DELIVERY
 from applications.flow_store import AGENCY_GRANTS, BUNDLES
@@ -64,10 +70,21 @@ PROGRESS = "key_reseal_progress"
 LICENCE_PURPOSE = "licence-data"  # electronic_cards.service._SEAL_PURPOSE
 SIGNING_KEY_PURPOSE = "signing-key"  # auth.tokens._WRAP_PURPOSE
 SDL_KEY_PURPOSE = "sdl-signing-key"  # electronic_cards.keys._WRAP_PURPOSE
-SEALED_DELIVERY = {
-    "$or": [{"delivery.address.sealed": {"$exists": True}}, {"draft_delivery": {"$exists": True}}]
+SEALED_APPLICATION = {
+    "$or": [
+        {"delivery.address.sealed": {"$exists": True}},
+        {"draft_delivery": {"$exists": True}},
+        {"form_sealed": {"$type": "binData"}},
+        {"form": {"$exists": True}, "form_sealed": {"$exists": False}},  # stored before sealing
+    ]
 }
-SEALED_BUNDLE = {"request.delivery.address.sealed": {"$exists": True}}
+SEALED_BUNDLE = {
+    "$or": [
+        {"request.delivery.address.sealed": {"$exists": True}},
+        {"request.form_sealed": {"$type": "binData"}},
+        {"request.form": {"$exists": True}, "request.form_sealed": {"$exists": False}},
+    ]
+}
 UNPLANNED = {"status": {"$in": ["PENDING_APPROVAL", "APPROVED"]}, "plan_cursor": None}
 
 
@@ -157,16 +174,36 @@ class Resealer:
             _, cipher = self._cipher("delivery_address", doc["draft_delivery"], DRAFT_DELIVERY)
             if cipher is not None:
                 change["draft_delivery"] = cipher
+        change.update(self._form(doc))
         return change
 
-    async def _bundle(self, doc: Document) -> Change:
-        delivery = doc["request"]["delivery"]
-        address = delivery["address"]
-        _, cipher = self._cipher("delivery_address", address["sealed"], DELIVERY_PURPOSE)
-        if cipher is None:
+    def _form(self, holder: Document) -> Change:
+        """`form_sealed` under the current generation; a form stored before forms were sealed
+        (no `form_sealed` key) gets its identity numbers and phones sealed now."""
+        if "form_sealed" not in holder:
+            if not isinstance(holder.get("form"), dict):
+                return {}
+            fields = form_sealing.detected_fields(holder["form"])
+            return form_sealing.sealed(fields, holder["form"], self.keyring)
+        if not holder["form_sealed"]:
             return {}
-        sealed = {**delivery, "address": {**address, "sealed": cipher}}
-        return {"request": {**doc["request"], "delivery": sealed}}
+        _, cipher = self._cipher("form_data", holder["form_sealed"], form_sealing.PURPOSE)
+        return {"form_sealed": cipher} if cipher is not None else {}
+
+    async def _bundle(self, doc: Document) -> Change:
+        request = dict(doc["request"])
+        delivery = request.get("delivery") or {}
+        address = delivery.get("address") or {}
+        changed = False
+        if address.get("sealed"):
+            _, cipher = self._cipher("delivery_address", address["sealed"], DELIVERY_PURPOSE)
+            if cipher is not None:
+                request["delivery"] = {**delivery, "address": {**address, "sealed": cipher}}
+                changed = True
+        if form := self._form(request):
+            request.update(form)
+            changed = True
+        return {"request": request} if changed else {}
 
     def _wrapped(self, purpose_key: str, purpose: str) -> Callable[[Document], Awaitable[Change]]:
         async def rewrap(doc: Document) -> Change:
@@ -223,7 +260,7 @@ class Resealer:
             (CAMPAIGNS, UNPLANNED, self._campaign),
             (USERS, {}, self._user),
             (LICENCES, {}, self._licence),
-            (APPLICATIONS, SEALED_DELIVERY, self._application),
+            (APPLICATIONS, SEALED_APPLICATION, self._application),
             (BUNDLES, SEALED_BUNDLE, self._bundle),
             (SIGNING_KEYS, {}, self._wrapped("signing_key_wrap", SIGNING_KEY_PURPOSE)),
             (SDL_KEYS, {}, self._wrapped("sdl_key_wrap", SDL_KEY_PURPOSE)),

@@ -35,7 +35,7 @@ from pymongo.errors import DuplicateKeyError
 from app.db import Document
 from app.errors import DomainError, InputErrors, NotFoundError
 from app.pagination import Connection, SortKey, paginate
-from applications import forms
+from applications import form_sealing, forms
 from applications.agency import AGENT_KEY_PREFIX, AgencyDesk
 from applications.agent_notices import after_bundle
 from applications.delivery import bundle_choice, member_choice
@@ -163,6 +163,7 @@ class BundleDesk:
             uploaders=(applicant.user_id, viewer.user_id) if grant else None,
             result_delivery=result_delivery,
         )
+        keyring = self.svc.auth.keyring
         doc: Document = {
             "_id": ObjectId(),
             "applicant_id": applicant.user_id,
@@ -174,7 +175,9 @@ class BundleDesk:
             "matter_codes": [m.code for m in members],
             "request": {
                 "situations": situations,
-                "form": form,
+                # Identity numbers and phones sealed (kept, like the masked form, after the
+                # members exist: the request is the bundle's record of what was submitted).
+                **form_sealing.sealed(form_sealing.matter_fields(members), form, keyring),
                 "materials": [m.to_document() for m in materials],
                 "deferral_commitment": deferral_commitment,
                 "delivery": delivery,  # 结果送达 per member; the address sealed
@@ -320,6 +323,7 @@ class BundleDesk:
 
         if doc["state"] != "COMPLETE":
             request = doc["request"]
+            form = form_sealing.open_document(request, self.svc.auth.keyring)
             given = [
                 MaterialRef(m["name"], Provision(m["provision"]), m.get("reference"))
                 for m in request["materials"]
@@ -334,7 +338,7 @@ class BundleDesk:
                     Submission(
                         matter_code=code,
                         situation=request["situations"][code],
-                        form={k: v for k, v in request["form"].items() if k in props},
+                        form={k: v for k, v in form.items() if k in props},
                         materials=[m for m in given if m.name in names],
                         idempotency_key=f"bundle:{doc['_id']}:{code}",
                         deferral_commitment=request["deferral_commitment"],

@@ -19,7 +19,7 @@ from app import sealing
 from app.errors import AlreadyExistsError, DomainError
 from app.json_input import check_keys
 from app.masking import mask_number, mask_phone
-from applications import forms
+from applications import form_sealing, forms
 from applications.errors import ApplicationNotFoundError
 from applications.models import Application
 from applications.store import ApplicationStore
@@ -53,7 +53,7 @@ class Drafts:
         matter = await self._published(matter_code)
         props = forms.form_schema(matter).get("properties", {})
         user, id_number = await self._identity(viewer)
-        earlier = await self.store.latest_form(viewer.user_id)
+        earlier = await self.store.latest_form(viewer.user_id, self.auth.keyring)
         # Full identity number and phone only for a real-name verified holder (L2+); a phone-only
         # session (L1, e.g. a stolen SMS code) sees them masked and must type them.
         verified = viewer.assurance_level.rank >= AssuranceLevel.L2.rank
@@ -67,6 +67,10 @@ class Drafts:
         if "applicantType" in props:
             identity["applicantType"] = "个人"
         data = {k: v for k, v in earlier.items() if k in props}
+        if not verified:  # numbers typed last time (an agent's, an emergency contact's) too
+            data = form_sealing.masked_form(
+                form_sealing.personal_fields({"properties": props}), data
+            )
         data.update({k: v for k, v in identity.items() if k in props and v})
         return data
 
@@ -89,18 +93,26 @@ class Drafts:
             raise DomainError("草稿过大 (draft too large)", code="TOO_LONG", field="form")
         check_keys(form, "form")  # stored as typed: no operator- or path-shaped keys
         now = self.now()
+        keyring = self.auth.keyring
         kept: dict[str, Any] = {}
         if delivery is not None:
             text = json.dumps(delivery, ensure_ascii=False)
             if len(text) > MAX_DELIVERY_BYTES:
                 raise DomainError("送达信息过长", code="TOO_LONG", field="resultDelivery")
-            key = self.auth.keyring.delivery_address
+            key = keyring.delivery_address
             kept["draft_delivery"] = Binary(sealing.encrypt(key, text, DRAFT_DELIVERY))
         if draft_id is not None:
+            mine = {"_id": draft_id, "applicant_id": viewer.user_id, "status": Status.DRAFT.value}
+            # The draft's own matter says which fields are sealed (not the code sent with it).
+            found = await self.store.apps.find_one(mine, {"matter_code": 1})
+            if found is None:
+                raise ApplicationNotFoundError(field="applicationId")
+            matter = await self._published(found["matter_code"])
+            kept.update(form_sealing.sealed(form_sealing.matter_fields([matter]), form, keyring))
             doc = await self.store.apps.find_one_and_update(
-                {"_id": draft_id, "applicant_id": viewer.user_id, "status": Status.DRAFT.value},
+                mine,
                 {
-                    "$set": {"form": form, "draft_situation": situation, "updated_at": now, **kept},
+                    "$set": {"draft_situation": situation, "updated_at": now, **kept},
                     "$inc": {"rev": 1},
                 },
                 return_document=ReturnDocument.AFTER,
@@ -126,7 +138,7 @@ class Drafts:
             "department_code": matter.department_code,
             "department_name": matter.department_name,
             "status": Status.DRAFT.value,
-            "form": form,
+            **form_sealing.sealed(form_sealing.matter_fields([matter]), form, keyring),
             "materials": [],
             "committed_days": matter.committed_days,
             "created_at": now,

@@ -13,6 +13,7 @@ from typing import Any
 from bson import ObjectId
 
 from app.errors import DomainError, InputErrors
+from applications import form_sealing
 from applications.agency import Acting, AgencyDesk
 from applications.agent_notices import after_act
 from applications.deadlines import due_at
@@ -28,6 +29,7 @@ from applications.postcheck import after_revocation, audit_revocation
 from applications.store import ApplicationStore
 from applications.workflow import Status
 from auth.permissions import Viewer
+from auth.service import AuthService
 from matters.models import Matter, Situation
 from matters.service import MatterService
 
@@ -40,6 +42,7 @@ RECTIFICATION_DAYS = 5
 class FollowUp:
     store: ApplicationStore
     matters: MatterService
+    auth: AuthService
     now: Callable[[], datetime]
 
     async def _for_clerk(self, viewer: Viewer, app_id: ObjectId) -> Application:
@@ -125,7 +128,7 @@ class FollowUp:
         await self._attach(acting.applicant, checked.given, app.id, uploaders=acting.uploaders)
         now = self.now()
         fields = {
-            "form": cleaned,
+            **form_sealing.sealed(form_sealing.matter_fields([matter]), cleaned, self.auth.keyring),
             "materials": [m.to_document() for m in checked.given],
             "pending_supplements": checked.pending,
             "commitment": checked.commitment,

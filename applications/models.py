@@ -111,6 +111,9 @@ class Application:
     result_name: str | None = None  # 审批结果名称 of the guide at submission
     result_pending: bool = False  # an e-licence result still to reach the wallet
     delivery: Document | None = None  # 结果送达: method, sealed address, shipment
+    # The form's identity numbers and phones, sealed (`form` holds them masked); None for a
+    # form without any, or one stored before forms were sealed. Opened by `form_sealing`.
+    form_sealed: bytes | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> Application:
@@ -152,4 +155,5 @@ class Application:
             result_name=doc.get("result_name"),
             result_pending=bool(doc.get("result_pending")),
             delivery=doc.get("delivery"),
+            form_sealed=doc.get("form_sealed"),
         )

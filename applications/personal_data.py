@@ -17,6 +17,11 @@ erasure removes them from every kept case (`delivery.address` → null, `address
 the shipment record (carrier, waybill number, dates: 是否快递递送结果 of the national case record)
 stays with the case file. A 一件事 bundle keeps its sealed address only until its members exist;
 one that never completed is exported and erased the same way (`request.delivery.address`).
+
+Forms' identity numbers and phones are sealed at rest too (`form_sealed`, applications/
+form_sealing.py): the export opens them. Erasure keeps them with the kept case: the form is the
+case file (申请表), which the retention rules keep whole; it stays sealed, read only by the
+department's clerks through the case. Drafts go, and their sealed values with them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from app import sealing
 from app.db import Document
 from app.errors import DomainError
 from app.keyring import Keyring
+from applications import form_sealing
 from applications.delivery import open_address
 from applications.drafts import DRAFT_DELIVERY
 from applications.flow_store import AGENCY_GRANTS, BUNDLES, CREDIT_EVENTS, TICKETS
@@ -80,7 +86,11 @@ async def export(
 
 
 def _readable(doc: Document, keyring: Keyring | None) -> Document:
-    """A case as exported: sealed 结果送达 data opened for its owner, never as ciphertext."""
+    """A case as exported: sealed 结果送达 data and form values opened for their owner, never
+    as ciphertext (without a keyring the form keeps its masked values)."""
+    form_sealed = doc.pop("form_sealed", None)
+    if keyring is not None:
+        doc["form"] = form_sealing.open_form(doc.get("form"), form_sealed, keyring)
     sealed_draft = doc.pop("draft_delivery", None)
     if sealed_draft is not None and keyring is not None:
         keys = keyring.all("delivery_address")
@@ -96,7 +106,12 @@ def _readable(doc: Document, keyring: Keyring | None) -> Document:
 def _readable_bundle(doc: Document, keyring: Keyring | None) -> Document:
     """A 一件事 bundle as exported: the address its request still holds (members not all
     created yet) opened, like a case's."""
-    delivery = (doc.get("request") or {}).get("delivery") or {}
+    request = doc.get("request") or {}
+    if "form_sealed" in request:
+        blob = request.pop("form_sealed")
+        if keyring is not None:
+            request["form"] = form_sealing.open_form(request.get("form"), blob, keyring)
+    delivery = request.get("delivery") or {}
     if delivery.get("address"):
         opened = open_address(delivery["address"], keyring) if keyring is not None else None
         doc["request"] = {**doc["request"], "delivery": {**delivery, "address": opened}}

@@ -22,9 +22,9 @@ from app.errors import (
     InputErrors,
     is_transient,
 )
-from app.ids import to_global_id
 from app.pagination import Connection
-from applications import forms, materials
+from applications import form_sealing, forms, materials
+from applications.accept import TEMPLATE, AttachShort, insert_with_notice, status_notice
 from applications.agency import AGENT_KEY_PREFIX, AgencyDesk, agent_fields
 from applications.agent_notices import after_act
 from applications.deadlines import CHINA, due_at
@@ -45,7 +45,7 @@ from applications.queues import Queues
 from applications.results import ResultSink, ResultSpec, deliver_result, licence_pending
 from applications.store import ApplicationStore
 from applications.uploads.evidence import MaterialEvidence
-from applications.workflow import STATUS_NAMES, WITHDRAWABLE, Status, path
+from applications.workflow import WITHDRAWABLE, Status, path
 from auth.models import Role, User
 from auth.permissions import Viewer
 from auth.service import AuthService
@@ -215,6 +215,13 @@ class ApplicationService(Drafts, FollowUp, Queues):
         if ServiceMode.INSTANT_APPROVAL in matter.service_modes:
             user, id_number = await self._identity(viewer)  # only 秒批 rules need it
             spec = decide_instantly(doc, matter, user, id_number, checked, now)
+        # At rest the form's identity numbers and phones are sealed (after 秒批 read them).
+        doc.update(
+            form_sealing.sealed(form_sealing.matter_fields([matter]), form, self.auth.keyring)
+        )
+        if sub.draft_id is None and spec is None:
+            # No draft, no 秒批 result to deliver first: one transaction (applications/accept.py).
+            return await self._accept(viewer, key, sub, doc, checked, situation, uploaders)
         # Uploads are marked as this application's evidence before it exists (so they cannot be
         # deleted in between), and released again if it is not written after all.
         try:
@@ -239,6 +246,44 @@ class ApplicationService(Drafts, FollowUp, Queues):
                 raise
             return await self._complete(viewer, self._same(winner, sub))
         return await self._complete(viewer, app, spec)
+
+    async def _accept(
+        self,
+        viewer: Viewer,
+        key: str,
+        sub: Submission,
+        doc: dict[str, Any],
+        checked: materials.MaterialCheck,
+        situation: Situation,
+        uploaders: tuple[ObjectId, ...],
+    ) -> Application:
+        """A new application with its uploads marked and its first notice, all or nothing."""
+        attach = (
+            self.evidence.attach_write(viewer, checked.given, doc["_id"], uploaders=uploaders)
+            if self.evidence is not None
+            else None
+        )
+        try:
+            return await insert_with_notice(self.store, doc, self.now(), attach)
+        except AlreadyExistsError:
+            # A concurrent copy or an earlier try of this request won: answer with its
+            # application (completed: its notice is written if that try's was not).
+            winner = await self.store.by_key(viewer.user_id, key)
+            if winner is None:  # pragma: no cover - the unique index says it exists
+                raise
+            return await self._complete(viewer, self._same(winner, sub))
+        except AttachShort:
+            # An upload is someone else's, unknown or was deleted meanwhile: a retry may still
+            # have been accepted; otherwise `_attach` finds which and reports it.
+            if (earlier := await self._accepted(viewer, key, sub)) is not None:
+                return earlier
+            await self._attach(viewer, checked.given, doc["_id"], situation, uploaders)
+            await self._release(checked.given, doc["_id"])  # pragma: no cover - fixed meanwhile
+            raise DomainError(  # pragma: no cover
+                "材料已变更，请重新提交 (materials changed, submit again)",
+                code="FORBIDDEN_MATERIAL",
+                field="materials",
+            ) from None
 
     async def _accepted(self, viewer: Viewer, key: str, sub: Submission) -> Application | None:
         """The application an earlier try with this key created, completed; None if none."""
@@ -536,34 +581,16 @@ class ApplicationService(Drafts, FollowUp, Queues):
         """Every status change notifies the applicant (inbox, pushes); the notice is also kept
         with the case. A failure to notify is logged and never undoes the change; with
         `strict` (a step a retry resumes) a database outage is raised so the client retries."""
-        change = f"{app.id}:{after.value}:{len(app.timeline)}"
+        notice = status_notice(app, before, after, self.now())
         try:
             await notifications_service.notify(
-                self.store.db,
-                app.applicant_id,
-                "APPLICATION_STATUS_CHANGED",
-                {
-                    "matter_name": app.matter_name,
-                    "receipt_number": app.receipt_number or "—",
-                    "status": STATUS_NAMES.get(after, after.value),
-                    "application_id": to_global_id("Application", app.id),
-                },
-                key=f"application:{change}",
+                self.store.db, app.applicant_id, TEMPLATE, notice.data, key=notice.key
             )
         except Exception as exc:
             if strict and is_transient(exc):
                 raise
             log.exception("could not notify the applicant of a status change")
-        await self.store.add_notice(
-            {
-                "_id": change,
-                "application_id": app.id,
-                "applicant_id": app.applicant_id,
-                "before": before.value if before else None,
-                "after": after.value,
-                "at": self.now(),
-            }
-        )
+        await self.store.add_notice(notice.record)
 
     @staticmethod
     def _event(

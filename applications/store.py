@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from pymongo.results import ClientBulkWriteResult
 
 from app.db import CollectionIndexes, Document
 from app.errors import AlreadyExistsError
+from app.keyring import Keyring
 from app.pagination import Connection, SortKey, paginate
+from app.txn import DuplicateKeyAt, Write, commit_together
+from applications import form_sealing
 from applications.models import Application, Event
 from applications.workflow import Status
 
@@ -97,6 +102,27 @@ class ApplicationStore:
             raise AlreadyExistsError("申请已提交 (already submitted)") from exc
         return Application.from_document(doc)
 
+    async def insert_with(
+        self,
+        doc: Document,
+        also: Sequence[Write],
+        check: Callable[[ClientBulkWriteResult], None] | None = None,
+    ) -> Application:
+        """The application (write 0 of the batch) and `also` in one transaction, `check`ed
+        before the commit; nothing of it if the (applicant, key) exists already
+        (AlreadyExistsError)."""
+        try:
+            await commit_together(
+                self.db.client,
+                [InsertOne(doc, namespace=f"{self.db.name}.{APPLICATIONS}"), *also],
+                check,
+            )
+        except DuplicateKeyAt as exc:
+            if exc.index != 0:
+                raise
+            raise AlreadyExistsError("申请已提交 (already submitted)") from exc
+        return Application.from_document(doc)
+
     async def get(self, app_id: ObjectId) -> Application | None:
         doc = await self.apps.find_one({"_id": app_id})
         return Application.from_document(doc) if doc else None
@@ -155,13 +181,14 @@ class ApplicationStore:
             query["status"] = status.value
         return await paginate(self.apps, query, RECENT, first, after, Application.from_document)
 
-    async def latest_form(self, applicant_id: ObjectId) -> dict[str, Any]:
+    async def latest_form(self, applicant_id: ObjectId, keyring: Keyring) -> dict[str, Any]:
+        """The applicant's most recent form, opened (its sealed identity numbers and phones)."""
         doc = await self.apps.find_one(
             {"applicant_id": applicant_id},
-            projection={"form": 1},
+            projection={"form": 1, "form_sealed": 1},
             sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
         )
-        return dict(doc.get("form", {})) if doc else {}
+        return form_sealing.open_document(doc, keyring) if doc else {}
 
     async def next_receipt_serial(self, day: str) -> int:
         """A day's serial, unique across processes. Each process reserves a block of

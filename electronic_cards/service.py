@@ -11,8 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
+from pymongo import InsertOne
+from pymongo.errors import PyMongoError
 
 from app import sealing
+from app.db import Document
 from app.errors import DomainError, ForbiddenError, RateLimitedError
 from app.ids import object_id_from_global, to_global_id
 from app.masking import mask_name, mask_number
@@ -242,14 +245,6 @@ class CardsService(SharingRules):
         status = licence.effective_status(today_in_china(now))
         if status is not LicenceStatus.VALID:
             raise LicenceNotValidError(status.value)
-        if not await self.store.take_mint_slot(
-            licence.id, now, limit=MINT_LIMIT, window=MINT_WINDOW
-        ):
-            raise RateLimitedError(
-                "亮证过于频繁，请稍后再试 (at most 10 codes per licence per minute)",
-                retry_after=int(MINT_WINDOW.total_seconds()),
-                field="licenceId",
-            )
         await self.keys.refresh_if_stale(self.store)
         key = self.keys.signing_key(now)
         iat = int(now.timestamp())
@@ -288,7 +283,16 @@ class CardsService(SharingRules):
                 sl=licence.status_list_id,
             )
         text = sdl1.encode_token(claims, key)
-        await self.store.insert_qr_token(token_doc)
+        # The mint-limit slot and the token row in one transaction (none of them a retryable
+        # write of its own); the text goes out only once both are committed.
+        if not await self.store.mint(
+            licence.id, now, token_doc, limit=MINT_LIMIT, window=MINT_WINDOW
+        ):
+            raise RateLimitedError(
+                "亮证过于频繁，请稍后再试 (at most 10 codes per licence per minute)",
+                retry_after=int(MINT_WINDOW.total_seconds()),
+                field="licenceId",
+            )
         return QrToken(
             text=text,
             mode=mode,
@@ -406,7 +410,7 @@ class CardsService(SharingRules):
         cti: str | None,
         channel: str = "ONLINE",
     ) -> None:
-        """The 用证记录, written before the answer leaves, and the holder's event."""
+        """The 用证记录, written before the answer leaves, the holder's event and notice."""
         org = await verifier_orgs.organization_of(viewer.user_id, self.auth.get_user)
         record = UsageRecord(
             id=ObjectId(),
@@ -426,34 +430,43 @@ class CardsService(SharingRules):
         )
         if licence is None:
             await self.store.insert_usage_record(record)
-        else:
-            # The holder's event (issue 6 turns these into inbox entries and pushes) and the
-            # holder's notification job are written with the record, atomically, in one
-            # bulkWrite; the inbox copy follows the commit (or the worker writes it from the job).
-            notice = self._holder_notice(licence, record)
-            await self.store.insert_usage_record(
-                record,
-                {
-                    "_id": ObjectId(),
-                    "holder_id": licence.holder_id,
-                    "licence_id": licence.id,
-                    "kind": "LICENCE_CHECK_FLAGGED" if record.flagged else "LICENCE_CHECKED",
-                    "at": record.at,
-                    "data": {
-                        "usage_record_id": record.id,
-                        "result": record.result.value,
-                        "scene": scene,
-                        "organization": record.verifier_org_name,
-                    },
-                    "delivered_at": None,
-                },
-                [notice.outbox_write()] if notice else None,
-            )
-            if notice is not None:
-                try:
-                    await notice.deliver()
-                except Exception:  # committed job: the worker writes the inbox copy from it
-                    log.exception("could not write the inbox copy of a licence check notice")
+            return
+        # The holder's event (issue 6 turns these into inbox entries and pushes), the holder's
+        # notification job and inbox copy are written with the record, atomically, in one
+        # bulkWrite (one transaction: none of them is a retryable write of its own). A
+        # notice of a capped category, or one whose preferences could not be read, has only its
+        # job in there; its inbox copy follows the commit, or the worker writes it from the job.
+        notice = self._holder_notice(licence, record)
+        also: list[InsertOne[Document]] = []
+        deliver = notice is not None
+        if notice is not None:
+            try:
+                with_copy = await notice.with_copy()
+            except PyMongoError:
+                log.exception("could not read the holder's notification preferences")
+                with_copy = None
+            also = with_copy or [notice.outbox_write()]
+            deliver = with_copy is None
+        event = {
+            "_id": ObjectId(),
+            "holder_id": licence.holder_id,
+            "licence_id": licence.id,
+            "kind": "LICENCE_CHECK_FLAGGED" if record.flagged else "LICENCE_CHECKED",
+            "at": record.at,
+            "data": {
+                "usage_record_id": record.id,
+                "result": record.result.value,
+                "scene": scene,
+                "organization": record.verifier_org_name,
+            },
+            "delivered_at": None,
+        }
+        await self.store.insert_usage_record(record, event, also)
+        if notice is not None and deliver:
+            try:
+                await notice.deliver()
+            except Exception:  # committed job: the worker writes the inbox copy from it
+                log.exception("could not write the inbox copy of a licence check notice")
 
     def _holder_notice(
         self, licence: Licence, record: UsageRecord

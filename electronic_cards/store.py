@@ -6,13 +6,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from pymongo.results import ClientBulkWriteResult
 
 from app.db import CollectionIndexes, Document
 from app.pagination import Connection, SortKey, paginate
+from app.txn import DuplicateKeyAt, commit_together
 from electronic_cards.models import (
     CorrectionTicket,
     Delegation,
@@ -217,38 +218,51 @@ class CardsStore:
 
     # -- 亮证 tokens --------------------------------------------------------------------------
 
-    async def take_mint_slot(
-        self, licence_id: ObjectId, now: datetime, *, limit: int, window: timedelta
+    async def mint(
+        self,
+        licence_id: ObjectId,
+        now: datetime,
+        token_doc: dict[str, Any],
+        *,
+        limit: int,
+        window: timedelta,
     ) -> bool:
-        """Atomically note one more token minted, unless `limit` were minted within `window`.
+        """Note one more token minted and store its row, unless `limit` were minted within
+        `window` (False, nothing written). One transaction: a slot is never taken without its
+        token row, nor a row stored without its slot.
 
         The window document keeps the last `limit` mint times; a mint is allowed when fewer
-        than `limit` are recorded or the oldest of them left the window. The guard sits in the
-        filter, so concurrent mints in several processes cannot both take the last slot: the
-        loser's upsert collides on `_id` and is refused.
+        than `limit` are recorded or the oldest of them left the window. One update on the
+        licence's `_id` (an upsert) decides and appends in the database, with the condition in
+        an update pipeline: a refusal leaves the document unmodified. Not a filter with a
+        top-level `$or` (the earlier form): SecantusDB plans any filter with a top-level
+        operator as a collection scan, which made every mint read every window of the last
+        hour. Concurrent mints of one licence conflict on the document and are serialised by
+        the transaction's retry, so they cannot both take the last slot.
         """
-        cutoff = now - window
-        try:
-            await self.db[MINT_WINDOWS].update_one(
-                {
-                    "_id": licence_id,
-                    "$or": [
-                        {f"mints.{limit - 1}": {"$exists": False}},
-                        {"mints.0": {"$lte": cutoff}},
-                    ],
-                },
-                {
-                    "$push": {"mints": {"$each": [now], "$slice": -limit}},
-                    "$set": {"updated_at": now},
-                },
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False
-        return True
+        name = self.db.name
+        slot = UpdateOne(
+            {"_id": licence_id},
+            _admit_pipeline(now, now - window, limit),
+            upsert=True,
+            namespace=f"{name}.{MINT_WINDOWS}",
+        )
+        row = InsertOne(token_doc, namespace=f"{name}.{QR_TOKENS}")
 
-    async def insert_qr_token(self, doc: dict[str, Any]) -> None:
-        await self.db[QR_TOKENS].insert_one(doc)
+        def check(result: ClientBulkWriteResult) -> None:
+            admitted = result.update_results[0]
+            if admitted.upserted_id is None and admitted.modified_count != 1:
+                raise _MintRefused()
+
+        try:
+            await commit_together(self.db.client, [slot, row], check)
+        except _MintRefused:
+            return False
+        except DuplicateKeyAt as exc:
+            if exc.index != 0:
+                raise
+            return False  # a concurrent first mint of this licence inserted the window
+        return True
 
     async def licence_by_ref(self, ref: bytes) -> Licence | None:
         """The live licence a token ref maps to, if any: one round trip, the licence joined to
@@ -304,26 +318,26 @@ class CardsStore:
         event: dict[str, Any] | None = None,
         also: list[InsertOne[Document]] | None = None,
     ) -> None:
-        """The record and the holder's event together or not at all (one transaction): a
-        database failure between them must not leave a check the holder never hears of.
-        `also`: further inserts for the same transaction (the holder's notification job)."""
+        """The record, the holder's event and `also` (the holder's notification job and inbox
+        copy) together or not at all: one bulkWrite in one transaction. A database failure
+        between them must not leave a check the holder never hears of.
+
+        The token's claim (check 6) stays a write of its own, before: inside the transaction, a
+        transaction left open by a process that died before its commit would hold the token's
+        `_id` until the database reaps it (60 s), and the verifier's rescan would be refused
+        that long instead of getting its first answer back at once."""
         if event is None:
             await self.db[USAGE_RECORDS].insert_one(record.to_document())
             return
-
         name = self.db.name
-        writes = [
-            InsertOne(record.to_document(), namespace=f"{name}.{USAGE_RECORDS}"),
-            InsertOne(event, namespace=f"{name}.{EVENTS}"),
-            *(also or []),
-        ]
-
-        async def both(session: AsyncClientSession) -> None:
-            # One bulkWrite command for every insert, then the commit: two round trips in all.
-            await self.db.client.bulk_write(writes, session=session)
-
-        async with self.db.client.start_session() as session:
-            await session.with_transaction(both)
+        await commit_together(
+            self.db.client,
+            [
+                InsertOne(record.to_document(), namespace=f"{name}.{USAGE_RECORDS}"),
+                InsertOne(event, namespace=f"{name}.{EVENTS}"),
+                *(also or []),
+            ],
+        )
 
     async def usage_records(
         self, licence_id: ObjectId, first: int | None, after: str | None
@@ -438,3 +452,28 @@ class CardsStore:
                 "created_at": ticket.created_at,
             }
         )
+
+
+class _MintRefused(Exception):
+    """The mint window is full: abort the mint's transaction."""
+
+
+def _admit_pipeline(now: datetime, cutoff: datetime, limit: int) -> list[dict[str, Any]]:
+    """Append `now` to the window (keeping the last `limit`) if fewer than `limit` mints are
+    recorded or the oldest is at or before `cutoff`; otherwise change nothing."""
+    mints = {"$ifNull": ["$mints", []]}
+    admit = {
+        "$or": [
+            {"$lt": [{"$size": mints}, limit]},
+            {"$lte": [{"$arrayElemAt": [mints, 0]}, cutoff]},
+        ]
+    }
+    appended = {"$slice": [{"$concatArrays": [mints, [now]]}, -limit]}
+    return [
+        {
+            "$set": {
+                "mints": {"$cond": [admit, appended, "$mints"]},
+                "updated_at": {"$cond": [admit, now, "$updated_at"]},
+            }
+        }
+    ]

@@ -7,6 +7,14 @@ job to that transaction — the record and the notification are then committed t
 costs no extra round trip — and call `deliver()` after the commit. If `deliver()` fails or the
 process dies first, `zsb worker` writes the inbox copy from the job (`ensure_inbox`), as it does
 for `notify()`.
+
+`with_copy()` goes one step further for a notice whose category has no daily push cap: it reads
+the recipient's account and preferences (one `aggregate`: an erased account gets no copy) and
+returns the inbox copy's insert too, so job and
+copy are committed with the caller's documents and nothing is left for after the commit. A
+transaction's statements are also not retryable writes: on SecantusDB each retryable write costs
+a scan of the last 30 minutes' recorded writes (see docs/operations.md, "Retryable writes"),
+which a transaction's commit does not.
 """
 
 from __future__ import annotations
@@ -20,12 +28,13 @@ from pymongo import InsertOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.db import Document
+from auth.directory import UserDirectory
 from notifications import outbox
 from notifications.inbox_writer import write_copies
 from notifications.models import Category, InboxMessage
 from notifications.outbox_store import OUTBOX
-from notifications.policy import Clock, SystemClock
-from notifications.store import NotificationStore
+from notifications.policy import Clock, SystemClock, is_capped_category
+from notifications.store import INBOX, PREFERENCES, NotificationStore
 from notifications.templates import get_template
 
 
@@ -40,32 +49,53 @@ class Notice:
         """The job's insert, for `client.bulk_write` inside the caller's transaction."""
         return InsertOne(self.job, namespace=f"{self.db.name}.{OUTBOX}")
 
+    def _copy(self, uid: ObjectId, push: bool, slot: str | None) -> InboxMessage:
+        msg = self.job["message"]
+        return InboxMessage(
+            id=ObjectId(),
+            user_id=uid,
+            source=self.job["source"],
+            title=msg["title"],
+            body=msg["body"],
+            category=self.category,
+            deep_link=msg["deep_link"],
+            created_at=self.job["created_at"],
+            expires_at=msg["expires_at"],
+            push=push,
+            push_slot=slot,
+        )
+
     async def deliver(self) -> InboxMessage | None:
         """The inbox copy (after the job is committed); idempotent per job. None when the
         recipient's account is gone or being erased (or an erasure tombstone holds the slot):
         nothing is written for them."""
-        msg = self.job["message"]
-        source: str = self.job["source"]
-        now = self.job["created_at"]
-
-        def make(uid: ObjectId, push: bool, slot: str | None) -> InboxMessage:
-            return InboxMessage(
-                id=ObjectId(),
-                user_id=uid,
-                source=source,
-                title=msg["title"],
-                body=msg["body"],
-                category=self.category,
-                deep_link=msg["deep_link"],
-                created_at=now,
-                expires_at=msg["expires_at"],
-                push=push,
-                push_slot=slot,
-            )
-
         store = NotificationStore(self.db)
-        copies = await write_copies(store, [self.user_id], source, self.category, now, make)
+        copies = await write_copies(
+            store, [self.user_id], self.job["source"], self.category, self.job["created_at"],
+            self._copy,
+        )  # fmt: skip
         return copies[0] if copies else None
+
+    async def with_copy(self) -> list[InsertOne[Document]] | None:
+        """The job's insert and the inbox copy's, for the caller's transaction; None for a
+        capped category (its push slot is raced for, see inbox_writer: `deliver()` after the
+        commit then). Reads the recipient's opt-outs now: a change of preferences between this
+        read and the commit applies from the next notice on, as it would a moment later."""
+        if is_capped_category(self.category):
+            return None
+        # The recipient's account and preferences in one read (inbox_writer does the same):
+        # an account gone or being erased gets no copy — the job alone, which the worker's
+        # writer drops (an empty list: the caller writes the job, delivers nothing after).
+        joined = await UserDirectory(self.db).active_joined([self.user_id], PREFERENCES)
+        if self.user_id not in joined:
+            return []
+        prefs = joined[self.user_id]
+        opted = set(prefs[0].get("opted_out", [])) if prefs else set()
+        copy = self._copy(self.user_id, self.category.value not in opted, None)
+        return [
+            self.outbox_write(),
+            InsertOne(copy.to_document(), namespace=f"{self.db.name}.{INBOX}"),
+        ]
 
 
 def plan(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bson import ObjectId
+from pymongo import UpdateMany
 
 from app.errors import DomainError, InputErrors
 from app.ids import object_id_from_global
@@ -158,6 +159,23 @@ class MaterialEvidence:
                     )
                 ]
             )
+
+    def attach_write(
+        self,
+        viewer: Viewer,
+        given: list[MaterialRef],
+        app_id: ObjectId,
+        *,
+        uploaders: tuple[ObjectId, ...] | None = None,
+    ) -> tuple[UpdateMany, int] | None:
+        """`attach` as a write for the application's transaction, with the count it must
+        match (fewer: one upload is someone else's, unknown or deleted — abort, and let
+        `attach` find which); None when no uploads are referenced."""
+        ids = self.upload_ids(given)
+        if not ids:
+            return None
+        owners = list(uploaders or (viewer.user_id,))
+        return self.uploads.attach_write(owners, ids, app_id), len(ids)
 
     async def release(self, given: list[MaterialRef], app_id: ObjectId) -> None:
         """Undo `attach` when the application was not written after all."""

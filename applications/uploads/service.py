@@ -69,17 +69,6 @@ class UploadService:
         # decides (below), so the common case costs no look-up first.
         size = len(inspected.content)
         policy = self.policy
-        if not await self.store.reserve(
-            viewer.user_id, size, policy.quota_files, policy.quota_bytes
-        ):
-            existing = await self.store.by_hash(viewer.user_id, digest)
-            if existing is not None:
-                return existing  # nothing new to keep
-            raise DomainError(
-                "材料库已满，请先删除不再需要的材料 (upload quota reached)",
-                code="QUOTA_EXCEEDED",
-                field="file",
-            )
         now = self.now()
         doc = {
             "_id": ObjectId(),
@@ -94,17 +83,41 @@ class UploadService:
             "height": inspected.height,
         }
         try:
+            # The usual case, one transaction: quota, bytes and document together.
+            kept = await self.store.keep(
+                doc, inspected.content, policy.quota_files, policy.quota_bytes
+            )
+        except AlreadyExistsError:
+            return await self._winner(viewer, digest)
+        if kept is not None:
+            return kept
+        # The owner's first upload, or the quota is full: step by step.
+        if not await self.store.reserve(
+            viewer.user_id, size, policy.quota_files, policy.quota_bytes
+        ):
+            existing = await self.store.by_hash(viewer.user_id, digest)
+            if existing is not None:
+                return existing  # nothing new to keep
+            raise DomainError(
+                "材料库已满，请先删除不再需要的材料 (upload quota reached)",
+                code="QUOTA_EXCEEDED",
+                field="file",
+            )
+        try:
             return await self.store.store(doc, inspected.content)
         except AlreadyExistsError:
             # Uploaded before (or concurrently): its bytes were dropped, answer with the first.
             await self.store.release(viewer.user_id, size)
-            winner = await self.store.by_hash(viewer.user_id, digest)
-            if winner is None:  # pragma: no cover - the unique index says it exists
-                raise
-            return winner
+            return await self._winner(viewer, digest)
         except BaseException:
             await self.store.release(viewer.user_id, size)
             raise
+
+    async def _winner(self, viewer: Viewer, digest: str) -> Upload:
+        winner = await self.store.by_hash(viewer.user_id, digest)
+        if winner is None:  # pragma: no cover - the unique index says it exists
+            raise AlreadyExistsError("已上传过相同内容 (same content)")
+        return winner
 
     async def _read_bounded(self, source: Readable) -> bytes:
         """At most max_bytes + 1 are ever read: an oversize file is refused at that point."""

@@ -16,13 +16,15 @@ from typing import Any
 from bson import ObjectId
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, UpdateMany, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from pymongo.results import ClientBulkWriteResult
 
 from app.db import CollectionIndexes, Document
 from app.errors import AlreadyExistsError
 from app.pagination import Connection, SortKey, paginate
+from app.txn import DuplicateKeyAt, Write, commit_together
 
 UPLOADS = "material_uploads"
 QUOTAS = "material_quotas"  # per owner: files and bytes kept (O(1) quota checks)
@@ -131,6 +133,47 @@ class UploadStore:
             return False
         return True
 
+    async def keep(
+        self, doc: Document, content: bytes, max_files: int, max_bytes: int
+    ) -> Upload | None:
+        """`reserve` + `store` in one transaction, for an owner whose quota counter exists: the
+        count, the GridFS chunks and files document and the upload document all or nothing
+        (no release or clean-up to run after a failure, none of them a retryable write of its
+        own). None, with nothing written, when the counter did not admit it (absent: a first
+        upload, or full): `reserve` then decides. AlreadyExistsError: the owner has this
+        content already (the unique (owner, sha256) index)."""
+        size = len(content)
+        file_id = ObjectId()
+        name = self.db.name
+        fits = {
+            "_id": doc["owner_id"],
+            "files": {"$lt": max_files},
+            "bytes": {"$lte": max_bytes - size},
+        }
+        writes: list[Write] = [
+            UpdateOne(fits, {"$inc": {"files": 1, "bytes": size}}, namespace=f"{name}.{QUOTAS}"),
+            *(
+                InsertOne(chunk, namespace=f"{name}.{BUCKET}.chunks")
+                for chunk in _chunks(file_id, content)
+            ),
+            InsertOne(_files_doc(file_id, doc, size), namespace=f"{name}.{BUCKET}.files"),
+            InsertOne({**doc, "file_id": file_id}, namespace=f"{name}.{UPLOADS}"),
+        ]
+
+        def check(result: ClientBulkWriteResult) -> None:
+            if result.update_results[0].matched_count != 1:
+                raise _NotAdmitted()
+
+        try:
+            await commit_together(self.db.client, writes, check)
+        except _NotAdmitted:
+            return None
+        except DuplicateKeyAt as exc:
+            if exc.index != len(writes) - 1:
+                raise
+            raise AlreadyExistsError("已上传过相同内容 (same content)") from exc
+        return Upload.from_document({**doc, "file_id": file_id})
+
     async def release(self, owner_id: ObjectId, size: int) -> None:
         await self.db[QUOTAS].update_one({"_id": owner_id}, {"$inc": {"files": -1, "bytes": -size}})
 
@@ -147,22 +190,10 @@ class UploadStore:
         that checks for the bucket's indexes with two extra queries on every upload, and the
         indexes are declared with the others (INDEXES) instead."""
         file_id = ObjectId()
-        chunks = [
-            {"files_id": file_id, "n": n, "data": content[i : i + CHUNK_SIZE]}
-            for n, i in enumerate(range(0, len(content), CHUNK_SIZE))
-        ]
+        chunks = _chunks(file_id, content)
         try:
             await self.db[f"{BUCKET}.chunks"].insert_many(chunks)
-            await self.db[f"{BUCKET}.files"].insert_one(
-                {
-                    "_id": file_id,
-                    "length": len(content),
-                    "chunkSize": CHUNK_SIZE,
-                    "uploadDate": doc["created_at"],
-                    "filename": str(doc["_id"]),
-                    "metadata": {"upload_id": doc["_id"]},
-                }
-            )
+            await self.db[f"{BUCKET}.files"].insert_one(_files_doc(file_id, doc, len(content)))
         except BaseException:
             await self.db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
             raise
@@ -191,11 +222,16 @@ class UploadStore:
         self, owners: list[ObjectId], ids: list[ObjectId], application_id: ObjectId
     ) -> int:
         """Mark uploads of these owners as used by an application; the count actually marked."""
-        result = await self.uploads.update_many(
-            {"_id": {"$in": ids}, "owner_id": {"$in": owners}},
-            {"$addToSet": {"attached_to": application_id}},
-        )
+        result = await self.uploads.update_many(*_attach(owners, ids, application_id))
         return result.matched_count
+
+    def attach_write(
+        self, owners: list[ObjectId], ids: list[ObjectId], application_id: ObjectId
+    ) -> UpdateMany:
+        """`attach` as a write for the application's own transaction (its matched count must
+        be len(ids), as for `attach`)."""
+        query, update = _attach(owners, ids, application_id)
+        return UpdateMany(query, update, namespace=f"{self.db.name}.{UPLOADS}")
 
     async def detach(self, ids: list[ObjectId], application_id: ObjectId) -> None:
         await self.uploads.update_many(
@@ -223,3 +259,35 @@ class UploadStore:
     async def _drop_file(self, file_id: ObjectId) -> None:
         with contextlib.suppress(NoFile):
             await self.bucket.delete(file_id)
+
+
+def _attach(
+    owners: list[ObjectId], ids: list[ObjectId], application_id: ObjectId
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    return (
+        {"_id": {"$in": ids}, "owner_id": {"$in": owners}},
+        {"$addToSet": {"attached_to": application_id}},
+    )
+
+
+class _NotAdmitted(Exception):
+    """The quota counter did not match (absent or full): abort `keep`'s transaction."""
+
+
+def _chunks(file_id: ObjectId, content: bytes) -> list[Document]:
+    return [
+        {"files_id": file_id, "n": n, "data": content[i : i + CHUNK_SIZE]}
+        for n, i in enumerate(range(0, len(content), CHUNK_SIZE))
+    ]
+
+
+def _files_doc(file_id: ObjectId, doc: Document, length: int) -> Document:
+    """The GridFS files document, as the GridFS spec lays it out."""
+    return {
+        "_id": file_id,
+        "length": length,
+        "chunkSize": CHUNK_SIZE,
+        "uploadDate": doc["created_at"],
+        "filename": str(doc["_id"]),
+        "metadata": {"upload_id": doc["_id"]},
+    }

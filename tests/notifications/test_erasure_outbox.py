@@ -166,3 +166,20 @@ async def test_a_keyed_notify_after_the_erasure_writes_nothing_and_raises_nothin
     )
     assert again is None
     assert await db[INBOX].count_documents({"user_id": user.id, "erased": {"$ne": True}}) == 0
+
+
+async def test_a_notice_written_in_a_transaction_has_no_copy_for_an_erased_account(
+    api: Api,
+) -> None:
+    """`with_copy()` (the copy inside the caller's transaction) resolves the recipient like the
+    inbox writer does: an account being erased gets the job alone, which writes nothing."""
+    from datetime import UTC, datetime
+
+    from notifications import planned
+
+    db = api.state.db
+    user = await create_demo_user(api.state, "13800000001")
+    notice = planned.plan(db, user.id, "APPLICATION_STATUS_CHANGED", STATUS_DATA, key="txn:1")
+    assert len(await notice.with_copy() or []) == 2  # job and copy
+    await db["users"].update_one({"_id": user.id}, {"$set": {"erasing_at": datetime.now(UTC)}})
+    assert await notice.with_copy() == []

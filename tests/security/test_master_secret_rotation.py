@@ -11,6 +11,7 @@ from app.audit import AUDIT_EVENTS
 from app.keyring import Keyring
 from app.reseal import PROGRESS, reseal
 from app.settings import Settings
+from applications import form_sealing
 from applications.delivery import PURPOSE as DELIVERY_PURPOSE
 from applications.delivery import open_address, seal_address
 from applications.drafts import DRAFT_DELIVERY
@@ -38,6 +39,8 @@ CREATE = """mutation($input: CreateCampaignInput!) {
 REFRESH = """mutation($t: String!) { refreshSession(input: {refreshToken: $t}) {
   accessToken userErrors { code } } }"""
 EXPORT = "{ exportMyData }"
+FORM = {"idNumber": "370202198506151230", "phone": CITIZEN, "name": "张三明"}
+FORM_FIELDS = {"idNumber": "id-number", "phone": "phone"}
 
 
 def _settings(base: Settings, tmp: Path, secret: str, read: list[str]) -> Settings:
@@ -73,14 +76,22 @@ async def _sealed_under_a(api: Api) -> dict[str, str]:
     ring = api.state.keyring
     posted = {"method": "POST", "address": seal_address(address, ring)}
     draft = sealing.encrypt(ring.delivery_address, '{"method": "PICKUP"}', DRAFT_DELIVERY)
+    # A case whose form holds an identity number and a phone (sealed, masked in `form`).
+    form = form_sealing.sealed(FORM_FIELDS, FORM, ring)
     await api.state.db[APPLICATIONS].insert_many(
         [
             {"idempotency_key": "rotation-1", "status": "APPROVED", "delivery": posted},
             {"idempotency_key": "rotation-2", "status": "DRAFT", "draft_delivery": draft},
+            {"idempotency_key": "rotation-4", "status": "SUBMITTED", **form},
+            # Stored before forms were sealed: the reseal seals it.
+            {"idempotency_key": "rotation-5", "status": "SUBMITTED", "form": dict(FORM)},
         ]
     )
     # A 一件事 bundle whose members are not all created yet keeps the sealed address too.
-    request = {"delivery": {"by_matter": {"x": "POST"}, "address": seal_address(address, ring)}}
+    request = {
+        "delivery": {"by_matter": {"x": "POST"}, "address": seal_address(address, ring)},
+        **form_sealing.sealed(FORM_FIELDS, FORM, ring),
+    }
     await api.state.db[BUNDLES].insert_one(
         {"idempotency_key": "rotation-3", "state": "SUBMITTING", "request": request}
     )
@@ -117,6 +128,20 @@ async def _everything_under(api: Api, master: str) -> None:
     bundle = await db[BUNDLES].find_one({"idempotency_key": "rotation-3"})
     assert bundle is not None
     assert open_address(bundle["request"]["delivery"]["address"], ring)["line"] == "香港中路1号"
+    sealed_form = await db[APPLICATIONS].find_one({"idempotency_key": "rotation-4"})
+    assert sealed_form is not None
+    sealing.decrypt(ring.form_data, sealed_form["form_sealed"], form_sealing.PURPOSE)
+    assert form_sealing.open_document(sealed_form, ring) == FORM
+    assert form_sealing.open_document(bundle["request"], ring) == FORM
+    legacy = await db[APPLICATIONS].find_one({"idempotency_key": "rotation-5"})
+    assert legacy is not None
+    assert legacy["form"] == {
+        "idNumber": "3702**********1230",
+        "phone": "138****0001",
+        "name": "张三明",
+    }
+    assert form_sealing.open_document(legacy, ring) == FORM
+    sealing.decrypt(ring.form_data, bundle["request"]["form_sealed"], form_sealing.PURPOSE)
     draft = await db[APPLICATIONS].find_one({"draft_delivery": {"$exists": True}})
     assert draft is not None
     sealing.decrypt(ring.delivery_address, draft["draft_delivery"], DRAFT_DELIVERY)
@@ -161,7 +186,8 @@ async def test_rotation_reads_both_generations_then_reseals_everything(
             assert totals[USERS]["resealed"] == 3
             assert totals["agency_grants"]["resealed"] == 1
             assert totals[CAMPAIGNS]["resealed"] == 1
-            assert totals[APPLICATIONS]["resealed"] == 2
+            assert totals[APPLICATIONS]["resealed"] == 4
+            assert totals[BUNDLES]["resealed"] == 1
             assert not any(t.get("unreadable") or t.get("conflicts") for t in totals.values())
             await _everything_under(b, SECRET_B)
             # Idempotent: from scratch, nothing is changed twice.

@@ -1,0 +1,112 @@
+"""A new application and its first notice, committed together.
+
+`submitApplication` used to write the application, then the applicant's notification (outbox
+job, inbox copy) and the case's notice record: four writes, each a retryable write of its own
+(on SecantusDB each costs milliseconds once many writes were recorded for replay: see
+docs/operations.md, "Retryable writes"), after the uploads were marked as its evidence (and
+released again if the insert failed). Here all of it is one `bulkWrite` in one transaction:
+the application never exists without its notice, a notice or a marked upload never without its
+application, and a duplicate idempotency key leaves nothing at all (no release to run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import UpdateMany, UpdateOne
+from pymongo.results import ClientBulkWriteResult
+
+from app.db import Document
+from app.ids import to_global_id
+from app.txn import Write
+from applications.models import Application
+from applications.store import NOTICES, ApplicationStore
+from applications.workflow import STATUS_NAMES, Status
+from notifications import service as notifications_service
+
+
+@dataclass(frozen=True, slots=True)
+class StatusNotice:
+    """What a status change tells the applicant, and the notice record kept with the case."""
+
+    key: str  # the notification's natural key: a retried step sends nothing twice
+    data: dict[str, object]
+    record: Document  # application_notices, `_id` = the change
+
+    def record_write(self, namespace: str) -> UpdateOne:
+        """`ApplicationStore.add_notice` as a write for a transaction (idempotent on the
+        change, like it)."""
+        fields = {k: v for k, v in self.record.items() if k != "_id"}
+        return UpdateOne(
+            {"_id": self.record["_id"]}, {"$setOnInsert": fields}, upsert=True, namespace=namespace
+        )
+
+
+TEMPLATE = "APPLICATION_STATUS_CHANGED"
+
+
+def status_notice(
+    app: Application, before: Status | None, after: Status, now: datetime
+) -> StatusNotice:
+    change = f"{app.id}:{after.value}:{len(app.timeline)}"
+    return StatusNotice(
+        key=f"application:{change}",
+        data={
+            "matter_name": app.matter_name,
+            "receipt_number": app.receipt_number or "—",
+            "status": STATUS_NAMES.get(after, after.value),
+            "application_id": to_global_id("Application", app.id),
+        },
+        record={
+            "_id": change,
+            "application_id": app.id,
+            "applicant_id": app.applicant_id,
+            "before": before.value if before else None,
+            "after": after.value,
+            "at": now,
+        },
+    )
+
+
+class AttachShort(Exception):
+    """An upload referenced was not marked (someone else's, unknown, deleted meanwhile):
+    nothing was written."""
+
+
+async def insert_with_notice(
+    store: ApplicationStore,
+    doc: dict[str, Any],
+    now: datetime,
+    attach: tuple[UpdateMany, int] | None,
+) -> Application:
+    """Insert a new application (not a draft's) with the marking of its uploads as its
+    evidence (`attach`: the update and the count it must match) and its first notice: the
+    outbox job, the inbox copy (after one read of the applicant's preferences) and the notice
+    record. Raises AlreadyExistsError if the (applicant, key) exists already and AttachShort if
+    an upload could not be marked, with nothing written either way."""
+    app = Application.from_document(doc)
+    notice = status_notice(app, None, app.status, now)
+    planned = notifications_service.plan_notice(
+        store.db, app.applicant_id, TEMPLATE, notice.data, key=notice.key
+    )
+    with_copy = await planned.with_copy()
+    writes: list[Write] = [
+        *([attach[0]] if attach else []),
+        *(with_copy or [planned.outbox_write()]),
+        notice.record_write(f"{store.db.name}.{NOTICES}"),
+    ]
+
+    def check(result: ClientBulkWriteResult) -> None:
+        # writes[0] of the batch is the application's insert, writes[1] the attach
+        if attach is not None and result.update_results[1].matched_count != attach[1]:
+            raise AttachShort()
+
+    await store.insert_with(doc, writes, check)
+    if with_copy is None:  # a capped category: its push slot is raced for after the commit
+        await planned.deliver()
+    return app
+
+
+__all__ = ["TEMPLATE", "AttachShort", "StatusNotice", "insert_with_notice", "status_notice"]
