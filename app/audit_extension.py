@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from graphql import FieldNode, OperationDefinitionNode, OperationType
 from strawberry.extensions import SchemaExtension
 
 from app.audit import AuditEvent
+from app.root_fields import mutation_root_fields
 from auth.models import Role
 
 PRIVILEGED = frozenset({Role.CLERK, Role.OPERATOR, Role.ADMIN})
@@ -38,23 +38,18 @@ class PrivilegedAudit(SchemaExtension):
         viewer = getattr(ctx.context, "viewer", None)
         if viewer is None or not PRIVILEGED.intersection(viewer.roles):
             return
-        document = ctx.graphql_document
-        operation = next(
-            (
-                d
-                for d in (document.definitions if document else ())
-                if isinstance(d, OperationDefinitionNode) and d.operation is OperationType.MUTATION
-            ),
-            None,
-        )
-        if operation is None:
+        # Fragments expanded (app/root_fields.py): a wrapped act is recorded like a plain one.
+        fields = mutation_root_fields(ctx.graphql_document, ctx.operation_name)
+        if not fields:
             return
         data = getattr(ctx.result, "data", None) or {}
         audit = ctx.context.state.audit()
-        for selection in operation.selection_set.selections:
-            if not isinstance(selection, FieldNode):
-                continue
+        seen: set[str] = set()
+        for selection in fields:
             key = (selection.alias or selection.name).value  # aliases cannot rename the act
+            if key in seen:  # the same response key selected twice runs once
+                continue
+            seen.add(key)
             payload = data.get(key)
             # Nothing changed: no payload, or userErrors (when the client selected them; a
             # failure whose errors were not selected is recorded, which errs on the safe side).

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 
+from app.root_fields import mutation_root_fields
 from auth.errors import AccountErasingError
 
 # Mutations an account being erased may still call:
@@ -32,19 +33,9 @@ EXEMPT = frozenset({"deleteMyAccount", "logout", "verifyLicenceQr"})
 
 
 def _mutation_fields(ctx: object) -> list[str]:
+    # Fragments expanded (app/root_fields.py): a wrapped write is checked like a plain one.
     document = getattr(ctx, "graphql_document", None)
-    names: list[str] = []
-    for definition in document.definitions if document else ():
-        if (
-            isinstance(definition, OperationDefinitionNode)
-            and definition.operation is OperationType.MUTATION
-        ):
-            names += [
-                s.name.value
-                for s in definition.selection_set.selections
-                if isinstance(s, FieldNode)
-            ]
-    return names
+    return [f.name.value for f in mutation_root_fields(document)]
 
 
 class ErasureGuard(SchemaExtension):

@@ -149,8 +149,11 @@ async def check(state: AppState, erasure: Erasure, now: datetime) -> None:
     try:
         await applications_data.check_erasable(state.db, erasure.user_id)
     except DomainError:
-        await state.db[ERASURES].delete_one({"_id": erasure.user_id, "finished_at": None})
+        # The mark first, then the record: a process dying in between leaves a record the
+        # worker resumes (re-checks, refuses, lifts again: idempotent), never a marked account
+        # with no record, which nothing would ever lift (every mutation and sign-in refused).
         await state.auth_service().users.cancel_erasure(erasure.user_id, erasure.started_at)
+        await state.db[ERASURES].delete_one({"_id": erasure.user_id, "finished_at": None})
         raise
     await state.db[ERASURES].update_one({"_id": erasure.user_id}, {"$set": {"checked_at": now}})
     erasure.checked = True

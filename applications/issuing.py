@@ -13,7 +13,10 @@ made), the case keeps `result_pending`, and the worker's hourly housekeeping
 (`retry_pending_results`, count `results_delivered`) finishes it — the same pattern as
 `revocation_effects_pending`. A 秒批 case whose request died between the insert and the
 delivery carries the same flag and is finished the same way. A case revoked in between is
-skipped (the revocation clears the flag): no licence for a withdrawn approval.
+skipped (the revocation clears the flag): no licence for a withdrawn approval. So is a case whose
+applicant erased their account (an approved case does not block an erasure): the erasure clears
+the flag, the retry skips `applicant_erased_at`, and `issue_result` checks the account is
+active — nor does `notify()` write anything for an account that is gone or being erased.
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ async def issue_result(
     Returns the case as stored afterwards (with `result.delivery` when it went through)."""
     if app.status is not Status.APPROVED or not licence_pending(app.result):
         return app
+    if not await svc.auth.users.is_active(app.applicant_id):
+        # Erased (or being erased) since the approval: no licence in the name of a person who
+        # is gone; the erasure's applications step clears `result_pending` (personal_data.py).
+        return app
     try:
         user = await svc.auth.get_user(app.applicant_id)
         id_number = svc.auth.reveal_id_number(user) if user is not None else None
@@ -115,7 +122,9 @@ async def _tell_applicant(svc: ApplicationService, app: Application) -> None:
 
 async def retry_pending_results(svc: ApplicationService, limit: int = BATCH) -> int:
     """Worker housekeeping: deliver e-licence results a failure left pending; how many went."""
-    cursor = svc.store.apps.find({"result_pending": True}).limit(limit)
+    # An erased applicant's case is never retried: its licence would carry the person's name.
+    query = {"result_pending": True, "applicant_erased_at": None}
+    cursor = svc.store.apps.find(query).limit(limit)
     done = 0
     for doc in await cursor.to_list(limit):
         app = Application.from_document(doc)

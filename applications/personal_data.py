@@ -159,9 +159,11 @@ async def erase(
         {"applicant_id": user_id, "delivery.address": {"$ne": None}},
         {"$set": {"delivery.address": None, "delivery.address_erased_at": now}},
     )
+    # An e-licence still owed (a failed wallet write) is never issued now: it would carry the
+    # erased person's name (applications/issuing.py). As a revocation does, clear the flag.
     kept = await db[APPLICATIONS].update_many(
         {"applicant_id": user_id, "applicant_erased_at": None},
-        {"$set": {"applicant_erased_at": now}},
+        {"$set": {"applicant_erased_at": now}, "$unset": {"result_pending": ""}},
     )
     await db[BUNDLES].update_many(
         {"applicant_id": user_id, "request.delivery.address": {"$ne": None}},

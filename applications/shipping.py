@@ -155,7 +155,13 @@ class ShippingDesk:
             carrier.name,
             number,
         ):
-            return app  # the same shipment again (a retry): nothing changes
+            # The same shipment again (a retry): nothing changes, but a first request that
+            # moved the case and then failed (its notice or audit) is finished now, with the
+            # same notify key, so the applicant is told once and the act is audited once.
+            if previous.get("announced_at") is None:
+                corrected = previous.get("updated_at") != previous.get("shipped_at")
+                await self._announce_shipment(viewer, app, carrier, number, corrected)
+            return app
         now = self.svc.now()
         shipment = {
             "carrier": carrier.name,
@@ -172,6 +178,14 @@ class ShippingDesk:
             }
         action = "SHIPMENT_CORRECTED" if previous else "SHIPMENT"
         moved = await self._step(viewer, app, action, data, {"delivery.shipment": shipment}, now)
+        await self._announce_shipment(viewer, app, carrier, number, previous is not None)
+        return moved
+
+    async def _announce_shipment(
+        self, viewer: Viewer, app: Application, carrier: Carrier, number: str, corrected: bool
+    ) -> None:
+        """Tell the applicant and audit the act, then mark the shipment announced (a retry of
+        a request that failed part way repeats exactly what is missing: the notice is keyed)."""
         await notifications_service.notify(
             self.svc.store.db,
             app.applicant_id,
@@ -189,20 +203,38 @@ class ShippingDesk:
             "applications.delivery.shipment",
             viewer,
             to_global_id("Application", app.id),
-            {"carrier": carrier.name, "corrected": previous is not None},
+            {"carrier": carrier.name, "corrected": corrected},
         )
-        return moved
+        guard = {
+            "delivery.shipment.carrier": carrier.name,
+            "delivery.shipment.tracking_number": number,
+        }
+        await self.svc.store.mark_done(
+            app.id, guard, "delivery.shipment.announced_at", self.svc.now()
+        )
 
     async def record_pickup(self, viewer: Viewer, app_id: ObjectId) -> Application:
         viewer.require_role(Role.CLERK)
         app = await self._approved_case(viewer, app_id, "PICKUP")
-        if (app.delivery or {}).get("collected_at") is not None:
+        delivery = app.delivery or {}
+        if delivery.get("collected_at") is not None:
+            if (
+                delivery.get("audited_at") is None
+                and delivery.get("handed_over_by") == viewer.user_id
+            ):
+                # The same clerk's retry of a hand-over whose audit failed: finish it.
+                await self._audit_pickup(viewer, app)
+                return app
             raise DomainError(
                 "结果已领取 (already collected)", code="ALREADY_COLLECTED", field="applicationId"
             )
         now = self.svc.now()
         fields = {"delivery.collected_at": now, "delivery.handed_over_by": viewer.user_id}
         moved = await self._step(viewer, app, "RESULT_COLLECTED", None, fields, now)
+        await self._audit_pickup(viewer, app)
+        return moved
+
+    async def _audit_pickup(self, viewer: Viewer, app: Application) -> None:
         await audit(
             self.svc.store.db,
             "applications.delivery.pickup",
@@ -210,7 +242,8 @@ class ShippingDesk:
             to_global_id("Application", app.id),
             {},
         )
-        return moved
+        guard = {"delivery.handed_over_by": viewer.user_id}
+        await self.svc.store.mark_done(app.id, guard, "delivery.audited_at", self.svc.now())
 
     async def confirm_receipt(self, viewer: Viewer, app_id: ObjectId) -> Application:
         app = await self.svc.store.get(app_id)

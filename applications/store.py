@@ -156,8 +156,10 @@ class ApplicationStore:
         data = {"channel": channel}
         approved = Status.APPROVED  # only approved cases deliver a result
         event = Event(at, None, "SYSTEM", "RESULT_DELIVERED", approved, approved, None, data)
+        # Guarded on the status too: a delivery landing on a case revoked meanwhile records
+        # nothing (issuing.py sees the revocation and withdraws the late licence).
         await self.apps.update_one(
-            {"_id": app_id, "result.delivery": None},
+            {"_id": app_id, "status": approved.value, "result.delivery": None},
             {
                 "$set": {"result.delivery": channel, "result.delivered_at": at},
                 "$unset": {"result_pending": ""},
@@ -165,6 +167,11 @@ class ApplicationStore:
                 "$push": {"timeline": event.to_document()},
             },
         )
+
+    async def mark_done(self, app_id: ObjectId, guard: Document, field: str, at: datetime) -> None:
+        """A step's follow-up (notice, audit) is done: a retry of its request need not repeat
+        it. No event and no `rev`: the case's state does not change."""
+        await self.apps.update_one({"_id": app_id, **guard}, {"$set": {field: at}})
 
     async def mine(
         self, applicant_id: ObjectId, status: Status | None, first: int | None, after: str | None

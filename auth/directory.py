@@ -6,7 +6,7 @@ sealed phones and what counts as a 法人 account stay auth's business.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
@@ -45,3 +45,14 @@ class UserDirectory:
     ) -> list[ObjectId]:
         """The next `limit` matching user ids in `_id` order (keyset: resumable after a crash)."""
         return await self._queries.ids(where, after, limit)
+
+    async def active_ids(self, user_ids: Sequence[ObjectId]) -> set[ObjectId]:
+        """Who of these may still be written to: the account exists and is not being erased."""
+        return await self._queries.active(user_ids)
+
+    async def active_joined(
+        self, user_ids: Sequence[ObjectId], joined: str
+    ) -> dict[ObjectId, list[Document]]:
+        """`active_ids` and the caller's own per-user documents (collection `joined`, keyed by
+        the user's id) in one command: for a hot path that reads both."""
+        return await self._queries.active_joined(user_ids, joined)

@@ -7,6 +7,7 @@ plain phone in memory only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +82,23 @@ class UserQuery:
             query = {"$and": [query, {"_id": {"$gt": after}}]}
         cursor = self.users.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)
         return [d["_id"] async for d in cursor]
+
+    async def active(self, user_ids: Sequence[ObjectId]) -> set[ObjectId]:
+        """Which of these accounts exist and are not being erased (one `_id` lookup)."""
+        query = {"_id": {"$in": list(user_ids)}, "erasing_at": None}
+        return {d["_id"] async for d in self.users.find(query, {"_id": 1})}
+
+    async def active_joined(
+        self, user_ids: Sequence[ObjectId], joined: str
+    ) -> dict[ObjectId, list[Document]]:
+        """The active accounts among these, each with the documents of another domain's
+        collection `joined` whose `_id` is the user's: one command for both reads."""
+        pipeline: list[Document] = [
+            {"$match": {"_id": {"$in": list(user_ids)}, "erasing_at": None}},
+            {"$project": {"_id": 1}},
+            {"$lookup": {"from": joined, "localField": "_id", "foreignField": "_id", "as": "j"}},
+        ]
+        return {d["_id"]: d["j"] async for d in await self.users.aggregate(pipeline)}
 
 
 def phone_key(keyring: Keyring, phone: str) -> str:

@@ -24,7 +24,7 @@ def _campaigns(info: Info[Context, None]) -> CampaignService:
     )
 
 
-_BANDED = " Null when the campaign reaches fewer people than the reporting threshold (see band)."
+_BANDED = " Null when withheld (see band)."
 
 
 @strawberry.type(description="Delivery figures of a campaign.")
@@ -44,8 +44,10 @@ class CampaignStats:
     opened: int | None = strawberry.field(description="Inbox copies opened." + _BANDED)
     band: str | None = strawberry.field(
         default=None,
-        description='"<10" (the threshold, ZSB_CAMPAIGN_MIN_REPORTED) when the figures are '
-        "withheld because the audience is that small: they would describe individuals.",
+        description="Set when the figures are withheld: before approval and planning, the "
+        'audience as a preview bands it ("<10", "10–99", "100–999", "≈1200"; a phone list is '
+        'never exact); after, "<10" (ZSB_CAMPAIGN_MIN_REPORTED) when it reached so few people '
+        "that the figures would describe individuals.",
     )
 
 
@@ -83,7 +85,8 @@ class Campaign:
     async def stats(self, info: Info[Context, None]) -> CampaignStats:
         service = _campaigns(info)
         s = await service.stats(self._model)
-        if service.banded(self._model, s):
+        band = service.withheld_band(self._model, s)
+        if band is not None:
             return CampaignStats(
                 targeted=None,
                 queued=None,
@@ -92,7 +95,7 @@ class Campaign:
                 failed=None,
                 suppressed=None,
                 opened=None,
-                band=f"<{service.min_reported}",
+                band=band,
             )
         return CampaignStats(
             targeted=s.targeted,
@@ -206,13 +209,16 @@ class PreviewCampaignInput:
 class PreviewCampaignPayload:
     audience_size: int | None = strawberry.field(
         default=None,
-        description="Accounts the target matches now; null below the reporting threshold "
-        "(ZSB_CAMPAIGN_MIN_REPORTED, 10 by default): see audienceBand.",
+        description="Accounts the target matches now, only for a target without a phone list "
+        "matching at least 100 × ZSB_CAMPAIGN_MIN_REPORTED (1000); otherwise null: see "
+        "audienceBand.",
     )
     audience_band: str | None = strawberry.field(
         default=None,
-        description='The size as shown to operators: the number, or "<10" below the threshold '
-        "(an exact small count would tell whether a listed number is registered).",
+        description='The size as shown to operators: "<10" below the threshold, then "10–99", '
+        '"100–999", then two significant figures ("≈1200"); the number itself only where '
+        "audienceSize is given. A phone list is always banded: an exact count of a padded list "
+        "would tell whether one listed number is registered.",
     )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="INVALID_TARGET."

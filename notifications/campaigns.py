@@ -82,16 +82,43 @@ def validate_target(target: Target) -> Target:
 
 @dataclass(frozen=True, slots=True)
 class AudienceFigure:
-    """A count as an operator may see it: exact from `min_reported` up, else only a band."""
+    """A count as an operator may see it: a coarse band, exact only for a large filter-only
+    target (review 3, finding 2; docs/notifications.md "Counts an operator sees").
+
+    With the threshold m (`min_reported`, 10): below m "<10"; then "10–99", "100–999"; above
+    that the count rounded to two significant figures ("≈1200"). A target with a phone list is
+    never answered exactly, at any size: padding a list with numbers known to be registered
+    would otherwise turn the answer into "is this one number registered" (11 or 10). A
+    filter-only target is exact from 100·m (1000) up, where one person more or less is not
+    what an operator can single out; below that it is banded like a list.
+    """
 
     exact: int | None
     band: str
 
     @classmethod
-    def of(cls, count: int, min_reported: int) -> AudienceFigure:
+    def of(cls, count: int, min_reported: int, *, listed: bool = False) -> AudienceFigure:
         if count < min_reported:
             return cls(None, f"<{min_reported}")
+        if listed or count < EXACT_FROM * min_reported:
+            return cls(None, coarse_band(count, min_reported))
         return cls(count, str(count))
+
+
+EXACT_FROM = 100  # a filter-only count is exact from 100 × the threshold up
+
+
+def coarse_band(count: int, min_reported: int) -> str:
+    """The band of a count: decades from the threshold up, then two significant figures."""
+    if count < min_reported:
+        return f"<{min_reported}"
+    low = min_reported
+    for _ in range(2):  # [m, 10m) and [10m, 100m)
+        if count < low * 10:
+            return f"{low}–{low * 10 - 1}"
+        low *= 10
+    factor = 10 ** (len(str(count)) - 2)
+    return f"≈{(count + factor // 2) // factor * factor}"
 
 
 def target_fingerprint(target: Target) -> str:
@@ -124,13 +151,12 @@ class CampaignService:
         return OutboxStore(self.db)
 
     async def preview(self, viewer: Viewer, target: Target) -> AudienceFigure:
-        """The audience size, banded below `min_reported`; every preview is audited (who, a
-        hash of the target, the answer given), so probing a list number by number shows."""
+        """The audience size as `AudienceFigure` allows; every preview is audited (who, a hash
+        of the target, the answer given), so probing a list number by number shows."""
         viewer.require_role(Role.OPERATOR)
         checked = self._checked(target)
-        figure = AudienceFigure.of(
-            await AudienceReader(self.db, self.clock).count(checked), self.min_reported
-        )
+        count = await AudienceReader(self.db, self.clock).count(checked)
+        figure = AudienceFigure.of(count, self.min_reported, listed=bool(checked.phones))
         await AuditLog(self.db).record(
             AuditEvent(
                 "notifications.campaign.preview",
@@ -252,11 +278,21 @@ class CampaignService:
         await self.jobs.cancel_jobs(campaign_id, self.clock.now())
         return cancelled
 
-    def banded(self, campaign: Campaign, stats: CampaignStats) -> bool:
-        """Figures of a campaign that reached (or, before planning, is known to reach) fewer
-        than `min_reported` people are shown as a band: per-person figures (opened, failed) of a
+    def withheld_band(self, campaign: Campaign, stats: CampaignStats) -> str | None:
+        """The band shown instead of the figures, or None when they may be shown.
+
+        Before planning (pending approval, approved) the figures are zeros and what they would
+        tell is the audience counted at drafting: answered exactly as a preview is, so a draft
+        is no way round the preview's bands. After that, figures of a campaign that reached
+        fewer than `min_reported` people are a band: per-person figures (opened, failed) of a
         tiny audience describe individuals."""
-        return max(campaign.audience, campaign.targeted, stats.inboxed) < self.min_reported
+        if campaign.status in (CampaignStatus.PENDING_APPROVAL, CampaignStatus.APPROVED):
+            listed = bool(campaign.target.phones)
+            figure = AudienceFigure.of(campaign.audience, self.min_reported, listed=listed)
+            return None if figure.exact is not None else figure.band
+        if max(campaign.audience, campaign.targeted, stats.inboxed) < self.min_reported:
+            return f"<{self.min_reported}"
+        return None
 
     async def stats(self, campaign: Campaign) -> CampaignStats:
         # A finished campaign answers from its snapshot: its jobs may have expired already.

@@ -16,9 +16,10 @@ from typing import Any
 
 from bson import ObjectId
 
+from auth.directory import UserDirectory
 from notifications.models import Category, InboxMessage
 from notifications.policy import POLICY_PUSHES_PER_DAY, day_start, is_capped_category
-from notifications.store import NotificationStore
+from notifications.store import PREFERENCES, NotificationStore
 
 # Each round settles every recipient who lost no slot race; a recipient loses at most one race
 # per concurrent writer, and the last round pushes nobody, so the loop always ends.
@@ -59,9 +60,23 @@ async def write_copies(
 
     Optimistic: the first round writes every recipient's copy without reading first (a job is
     almost always processed once); copies that exist already fail on the unique (user,
-    source) index, and only then are the copies read back. A recipient erased after the job was
-    leased fails there too, on the tombstone erasure left in the slot, and gets nothing.
+    source) index, and only then are the copies read back. A recipient whose account is gone
+    or being erased gets nothing (checked first); one erased after that check fails on the
+    tombstone erasure left in the slot, and gets nothing either.
     """
+    # Only people who still have an account, not being erased: every domain's notice (a late
+    # licence, a shipment corrected after the erasure, a campaign batch planned before it) is
+    # dropped here, so no caller has to remember to check. For one recipient (notify(), a
+    # licence check: the hot paths) the check and the first preferences read are one command.
+    directory = UserDirectory(store.db)
+    first_opted: dict[ObjectId, set[str]] | None = None
+    if len(user_ids) == 1:
+        joined = await directory.active_joined(user_ids, PREFERENCES)
+        first_opted = {u: set(d[0].get("opted_out", [])) for u, d in joined.items() if d}
+        live = set(joined)
+    else:  # a campaign chunk: one more `_id` read per 500 recipients
+        live = await directory.active_ids(user_ids)
+    user_ids = [u for u in user_ids if u in live]
     existing: list[InboxMessage] = []
     erased: set[ObjectId] = set()  # their slot holds an erasure tombstone: no copy, no push
     start = day_start(now)
@@ -71,7 +86,10 @@ async def write_copies(
         missing = [u for u in user_ids if u not in have]
         if not missing:
             break
-        opted = await store.opted_out_many(missing)
+        if round_ == 0 and first_opted is not None:
+            opted = first_opted
+        else:
+            opted = await store.opted_out_many(missing)
         pushes = (
             await store.policy_pushes_since(missing, start, source)
             if is_capped_category(category)

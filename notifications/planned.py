@@ -9,7 +9,8 @@ process dies first, `zsb worker` writes the inbox copy from the job (`ensure_inb
 for `notify()`.
 
 `with_copy()` goes one step further for a notice whose category has no daily push cap: it reads
-the recipient's preferences (one `find`) and returns the inbox copy's insert too, so job and
+the recipient's account and preferences (one `aggregate`: an erased account gets no copy) and
+returns the inbox copy's insert too, so job and
 copy are committed with the caller's documents and nothing is left for after the commit. A
 transaction's statements are also not retryable writes: on SecantusDB each retryable write costs
 a scan of the last 30 minutes' recorded writes (see docs/operations.md, "Retryable writes"),
@@ -27,12 +28,13 @@ from pymongo import InsertOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.db import Document
+from auth.directory import UserDirectory
 from notifications import outbox
 from notifications.inbox_writer import write_copies
 from notifications.models import Category, InboxMessage
 from notifications.outbox_store import OUTBOX
 from notifications.policy import Clock, SystemClock, is_capped_category
-from notifications.store import INBOX, NotificationStore
+from notifications.store import INBOX, PREFERENCES, NotificationStore
 from notifications.templates import get_template
 
 
@@ -63,14 +65,16 @@ class Notice:
             push_slot=slot,
         )
 
-    async def deliver(self) -> InboxMessage:
-        """The inbox copy (after the job is committed); idempotent per job."""
+    async def deliver(self) -> InboxMessage | None:
+        """The inbox copy (after the job is committed); idempotent per job. None when the
+        recipient's account is gone or being erased (or an erasure tombstone holds the slot):
+        nothing is written for them."""
         store = NotificationStore(self.db)
         copies = await write_copies(
             store, [self.user_id], self.job["source"], self.category, self.job["created_at"],
             self._copy,
         )  # fmt: skip
-        return copies[0]
+        return copies[0] if copies else None
 
     async def with_copy(self) -> list[InsertOne[Document]] | None:
         """The job's insert and the inbox copy's, for the caller's transaction; None for a
@@ -79,7 +83,14 @@ class Notice:
         read and the commit applies from the next notice on, as it would a moment later."""
         if is_capped_category(self.category):
             return None
-        opted = await NotificationStore(self.db).opted_out(self.user_id)
+        # The recipient's account and preferences in one read (inbox_writer does the same):
+        # an account gone or being erased gets no copy — the job alone, which the worker's
+        # writer drops (an empty list: the caller writes the job, delivers nothing after).
+        joined = await UserDirectory(self.db).active_joined([self.user_id], PREFERENCES)
+        if self.user_id not in joined:
+            return []
+        prefs = joined[self.user_id]
+        opted = set(prefs[0].get("opted_out", [])) if prefs else set()
         copy = self._copy(self.user_id, self.category.value not in opted, None)
         return [
             self.outbox_write(),

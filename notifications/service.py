@@ -171,7 +171,7 @@ class NotificationService:
         category: Category | None = None,
         urgent: bool = False,
         key: str | None = None,
-    ) -> InboxMessage:
+    ) -> InboxMessage | None:
         notice = planned.plan(
             self.db, user_id, template, data, category=category, urgent=urgent, key=key,
             clock=self.clock,
@@ -192,8 +192,11 @@ async def notify(
     urgent: bool = False,
     key: str | None = None,
     clock: Clock | None = None,
-) -> InboxMessage:
+) -> InboxMessage | None:
     """Tell one user something through every channel they use; the entry point for domains.
+
+    Returns the inbox copy, or None when the user's account is gone or being erased: nothing
+    is written for an erased person, whichever domain asks.
 
     - `template`: a code from `notifications.templates.TEMPLATES`; `data` fills its fields.
       Unknown template → `UnknownTemplateError`; a missing field → `MissingDataError`.

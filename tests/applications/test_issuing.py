@@ -4,16 +4,12 @@ wallet write is finished by the worker."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 from app.ids import object_id_from_global
-from applications.deadlines import CHINA
 from applications.issuing import issue_result
 from applications.models import Application
-from applications.reminders import housekeeping, service_for
-from applications.results import WalletSink
+from applications.reminders import service_for
 from tests.applications.conftest import errors
 from tests.applications.delivery_helpers import (
     ACCEPT,
@@ -21,7 +17,6 @@ from tests.applications.delivery_helpers import (
     INBOX,
     act,
     case,
-    clerk_viewer,
     submit_veteran,
     wallet_codes,
 )
@@ -75,67 +70,6 @@ async def test_manual_approval_issues_the_licence_once_under_a_double_approve(
     assert titles.count("电子证照已发放") == 1
 
 
-class WalletFailingOnce:
-    """The real cards service, except that its first `issue_licence` fails (a wallet outage)."""
-
-    def __init__(self, cards: Any) -> None:
-        self.cards = cards
-        self.calls = 0
-
-    async def issue_licence(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        if self.calls == 1:
-            raise ConnectionError("wallet unavailable")
-        return await self.cards.issue_licence(*args, **kwargs)
-
-
-async def test_a_failed_wallet_write_is_finished_by_the_worker(
-    api: Api, citizen: str, clerk: str
-) -> None:
-    app_id = await submit_veteran(api, citizen, "veteran-0002")
-    await act(api, ACCEPT, clerk, applicationId=app_id)
-    real = service_for(api.state)
-    cards = WalletFailingOnce(api.state.cards_service())
-    svc = dataclasses.replace(real, sink=WalletSink(cards, real.store.record_delivery))
-    oid = object_id_from_global(app_id, "Application")
-
-    approved = await svc.approve(await clerk_viewer(api), oid, "符合条件")
-    assert approved.status.value == "APPROVED"  # the decision stands ...
-    assert approved.result_pending  # ... and its licence is owed
-    assert await wallet_codes(api, citizen) == []
-    seen = await case(api, citizen, app_id)
-    assert seen is not None
-    assert seen["result"]["delivery"]["status"] == "PENDING"
-    assert seen["result"]["licenceId"] is None
-
-    now = datetime.now(CHINA)
-    assert (await housekeeping(svc, now))["results_delivered"] == 1
-    assert (await housekeeping(svc, now))["results_delivered"] == 0
-    assert await wallet_codes(api, citizen) == ["TYJRYDZ"]
-    seen = await case(api, citizen, app_id)
-    assert seen is not None
-    assert seen["result"]["delivery"]["status"] == "DELIVERED"
-    stored = await api.state.db["applications"].find_one({"_id": oid})
-    assert stored is not None
-    assert "result_pending" not in stored
-    titles = [n["title"] for n in (await api.data(INBOX, token=citizen))["inbox"]["nodes"]]
-    assert titles.count("电子证照已发放") == 1
-
-
-async def test_a_revoked_case_gets_no_late_licence(api: Api, citizen: str, clerk: str) -> None:
-    app_id = await submit_veteran(api, citizen, "veteran-0003")
-    await act(api, ACCEPT, clerk, applicationId=app_id)
-    real = service_for(api.state)
-    cards = WalletFailingOnce(api.state.cards_service())
-    svc = dataclasses.replace(real, sink=WalletSink(cards, real.store.record_delivery))
-    viewer = await clerk_viewer(api)
-    oid = object_id_from_global(app_id, "Application")
-    await svc.approve(viewer, oid, None)
-    await svc.revoke(viewer, oid, "核实不符合条件")
-    assert (await housekeeping(svc, datetime.now(CHINA)))["results_delivered"] == 0
-    assert await wallet_codes(api, citizen) == []
-
-
 async def test_approval_without_a_licence_result_records_the_result_only(
     api: Api, citizen: str, clerk: str
 ) -> None:
@@ -159,3 +93,25 @@ async def test_approval_without_a_licence_result_records_the_result_only(
         "address": None,
     }
     assert await wallet_codes(api, citizen) == []
+
+
+async def test_notify_writes_nothing_for_an_account_being_erased(api: Api) -> None:
+    """Whichever domain asks (a shipment corrected after the erasure, a late status notice),
+    `notify()` writes no inbox copy for an account that is gone or being erased."""
+    from notifications import service as notifications_service
+    from tests.factories import create_demo_user
+
+    user = await create_demo_user(api.state, "13800000001")
+    data = {"matter_name": "x", "receipt_number": "1", "status": "已办结", "application_id": "A"}
+    await api.state.db["users"].update_one(
+        {"_id": user.id}, {"$set": {"erasing_at": datetime.now(UTC)}}
+    )
+    db = api.state.db
+    assert (
+        await notifications_service.notify(db, user.id, "APPLICATION_STATUS_CHANGED", data) is None
+    )
+    await db["users"].delete_one({"_id": user.id})
+    assert (
+        await notifications_service.notify(db, user.id, "APPLICATION_STATUS_CHANGED", data) is None
+    )
+    assert await db["notifications"].count_documents({"user_id": user.id}) == 0

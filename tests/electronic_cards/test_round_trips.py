@@ -51,11 +51,12 @@ async def test_verification_round_trips_and_one_transaction(api: Api) -> None:
     finally:
         api.state.client = original
         await counted.close()
-    # token+licence (one aggregate), the replay claim, the holder's preferences, then usage
-    # record, holder event, notification job and inbox copy in one bulkWrite, and the commit.
-    # Before issue 7's work: 11; before the perf pass: 6, two of them retryable writes (now
-    # one: the claim; the inbox copy is in the transaction).
-    assert warm == ["aggregate", "insert", "find", "bulkWrite", "commitTransaction"], warm
+    # token+licence (one aggregate), the replay claim, the holder's account (active, not being
+    # erased) with their preferences (one aggregate), then usage record, holder event,
+    # notification job and inbox copy in one bulkWrite, and the commit. Before issue 7's work:
+    # 11; before the perf pass: 6, two of them retryable writes (now one: the claim; the inbox
+    # copy is in the transaction).
+    assert warm == ["aggregate", "insert", "aggregate", "bulkWrite", "commitTransaction"], warm
     assert cold > len(warm)  # the first check of an account also reads its organisation
     db = api.state.db
     cti = sdl1.decode_token(text).claims.cti.hex()

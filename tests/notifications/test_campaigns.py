@@ -12,6 +12,9 @@ import pytest
 from app.context import AppState
 from app.settings import Settings
 from auth.dev_issuer import DevIssuer
+from auth.directory import phone_key_candidates
+from notifications.audience import AudienceReader
+from notifications.models import Audience, Target
 from notifications.policy import ManualClock
 from notifications.providers.fcm import FcmProvider
 from notifications.store import INBOX
@@ -112,12 +115,23 @@ async def test_preview_counts_and_bad_targets_are_typed_errors(api: Api) -> None
     async def size(target: dict[str, Any]) -> Any:
         return (await api.data(PREVIEW, {"target": target}, token))["previewCampaign"]
 
-    assert (await size({"all": True}))["audienceSize"] == 3
-    assert (await size({"regionCodes": ["370202"]}))["audienceSize"] == 1
-    assert (await size({"tags": ["老年人"]}))["audienceSize"] == 1
-    assert (await size({"audience": "ORGANIZATION"}))["audienceSize"] == 1
-    assert (await size({"audience": "PERSON", "regionCodes": ["370212"]}))["audienceSize"] == 1
-    assert (await size({"phones": ["13800000003", "13800000002"]}))["audienceSize"] == 2
+    # The filters, counted exactly where operators never see them (the audience reader) ...
+    reader = AudienceReader(api.state.db)
+    keys = phone_key_candidates(api.state.keyring, ["13800000003", "13800000002"])
+    assert await reader.count(Target(all=True)) == 3
+    assert await reader.count(Target(region_codes=("370202",))) == 1
+    assert await reader.count(Target(tags=("老年人",))) == 1
+    assert await reader.count(Target(audience=Audience.ORGANIZATION)) == 1
+    assert await reader.count(Target(audience=Audience.PERSON, region_codes=("370212",))) == 1
+    assert await reader.count(Target(phones=tuple(keys))) == 2
+    # ... and as banded for them (this module's threshold is 1: "<1", "1–9", "10–99", ...).
+    assert await size({"all": True}) == {
+        "audienceSize": None,
+        "audienceBand": "1–9",
+        "userErrors": [],
+    }
+    assert (await size({"regionCodes": ["370285"]}))["audienceBand"] == "<1"
+    assert (await size({"phones": ["13800000003", "13800000002"]}))["audienceBand"] == "1–9"
     assert (await size({}))["userErrors"] == [{"field": "target", "code": "INVALID_TARGET"}]
     assert (await size({"regionCodes": ["37"]}))["userErrors"][0]["field"] == "target.regionCodes"
     assert (await size({"phones": ["12345"]}))["userErrors"][0]["field"] == "target.phones"

@@ -110,7 +110,10 @@ async def test_a_job_leased_before_the_erasure_writes_no_copy_for_the_erased(
 async def test_a_copy_written_just_before_the_tombstone_is_replaced(
     api: Api, clock: ManualClock
 ) -> None:
-    """The lease holder's insert lands between the erasure's inbox delete and its tombstone."""
+    """The lease holder's insert lands between the erasure's inbox delete and its tombstone.
+
+    Driven in that order (review 3 finding 6: the copy used to be written before `erase()`,
+    whose own delete removed it, so the tombstone's replace was never exercised)."""
     db = api.state.db
     erased = await create_demo_user(api.state, "13800000001")
     job = outbox.new_job(
@@ -126,10 +129,57 @@ async def test_a_copy_written_just_before_the_tombstone_is_replaced(
         clock.now(), "worker-1", clock.now() + timedelta(minutes=5)
     )
     assert leased is not None
-    await ensure_inbox(NotificationStore(db), leased, clock.now())  # the copy is in
-    await notifications_data.erase(db, erased.id, clock.now())
+    # erase(): the job leaves the person out (the worker holds its old snapshot) ...
+    await db[OUTBOX].update_one({"_id": "notify:late"}, {"$pull": {"user_ids": erased.id}})
+    # ... and the inbox is emptied (the person has no copy yet) ...
+    await db[INBOX].delete_many({"user_id": erased.id, "erased": {"$ne": True}})
+    # ... then the lease holder writes from its snapshot ...
+    copies, _ = await ensure_inbox(NotificationStore(db), leased, clock.now())
+    assert copies == 1
+    assert await db[INBOX].count_documents({"user_id": erased.id, "title": "通知"}) == 1
+    # ... and erase() takes the slot: the copy is replaced, not left beside a tombstone.
+    await notifications_data._tombstone(db, erased.id, "notify:late", clock.now())
     assert await db[INBOX].count_documents({"user_id": erased.id, "erased": {"$ne": True}}) == 0
     stone = await db[INBOX].find_one({"user_id": erased.id})
     assert stone is not None
     assert stone["erased"] is True
     assert "title" not in stone
+    # The lease holder's second pass (a retry after a lost lease) writes nothing.
+    assert (await ensure_inbox(NotificationStore(db), leased, clock.now()))[0] == 0
+    assert await db[INBOX].count_documents({"user_id": erased.id}) == 1
+
+
+async def test_a_keyed_notify_after_the_erasure_writes_nothing_and_raises_nothing(
+    api: Api,
+) -> None:
+    """Review 3 finding 5: the slot holds an erasure tombstone, the writer writes no copy, and
+    `notify` answers None (it raised IndexError, an "Unexpected error" for its caller)."""
+    db = api.state.db
+    user = await create_demo_user(api.state, "13800000001")
+    first = await notifications_service.notify(
+        db, user.id, "APPLICATION_STATUS_CHANGED", STATUS_DATA, key="tomb:1"
+    )
+    assert first is not None
+    await notifications_data.erase(db, user.id, first.created_at)  # the job still pending
+    again = await notifications_service.notify(
+        db, user.id, "APPLICATION_STATUS_CHANGED", STATUS_DATA, key="tomb:1"
+    )
+    assert again is None
+    assert await db[INBOX].count_documents({"user_id": user.id, "erased": {"$ne": True}}) == 0
+
+
+async def test_a_notice_written_in_a_transaction_has_no_copy_for_an_erased_account(
+    api: Api,
+) -> None:
+    """`with_copy()` (the copy inside the caller's transaction) resolves the recipient like the
+    inbox writer does: an account being erased gets the job alone, which writes nothing."""
+    from datetime import UTC, datetime
+
+    from notifications import planned
+
+    db = api.state.db
+    user = await create_demo_user(api.state, "13800000001")
+    notice = planned.plan(db, user.id, "APPLICATION_STATUS_CHANGED", STATUS_DATA, key="txn:1")
+    assert len(await notice.with_copy() or []) == 2  # job and copy
+    await db["users"].update_one({"_id": user.id}, {"$set": {"erasing_at": datetime.now(UTC)}})
+    assert await notice.with_copy() == []

@@ -88,4 +88,6 @@ def unavailable(payload: dict[str, Any]) -> bool:
 
 
 # The FCM stand-in (real HTTP on loopback) and the provider, as the notification tests use them.
+# The applications fixtures, for drills that override `api` with `drill_api`.
+from tests.applications.conftest import catalogue, citizen, clerk  # noqa: E402, F401
 from tests.notifications.conftest import fcm, fcm_credentials, fcm_server  # noqa: E402, F401

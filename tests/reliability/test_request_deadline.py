@@ -38,4 +38,5 @@ async def test_the_inbox_hub_outlives_the_deadline_of_the_request_that_started_i
         {"matter_name": "优待证", "receipt_number": "1", "status": "已办结", "application_id": "A"},
     )
     received = await asyncio.wait_for(listening, 10)
+    assert sent is not None
     assert received.id == sent.id

@@ -5,6 +5,7 @@ audited, and a campaign with a phone list is accepted whether or not the numbers
 from __future__ import annotations
 
 from app.audit import AUDIT_EVENTS
+from notifications.campaigns import AudienceFigure, coarse_band
 from tests.factories import Api, create_demo_user
 from tests.notifications.conftest import insert_citizens
 from tests.notifications.test_campaigns import APPROVE, PREVIEW, _draft, _operators
@@ -48,11 +49,56 @@ async def test_a_one_number_preview_does_not_tell_whether_it_is_registered(api: 
     assert REGISTERED not in str(events)  # as a hash of blind indexes, never the number
 
 
-async def test_large_audiences_are_counted_exactly(api: Api) -> None:
+async def test_filter_counts_are_banded_below_a_thousand(api: Api) -> None:
     await insert_citizens(api.state, 12)
     creator, _ = await _operators(api)
     payload = (await api.data(PREVIEW, {"target": {"all": True}}, creator))["previewCampaign"]
-    assert payload == {"audienceSize": 12, "audienceBand": "12", "userErrors": []}
+    assert payload == {"audienceSize": None, "audienceBand": "10–99", "userErrors": []}
+
+
+async def test_padding_a_phone_list_with_known_numbers_tells_nothing(api: Api) -> None:
+    """Review 3 finding 2: 10 numbers known to be registered plus the one asked about answered
+    11 or 10. Now a list is a band at every size, in the preview and in a draft's stats."""
+    await create_demo_user(api.state, REGISTERED)
+    known = [f"139{i:08d}" for i in range(10)]  # insert_citizens' phones: all registered
+    await insert_citizens(api.state, 10)
+    creator, checker = await _operators(api)
+
+    async def preview(phones: list[str]) -> dict[str, object]:
+        target = {"phones": phones}
+        return dict((await api.data(PREVIEW, {"target": target}, creator))["previewCampaign"])
+
+    registered = await preview([*known, REGISTERED])
+    unregistered = await preview([*known, UNREGISTERED])
+    assert (
+        registered
+        == unregistered
+        == {
+            "audienceSize": None,
+            "audienceBand": "10–99",
+            "userErrors": [],
+        }
+    )
+    stats = []
+    for phone in (REGISTERED, UNREGISTERED):
+        draft = _draft({"phones": [*known, phone]})
+        created = (await api.data(CREATE, draft, creator))["createCampaign"]
+        figures = await api.data(STATS, {"id": created["campaign"]["id"]}, checker)
+        stats.append(figures["campaign"]["stats"])
+    assert stats[0] == stats[1]
+    assert stats[0]["band"] == "10–99"
+    assert stats[0]["targeted"] is None
+
+
+def test_bands_from_the_threshold_up() -> None:
+    assert [coarse_band(n, 10) for n in (0, 9, 10, 99, 100, 999)] == [
+        "<10", "<10", "10–99", "10–99", "100–999", "100–999"
+    ]  # fmt: skip
+    assert [coarse_band(n, 10) for n in (1000, 1049, 1050, 12_345, 987_654)] == [
+        "≈1000", "≈1000", "≈1100", "≈12000", "≈990000"
+    ]  # fmt: skip
+    assert AudienceFigure.of(1000, 10) == AudienceFigure(1000, "1000")  # filters: exact from 1000
+    assert AudienceFigure.of(1000, 10, listed=True) == AudienceFigure(None, "≈1000")
 
 
 async def test_a_small_campaign_shows_no_figures_before_or_after_approval(api: Api) -> None:

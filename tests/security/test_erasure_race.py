@@ -190,3 +190,21 @@ async def test_a_repeated_delete_resumes_the_erasure(api: Api) -> None:
     assert result["userErrors"] == []
     assert result["deleted"] is True
     assert await api.state.db[USERS].count_documents({"_id": user_id}) == 0
+
+
+INLINE_DRAFT = """mutation($input: SaveApplicationDraftInput!) { ... on Mutation {
+  saveApplicationDraft(input: $input) { application { id } userErrors { code } } } }"""
+NAMED_DRAFT = """mutation($input: SaveApplicationDraftInput!) { ...Write }
+fragment Write on Mutation { ... on Mutation {
+  saveApplicationDraft(input: $input) { application { id } userErrors { code } } } }"""
+
+
+@pytest.mark.parametrize("document", [INLINE_DRAFT, NAMED_DRAFT], ids=["inline", "named"])
+async def test_a_write_wrapped_in_a_fragment_is_refused_too(api: Api, document: str) -> None:
+    """Review 3 finding 3: the guard looked only at top-level fields, so a fragment-wrapped
+    mutation by an account being erased wrote its draft."""
+    user_id, token, submission = await _citizen(api)
+    await _start(api, user_id)
+    draft = {"matterCode": submission["matterCode"], "form": {}}
+    assert _refused(await api.gql(document, {"input": draft}, token))
+    assert await api.state.db[APPLICATIONS].count_documents({"applicant_id": user_id}) == 0

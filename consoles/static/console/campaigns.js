@@ -68,7 +68,7 @@ export function campaignsView(root) {
     try {
       const payload = (await gql(PREVIEW, { t })).previewCampaign;
       const problem = userError(payload);
-      // Below the reporting threshold the server sends only a band ("<10"), never the count.
+      // The server sends a band ("<10", "10–99", …; exact only for large filter-only targets).
       count.textContent = problem ? "—" : payload.audienceBand;
       if (problem) announce(formStatus, problem.message, "error");
       else announce(formStatus, "");
