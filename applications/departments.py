@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matters.service import MatterService
+
 CITY_BUREAU = "370200-XZSPFWJ"  # 青岛市行政审批服务局
 
 
@@ -17,3 +22,11 @@ def may_process(clerk_department: str | None, handling_department: str) -> bool:
     if clerk_department == handling_department:
         return True
     return clerk_department == CITY_BUREAU and handling_department.endswith("-XZSPJ")
+
+
+async def processable_departments(
+    matters: MatterService, clerk_department: str | None
+) -> list[str]:
+    """The codes of every department whose cases a clerk of `clerk_department` may act on (the
+    filter of each clerk queue)."""
+    return [d.code for d in await matters.departments() if may_process(clerk_department, d.code)]

@@ -26,7 +26,7 @@ from app.db import Document
 from app.errors import DomainError, ForbiddenError, NotFoundError
 from app.ids import to_global_id
 from app.pagination import Connection
-from applications.departments import may_process
+from applications.departments import processable_departments
 from applications.models import Application
 from applications.staff import audit, is_staff_for
 from applications.tickets import (
@@ -222,11 +222,7 @@ class FeedbackDesk:
         viewer.require_role(Role.CLERK, Role.SUPERVISOR, Role.ADMIN)
         departments: list[str] | None = None
         if not viewer.has_role(Role.ADMIN):
-            departments = [
-                d.code
-                for d in await self.svc.matters.departments()
-                if may_process(viewer.department_code, d.code)
-            ]
+            departments = await processable_departments(self.svc.matters, viewer.department_code)
         statuses = [status] if status else [TicketStatus.OPEN, TicketStatus.IN_PROGRESS]
         overdue_at = self.svc.now() if overdue_only else None
         return await self.store.queue(departments, statuses, kind, overdue_at, first, after)

@@ -23,7 +23,7 @@ from app.db import Document
 from app.errors import DomainError
 from app.ids import to_global_id
 from app.pagination import Connection, SortKey, paginate
-from applications.departments import may_process
+from applications.departments import processable_departments
 from applications.errors import ConcurrentChangeError, InvalidTransitionError
 from applications.flow_store import CREDIT_EVENTS
 from applications.models import Application, Event
@@ -56,11 +56,7 @@ class PostCheckDesk:
     ) -> Connection[Application]:
         """Approved commitment cases not checked yet, the longest-waiting first."""
         viewer.require_role(Role.CLERK)
-        departments = [
-            d.code
-            for d in await self.svc.matters.departments()
-            if may_process(viewer.department_code, d.code)
-        ]
+        departments = await processable_departments(self.svc.matters, viewer.department_code)
         query: Document = {
             "commitment": True,
             "status": Status.APPROVED.value,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.pagination import Connection, SortKey, paginate
-from applications.departments import may_process
+from applications.departments import processable_departments
 from applications.models import Application
 from applications.store import ApplicationStore
 from applications.workflow import Status
@@ -30,11 +30,7 @@ class Queues:
     ) -> Connection[Application]:
         """亮灯管理: open cases ordered by deadline (the earliest due, i.e. most at risk, first)."""
         viewer.require_role(Role.CLERK)
-        departments = [
-            d.code
-            for d in await self.matters.departments()
-            if may_process(viewer.department_code, d.code)
-        ]
+        departments = await processable_departments(self.matters, viewer.department_code)
         query = {
             "department_code": {"$in": departments},
             "status": {"$in": [s.value for s in QUEUED]},

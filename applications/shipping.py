@@ -28,7 +28,7 @@ from app.db import Document
 from app.errors import DomainError
 from app.ids import to_global_id
 from app.pagination import Connection, SortKey, paginate
-from applications.departments import may_process
+from applications.departments import processable_departments
 from applications.errors import (
     ApplicationNotFoundError,
     ConcurrentChangeError,
@@ -114,11 +114,7 @@ class ShippingDesk:
     ) -> Connection[Application]:
         """待邮寄: approved POST cases not shipped yet, of the clerk's departments, oldest first."""
         viewer.require_role(Role.CLERK)
-        departments = [
-            d.code
-            for d in await self.svc.matters.departments()
-            if may_process(viewer.department_code, d.code)
-        ]
+        departments = await processable_departments(self.svc.matters, viewer.department_code)
         query: Document = {
             "delivery.method": "POST",
             "status": Status.APPROVED.value,
