@@ -4,7 +4,8 @@ same database, and 秒批 latency.
     python bench/submit.py            # full: 120 s of load in 5 s segments, 400 秒批 samples
     python bench/submit.py --quick    # under three minutes: 40 s of load, 150 samples
 
-The API runs under real uvicorn (one worker) on 127.0.0.1 against an embedded SecantusDB; this
+The API runs under real uvicorn (one worker; `--workers N` for more) on 127.0.0.1 against an
+embedded SecantusDB; this
 process seeds the catalogue, users and tokens through the service layer, then drives the API
 with raw HTTP/1.1 keep-alive connections (multipart bodies built by hand: the client stays light).
 One *submission* is what a phone does: two `uploadMaterial` requests (distinct small PNGs), then
@@ -252,7 +253,7 @@ async def miaopi_latency(port: int, token: str, licence: str, samples: int) -> l
     return latencies
 
 
-async def run(quick: bool) -> None:
+async def run(quick: bool, workers: int = 1) -> None:
     phase = 40.0 if quick else 120.0  # per measurement, split into alternating segments
     samples = 150 if quick else 400
     with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp) / "db") as db:
@@ -274,7 +275,9 @@ async def run(quick: bool) -> None:
         )
         state = await build_state(settings)
         port = free_port()
-        server = start_server(["app.main:app_factory", "--factory"], env, port)
+        server = start_server(
+            ["app.main:app_factory", "--factory", "--workers", str(workers)], env, port
+        )
         try:
             tokens, elder_token, licence = await seed(state)
             rounds = [0] * len(tokens)
@@ -292,6 +295,7 @@ async def run(quick: bool) -> None:
             raw = raw_count / raw_time
             rate = len(done) / sub_time
             ordered = sorted(done)
+            print(f"workers={workers}")
             print(f"clients={CLIENTS}")
             print(f"raw_insert_one_per_s={raw:.1f}")
             print(f"submit_with_two_uploads_per_s={rate:.2f}")
@@ -311,7 +315,11 @@ async def run(quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter run (under 3 minutes)")
-    asyncio.run(run(parser.parse_args().quick))
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (`zsb serve` default: 1)"
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.quick, args.workers))
 
 
 if __name__ == "__main__":
