@@ -19,8 +19,8 @@ from app.db import Document
 from app.ids import to_global_id
 from applications.models import Application
 from applications.staff import audit
+from auth.directory import UserDirectory
 from auth.permissions import Viewer
-from auth.user_store import USERS
 from notifications import service as notifications_service
 
 if TYPE_CHECKING:
@@ -122,14 +122,12 @@ async def tell_agent_revoked(
     phone). The principal learns nothing from it: the revocation's answer is the same either
     way, and a failure is logged, never reported. Keyed by the grant: told once."""
     try:
-        agent = await db[USERS].find_one(
-            {"phone_index": agent_phone_index, "erasing_at": None}, {"_id": 1}
-        )
-        if agent is None:
+        agent_id = await UserDirectory(db).active_holder(agent_phone_index)
+        if agent_id is None:
             return
         await notifications_service.notify(
             db,
-            agent["_id"],
+            agent_id,
             "AGENCY_REVOKED",
             {"principal_name": grant.principal_name or "—"},  # masked (张*明)
             key=f"agency-revoked:{grant.id}",

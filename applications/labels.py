@@ -28,9 +28,8 @@ from bson import ObjectId
 from app.errors import DomainError
 from app.ids import to_global_id
 from applications.delivery import open_address
-from applications.errors import InvalidTransitionError
+from applications.shipping import approved_case
 from applications.staff import audit
-from applications.workflow import Status
 from auth.models import Role
 from auth.permissions import Viewer
 
@@ -59,15 +58,8 @@ def _refused(message: str, code: str) -> DomainError:
 
 async def shipping_label(svc: ApplicationService, viewer: Viewer, app_id: ObjectId) -> Label:
     viewer.require_role(Role.CLERK)
-    app = await svc._for_clerk(viewer, app_id)  # another department's case: FORBIDDEN
-    if app.status is not Status.APPROVED:
-        raise InvalidTransitionError(app.status.value, "打印面单")
+    app = await approved_case(svc, viewer, app_id, "POST", "打印面单")
     delivery = app.delivery or {}
-    if delivery.get("method") != "POST":
-        raise _refused(
-            "申请人选择的结果送达方式不是邮寄送达 (delivery method is not POST)",
-            "WRONG_DELIVERY_METHOD",
-        )
     if delivery.get("received_at") is not None:
         raise _refused("申请人已确认收到，不再提供收件地址 (already received)", "ALREADY_RECEIVED")
     shipment = delivery.get("shipment")

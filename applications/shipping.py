@@ -102,6 +102,19 @@ def _method_error(expected: str) -> DomainError:
     )
 
 
+async def approved_case(
+    svc: ApplicationService, viewer: Viewer, app_id: ObjectId, method: str, action: str
+) -> Application:
+    """The clerk's APPROVED case whose applicant chose `method` (POST / PICKUP), or the error
+    saying why not; another department's case is FORBIDDEN."""
+    app = await svc._for_clerk(viewer, app_id)
+    if app.status is not Status.APPROVED:
+        raise InvalidTransitionError(app.status.value, action)
+    if (app.delivery or {}).get("method") != method:
+        raise _method_error(method)
+    return app
+
+
 OLDEST_FIRST = SortKey((("finished_at", 1), ("_id", 1)))
 
 
@@ -125,20 +138,12 @@ class ShippingDesk:
             self.svc.store.apps, query, OLDEST_FIRST, first, after, Application.from_document
         )
 
-    async def _approved_case(self, viewer: Viewer, app_id: ObjectId, method: str) -> Application:
-        app = await self.svc._for_clerk(viewer, app_id)  # other departments: FORBIDDEN
-        if app.status is not Status.APPROVED:
-            raise InvalidTransitionError(app.status.value, "登记结果送达")
-        if (app.delivery or {}).get("method") != method:
-            raise _method_error(method)
-        return app
-
     async def record_shipment(
         self, viewer: Viewer, app_id: ObjectId, carrier: Carrier, tracking_number: str
     ) -> Application:
         viewer.require_role(Role.CLERK)  # before looking at the input: a citizen learns nothing
         number = normalize_tracking(carrier, tracking_number)
-        app = await self._approved_case(viewer, app_id, "POST")
+        app = await approved_case(self.svc, viewer, app_id, "POST", "登记结果送达")
         delivery = app.delivery or {}
         previous = delivery.get("shipment")
         if delivery.get("received_at") is not None:
@@ -211,7 +216,7 @@ class ShippingDesk:
 
     async def record_pickup(self, viewer: Viewer, app_id: ObjectId) -> Application:
         viewer.require_role(Role.CLERK)
-        app = await self._approved_case(viewer, app_id, "PICKUP")
+        app = await approved_case(self.svc, viewer, app_id, "PICKUP", "登记结果送达")
         delivery = app.delivery or {}
         if delivery.get("collected_at") is not None:
             if (

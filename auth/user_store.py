@@ -23,6 +23,9 @@ from app.keyring import Keyring
 from auth.models import CitizenFilter, User
 
 USERS = "users"
+# An account that may still be written to: it exists and is not being erased (PIPL erasure marks
+# `erasing_at` first). Every "is this person still here" check filters on this.
+ACTIVE: dict[str, Any] = {"erasing_at": None}
 PHONE_PURPOSE = "phone"
 
 INDEXES = [
@@ -50,7 +53,7 @@ LEGAL_PERSON_TAGS = ("法人", "企业", "个体工商户")
 
 def _citizen_query(where: CitizenFilter) -> dict[str, Any]:
     # An account being erased (`erasing_at`) is nobody's audience any more.
-    clauses: list[dict[str, Any]] = [{"roles": "CITIZEN"}, {"erasing_at": None}]
+    clauses: list[dict[str, Any]] = [{"roles": "CITIZEN"}, ACTIVE]
     if where.region_codes:
         clauses.append({"region_code": {"$in": list(where.region_codes)}})
     if where.tags:
@@ -85,8 +88,13 @@ class UserQuery:
 
     async def active(self, user_ids: Sequence[ObjectId]) -> set[ObjectId]:
         """Which of these accounts exist and are not being erased (one `_id` lookup)."""
-        query = {"_id": {"$in": list(user_ids)}, "erasing_at": None}
+        query = {"_id": {"$in": list(user_ids)}, **ACTIVE}
         return {d["_id"] async for d in self.users.find(query, {"_id": 1})}
+
+    async def active_holder(self, phone_index: str) -> ObjectId | None:
+        """The active account whose phone has this blind index, if any."""
+        found = await self.users.find_one({"phone_index": phone_index, **ACTIVE}, {"_id": 1})
+        return found["_id"] if found else None
 
     async def active_joined(
         self, user_ids: Sequence[ObjectId], joined: str
@@ -94,7 +102,7 @@ class UserQuery:
         """The active accounts among these, each with the documents of another domain's
         collection `joined` whose `_id` is the user's: one command for both reads."""
         pipeline: list[Document] = [
-            {"$match": {"_id": {"$in": list(user_ids)}, "erasing_at": None}},
+            {"$match": {"_id": {"$in": list(user_ids)}, **ACTIVE}},
             {"$project": {"_id": 1}},
             {"$lookup": {"from": joined, "localField": "_id", "foreignField": "_id", "as": "j"}},
         ]
@@ -198,7 +206,7 @@ class UserStore:
     async def is_active(self, user_id: ObjectId) -> bool:
         """The account exists and is not being erased (read from the database, never cached:
         this is the guard every write for the person passes)."""
-        found = await self.db[USERS].find_one({"_id": user_id, "erasing_at": None}, {"_id": 1})
+        found = await self.db[USERS].find_one({"_id": user_id, **ACTIVE}, {"_id": 1})
         return found is not None
 
     async def update_identity(self, user_id: ObjectId, fields: dict[str, Any]) -> User | None:
