@@ -32,8 +32,9 @@ _BEARER = "bearer "
 # of these headers (Apollo's and GraphQL-over-HTTP's names) forces the preflight, so a browser
 # cannot be tricked into uploading for another site (CSRF). Our clients send one.
 # Multipart bodies get the upload size limit and start their database deadline only once the
-# file is in (app/http_guards.py): only the upload mutation may come that way.
-MULTIPART_FIELDS = frozenset({"uploadMaterial", "__typename"})
+# files are in (app/http_guards.py): only the mutations that take files (and set that deadline
+# themselves) may come that way.
+MULTIPART_FIELDS = frozenset({"uploadMaterial", "submitApplication", "__typename"})
 PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "graphql-preflight")
 
 
@@ -151,7 +152,7 @@ class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
         if isinstance(data, list):
             raise HTTPException(400, "Batched operations are not accepted")
         if content_type.startswith("multipart/") and not _uploads_only(data.query):
-            raise HTTPException(400, "Multipart requests carry the uploadMaterial mutation only")
+            raise HTTPException(400, "Multipart requests carry uploadMaterial or submitApplication only")
         if data.query is None:
             digest = self._persisted_id(request, data)
             if digest is None:

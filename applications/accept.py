@@ -20,9 +20,11 @@ from pymongo.results import ClientBulkWriteResult
 
 from app.db import Document
 from app.ids import to_global_id
-from app.txn import Write
+from app.txn import DuplicateKeyAt, Write
 from applications.models import Application
 from applications.store import NOTICES, ApplicationStore
+from applications.uploads.inline import InlineNotKept, InlineUploads
+from applications.uploads.store import admitted
 from applications.workflow import STATUS_NAMES, Status
 from notifications import service as notifications_service
 
@@ -80,30 +82,43 @@ async def insert_with_notice(
     doc: dict[str, Any],
     now: datetime,
     attach: tuple[UpdateMany, int] | None,
+    inline: InlineUploads | None = None,
 ) -> Application:
-    """Insert a new application (not a draft's) with the marking of its uploads as its
-    evidence (`attach`: the update and the count it must match) and its first notice: the
-    outbox job, the inbox copy (after one read of the applicant's preferences) and the notice
-    record. Raises AlreadyExistsError if the (applicant, key) exists already and AttachShort if
-    an upload could not be marked, with nothing written either way."""
+    """Insert a new application (not a draft's) with the files sent with it (`inline`), the
+    marking of its uploads as its evidence (`attach`: the update and the count it must match)
+    and its first notice: the outbox job, the inbox copy (after one read of the applicant's
+    preferences) and the notice record. Raises AlreadyExistsError if the (applicant, key)
+    exists already, AttachShort if an upload could not be marked and InlineNotKept if the
+    inline files do not fit the owner's quota counter or one is the owner's already, with
+    nothing written in every case."""
     app = Application.from_document(doc)
     notice = status_notice(app, None, app.status, now)
     planned = notifications_service.plan_notice(
         store.db, app.applicant_id, TEMPLATE, notice.data, key=notice.key
     )
     with_copy = await planned.with_copy()
+    files = inline.writes() if inline else []
     writes: list[Write] = [
+        *files,  # before the attach, which marks them with the other uploads
         *([attach[0]] if attach else []),
         *(with_copy or [planned.outbox_write()]),
         notice.record_write(f"{store.db.name}.{NOTICES}"),
     ]
+    # Write 0 of the batch is the application's insert, then the files (the quota count first).
+    attach_at = 1 + len(files)
 
     def check(result: ClientBulkWriteResult) -> None:
-        # writes[0] of the batch is the application's insert, writes[1] the attach
-        if attach is not None and result.update_results[1].matched_count != attach[1]:
+        if files and not admitted(result, 1):
+            raise InlineNotKept()
+        if attach is not None and result.update_results[attach_at].matched_count != attach[1]:
             raise AttachShort()
 
-    await store.insert_with(doc, writes, check)
+    try:
+        await store.insert_with(doc, writes, check)
+    except DuplicateKeyAt as exc:
+        if 0 < exc.index < attach_at:  # an upload document: the owner has that content
+            raise InlineNotKept() from exc
+        raise
     if with_copy is None:  # a capped category: its push slot is raced for after the commit
         await planned.deliver()
     return app

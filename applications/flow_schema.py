@@ -26,10 +26,9 @@ from applications.agency import AgencyDesk
 from applications.bundles import BundleDesk
 from applications.delivery_types import ResultDeliveryInput, delivery_raw
 from applications.feedback import FeedbackDesk
-from applications.models import MaterialRef
 from applications.postcheck import PostCheckDesk
 from applications.reporting import Reporting
-from applications.schema import MaterialInput, _typed
+from applications.schema import MaterialInput, _typed, references
 from applications.types import Application
 
 
@@ -337,7 +336,7 @@ class Mutation:
                 input.bundle_code,
                 input.situation_by_matter,
                 input.form,
-                [MaterialRef(m.name, m.provision, m.reference) for m in input.materials],
+                references(input.materials),
                 input.idempotency_key,
                 input.deferral_commitment,
                 str(input.on_behalf_of) if input.on_behalf_of else None,

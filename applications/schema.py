@@ -5,20 +5,23 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any, TypeVar, cast
 
+import pymongo
 import strawberry
 from bson import ObjectId
 from graphql import GraphQLError
+from strawberry.file_uploads import Upload as UploadScalar
 from strawberry.types import Info
 
 from app.api_types import JSON, UserError, run_mutation
 from app.context import Context
-from app.errors import AccessError, DomainError
+from app.errors import AccessError, DomainError, InputErrors
 from app.ids import object_id_from_global
 from app.pagination import Connection, Edge
 from applications.delivery_types import ResultDeliveryInput, delivery_raw
 from applications.models import MaterialRef, Provision
 from applications.service import Submission
 from applications.types import Application, RatingStats
+from applications.uploads.inline import given_materials
 from applications.workflow import Status
 
 T = TypeVar("T")
@@ -51,6 +54,28 @@ class MaterialInput:
     reference: str | None = strawberry.field(
         default=None, description="Upload id or licence id; null for a commitment."
     )
+    file: UploadScalar | None = strawberry.field(
+        default=None,
+        description="submitApplication only: the file itself instead of a `reference` (a "
+        "multipart request; checked like uploadMaterial, kept in the vault with the "
+        "application; at most 10 files, one upload's size in all).",
+    )
+
+
+def references(inputs: list[MaterialInput]) -> list[MaterialRef]:
+    """Materials given by reference only (every mutation but submitApplication)."""
+    errors = [
+        DomainError(
+            "请先上传到材料库，再引用 (upload with uploadMaterial, then give its id)",
+            code="FILE_NOT_ACCEPTED",
+            field=f"materials[{i}].file",
+        )
+        for i, m in enumerate(inputs)
+        if m.file is not None
+    ]
+    if errors:
+        raise InputErrors(errors)
+    return [MaterialRef(m.name, m.provision, m.reference) for m in inputs]
 
 
 @strawberry.input(description="Submit an application for a matter.")
@@ -263,18 +288,22 @@ class Mutation:
 
         async def act() -> Any:
             info.context.take_budget("submitApplication")
+            given, inline = await given_materials(info.context.uploads, viewer, input.materials)
             sub = Submission(
                 matter_code=input.matter_code,
                 situation=input.situation,
                 form=input.form,
-                materials=[MaterialRef(m.name, m.provision, m.reference) for m in input.materials],
+                materials=given,
                 idempotency_key=input.idempotency_key,
                 on_behalf_of=str(input.on_behalf_of) if input.on_behalf_of else None,
                 deferral_commitment=input.deferral_commitment,
                 draft_id=_draft_id(input.draft_id),
                 result_delivery=delivery_raw(input.result_delivery),
+                inline=inline,
             )
-            app = await info.context.applications.submit(viewer, sub)
+            # A multipart request (files) starts its database deadline here, once it is in.
+            with pymongo.timeout(info.context.settings.db_request_timeout_seconds):
+                app = await info.context.applications.submit(viewer, sub)
             return SubmitApplicationPayload(application=Application(app=app))
 
         return await run_mutation(SubmitApplicationPayload, act)
@@ -374,7 +403,7 @@ class Mutation:
         viewer = info.context.require_viewer()
 
         async def act() -> Any:
-            given = [MaterialRef(m.name, m.provision, m.reference) for m in input.materials]
+            given = references(input.materials)
             app = await info.context.applications.supplement(
                 viewer, _app_id(input.application_id), given
             )
@@ -423,7 +452,7 @@ class Mutation:
         viewer = info.context.require_viewer()
 
         async def act() -> Any:
-            given = [MaterialRef(m.name, m.provision, m.reference) for m in input.materials]
+            given = references(input.materials)
             app = await info.context.applications.resubmit(
                 viewer,
                 _app_id(input.application_id),

@@ -6,6 +6,7 @@ applications; a clerk acts only on applications handled by a department they may
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from applications.queues import Queues
 from applications.results import ResultSink, ResultSpec, deliver_result, licence_pending
 from applications.store import ApplicationStore
 from applications.uploads.evidence import MaterialEvidence
+from applications.uploads.inline import InlineNotKept, InlineUploads
 from applications.workflow import WITHDRAWABLE, Status, path
 from auth.models import Role, User
 from auth.permissions import Viewer
@@ -77,6 +79,7 @@ class Submission:
     bundle_id: ObjectId | None = None  # 一件事: set by `bundles.BundleDesk` only
     result_delivery: Any = None  # 结果送达 choice (`delivery.checked_choice`); None: default
     checked_delivery: Document | None = None  # 一件事 member's sealed choice (bundles only)
+    inline: InlineUploads | None = None  # files sent with it (applications/uploads/inline.py)
 
 
 @dataclass
@@ -139,6 +142,17 @@ class ApplicationService(Drafts, FollowUp, Queues):
         return key
 
     async def submit(self, viewer: Viewer, sub: Submission) -> Application:
+        if sub.inline is not None and sub.draft_id is None:
+            try:  # the files in the submission's own transaction (applications/uploads/inline.py)
+                return await self._submit(viewer, sub)
+            except InlineNotKept:
+                pass
+        if sub.inline is not None:  # kept as ordinary uploads first, then referenced
+            given = await sub.inline.materialise(sub.materials)
+            sub = dataclasses.replace(sub, materials=given, inline=None)
+        return await self._submit(viewer, sub)
+
+    async def _submit(self, viewer: Viewer, sub: Submission) -> Application:
         key = self.check_key(sub.idempotency_key)
         if sub.on_behalf_of is not None:
             # 帮办代办: checked against the principal's grant, then submitted as theirs.
@@ -169,11 +183,14 @@ class ApplicationService(Drafts, FollowUp, Queues):
                 viewer=viewer,
                 uploaders=uploaders,
                 delivery=choice,
+                inline=sub.inline,
             )
         except DomainError:
             if (earlier := await self._accepted(viewer, key, sub)) is not None:
                 return earlier
             raise
+        if sub.inline is not None and ServiceMode.INSTANT_APPROVAL in matter.service_modes:
+            raise InlineNotKept()  # 秒批 takes the step-by-step path below
 
         now = self.now()
         day = now.astimezone(CHINA).strftime("%Y%m%d")
@@ -264,7 +281,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
             else None
         )
         try:
-            return await insert_with_notice(self.store, doc, self.now(), attach)
+            return await insert_with_notice(self.store, doc, self.now(), attach, sub.inline)
         except AlreadyExistsError:
             # A concurrent copy or an earlier try of this request won: answer with its
             # application (completed: its notice is written if that try's was not).
@@ -273,6 +290,8 @@ class ApplicationService(Drafts, FollowUp, Queues):
                 raise
             return await self._complete(viewer, self._same(winner, sub))
         except AttachShort:
+            if sub.inline is not None:  # found out on the step-by-step path
+                raise InlineNotKept() from None
             # An upload is someone else's, unknown or was deleted meanwhile: a retry may still
             # have been accepted; otherwise `_attach` finds which and reports it.
             if (earlier := await self._accepted(viewer, key, sub)) is not None:
@@ -324,12 +343,14 @@ class ApplicationService(Drafts, FollowUp, Queues):
         uploaders: tuple[ObjectId, ...] | None = None,
         verify_uploads: bool = False,
         delivery: DeliveryRequest | None = None,
+        inline: InlineUploads | None = None,
     ) -> tuple[Matter, Situation, dict[str, Any], materials.MaterialCheck]:
         """Matter, situation, cleaned form and materials; every problem at once, or InputErrors.
 
         `viewer` is the applicant whose licences the references must be; uploads must be by one
-        of `uploaders` (default: the applicant). Without `verify_uploads` their ownership is
-        left to `_attach` unless there are other errors."""
+        of `uploaders` (default: the applicant), or sent with the submission (`inline`: checked
+        already, not written yet). Without `verify_uploads` their ownership is left to
+        `_attach` unless there are other errors."""
         matter = await self._published(matter_code)
         situation = next(
             (s for s in matter.situations if situation_code in (s.code, s.name)),
@@ -348,12 +369,12 @@ class ApplicationService(Drafts, FollowUp, Queues):
             errors += delivery.check(matter, self.auth.keyring)
         # With other errors every reference is checked now, to report everything at once;
         # without, upload ownership is checked by the attach itself (one update, no look-up).
-        positions = [f"materials[{given.index(m)}]" for m in checked.given]
+        referenced = [m for m in checked.given if not (inline and inline.covers(m))]
         errors += await self._evidence_errors(
             viewer,
             situation,
-            checked.given,
-            positions,
+            referenced,
+            [f"materials[{given.index(m)}]" for m in referenced],
             uploads=verify_uploads or bool(errors),
             uploaders=uploaders,
         )

@@ -1,19 +1,31 @@
 """申办 end to end: submitApplication with two small uploads, against raw `insert_one` on the
 same database, and 秒批 latency.
 
-    python bench/submit.py            # full: 120 s of load in 5 s segments, 400 秒批 samples
+    python bench/submit.py            # full: 120 s of load in 8 s segments, 400 秒批 samples
     python bench/submit.py --quick    # under three minutes: 40 s of load, 150 samples
 
 The API runs under real uvicorn (one worker; `--workers N` for more) on 127.0.0.1 against an
-embedded SecantusDB; this
-process seeds the catalogue, users and tokens through the service layer, then drives the API
-with raw HTTP/1.1 keep-alive connections (multipart bodies built by hand: the client stays light).
-One *submission* is what a phone does: two `uploadMaterial` requests (distinct small PNGs), then
-`submitApplication` referencing them (个体工商户设立登记, three materials, two uploads). The
-baseline is the same driver's `insert_one` of an application-sized document into the same
-database, with the same number of concurrent clients, in the same run. Everything shares this
-machine's two cores (server, database, client), so read the ratio, not the absolute rates.
-Prints `name=value` lines.
+embedded SecantusDB; this process seeds the catalogue, users and tokens through the service
+layer, then drives the API with raw HTTP/1.1 keep-alive connections (multipart bodies built by
+hand: the client stays light). A *submission* is 个体工商户设立登记 with three materials and two
+distinct small PNGs, made the two ways a phone can:
+
+- `submit_with_two_uploads_per_s` (the headline `submit_vs_raw_insert`): one multipart
+  `submitApplication` carrying both files (applications/uploads/inline.py);
+- `separate_uploads_per_s`: an `uploadMaterial` request per file, then `submitApplication`
+  referencing them (three requests).
+
+The baseline is `insert_one` of an application-sized document into the same database through
+the same driver, with the same number of concurrent clients, in the same run, with retryable
+writes off. Why off: SecantusDB records every retryable write for replay and, once 10,000 are
+recorded (30 minutes' worth), sorts them on every write, so a retryable `insert_one` slows from
+~1,600/s to under 100/s as a run goes on (`raw_retryable_insert_one_first/last_per_s` show it),
+and a ratio against it would measure how long the run was. The API itself writes in
+transactions, which are not recorded. `db_floor_per_s` replays one submission's own database
+work (its two reads and its one transaction) straight through the driver
+(bench/submit_floor.py): what a submission could reach here if the API cost nothing.
+Everything shares this machine's two cores (server, database, client), so read the ratios,
+not the absolute rates. Prints `name=value` lines.
 """
 
 from __future__ import annotations
@@ -39,8 +51,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bson import ObjectId  # noqa: E402
 from guides import Connection, free_port, start_server  # noqa: E402
+from pymongo import AsyncMongoClient  # noqa: E402
+from pymongo.asynchronous.collection import AsyncCollection  # noqa: E402
+from submit_floor import SubmissionReplay  # noqa: E402
 
 from app.context import AppState  # noqa: E402
+from app.db import Document  # noqa: E402
 from app.embedded_db import EmbeddedDatabase  # noqa: E402
 from app.ids import to_global_id  # noqa: E402
 from app.main import build_state, close_state  # noqa: E402
@@ -68,7 +84,7 @@ SUBMIT = (
     "{ application { id status } userErrors { field code } } }"
 )
 BOUNDARY = "zsbbenchboundary"
-SEGMENT = 5.0  # seconds: one raw-insert half and one submission half
+SEGMENT = 8.0  # seconds: a quarter each for raw inserts, two kinds of submission, the replay
 
 
 def png(seed: int) -> bytes:
@@ -115,6 +131,38 @@ class Client:
         payload = data["data"]["uploadMaterial"]
         assert payload["userErrors"] == [], payload
         return str(payload["upload"]["id"])
+
+    async def submit_with_files(self, sub: dict[str, Any], files: list[bytes]) -> None:
+        """One multipart submitApplication carrying the files (material k gets file k % n)."""
+        materials = [{k: v for k, v in m.items() if k != "reference"} for m in sub["materials"]]
+        for m in materials:
+            m["file"] = None
+        ops = json.dumps({"query": SUBMIT, "variables": {"input": {**sub, "materials": materials}}})
+        paths = {
+            str(n): [
+                f"variables.input.materials.{i}.file" for i in range(n, len(materials), len(files))
+            ]
+            for n in range(len(files))
+        }
+        parts = [
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{ops}\r\n',
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="map"\r\n\r\n'
+            f"{json.dumps(paths)}\r\n",
+        ]
+        body = "".join(parts).encode()
+        for n, file in enumerate(files):
+            body += (
+                (
+                    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{n}"; '
+                    f'filename="m{n}.png"\r\nContent-Type: image/png\r\n\r\n'
+                ).encode()
+                + file
+                + b"\r\n"
+            )
+        body += f"--{BOUNDARY}--\r\n".encode()
+        data = await self.post(body, f"multipart/form-data; boundary={BOUNDARY}")
+        payload = data["data"]["submitApplication"]
+        assert payload["userErrors"] == [], payload
 
     async def submit(self, sub: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps({"query": SUBMIT, "variables": {"input": sub}}).encode()
@@ -178,10 +226,18 @@ async def seed(state: AppState) -> tuple[list[str], str, str]:
 
 
 async def submissions(
-    port: int, tokens: list[str], seconds: float, done: list[float], rounds: list[int]
+    port: int,
+    tokens: list[str],
+    seconds: float,
+    done: list[float],
+    rounds: list[int],
+    *,
+    inline: bool = True,
 ) -> float:
     """One segment of closed-loop load; appends each submission's time to `done`; returns
-    the segment's elapsed seconds. `rounds[k]` numbers client k's submissions across segments."""
+    the segment's elapsed seconds. `rounds[k]` numbers client k's submissions across segments.
+    `inline`: the two files in the submission request itself; else an uploadMaterial request
+    for each first, then submitApplication referencing them (three requests)."""
     stop = time.monotonic() + seconds
 
     async def client(k: int) -> None:
@@ -191,8 +247,13 @@ async def submissions(
             i = rounds[k] = rounds[k] + 1
             started = time.perf_counter()
             seed = (k * 1_000_003 + i * 2) % 10_000_000
-            refs = [await c.upload(seed), await c.upload(seed + 1)]
-            await c.submit(business(f"bench-{k}-{i}-{uuid.uuid4().hex[:8]}", refs, id_number))
+            key = f"bench-{k}-{i}-{uuid.uuid4().hex[:8]}"
+            if inline:
+                files = [png(seed), png(seed + 1)]
+                await c.submit_with_files(business(key, ["", ""], id_number), files)
+            else:
+                refs = [await c.upload(seed), await c.upload(seed + 1)]
+                await c.submit(business(key, refs, id_number))
             done.append(time.perf_counter() - started)
 
     started = time.monotonic()
@@ -200,9 +261,8 @@ async def submissions(
     return time.monotonic() - started
 
 
-async def raw_inserts(state: AppState, seconds: float) -> tuple[int, float]:
-    """The same driver, the same database: insert_one of an application-sized document."""
-    collection = state.db["bench_raw_inserts"]
+async def raw_inserts(collection: AsyncCollection[Document], seconds: float) -> tuple[int, float]:
+    """insert_one of an application-sized document, CLIENTS at a time, for `seconds`."""
     template = {
         "applicant_id": ObjectId(),
         "matter_code": BUSINESS,
@@ -274,42 +334,82 @@ async def run(quick: bool, workers: int = 1) -> None:
             {k[4:].lower(): v for k, v in env.items() if k.startswith("ZSB_")}
         )
         state = await build_state(settings)
+        # The baseline's own client: retryable writes off (see the module's docstring).
+        raw_client: AsyncMongoClient[Document] = AsyncMongoClient(db.uri, retryWrites=False)
+        raw = raw_client[DATABASE]["bench_raw_inserts"]
+        retryable = state.db["bench_raw_retryable_inserts"]  # the driver's defaults
         port = free_port()
         server = start_server(
             ["app.main:app_factory", "--factory", "--workers", str(workers)], env, port
         )
         try:
             tokens, elder_token, licence = await seed(state)
+            auth = state.auth_service()
+            applicants = [
+                user.id
+                for k in range(CLIENTS)
+                if (user := await auth.find_user_by_phone(f"1390000{k:04d}")) is not None
+            ]
             rounds = [0] * len(tokens)
-            await submissions(port, tokens, 2.0, [], rounds)  # warm-up
+            await submissions(port, tokens, 2.0, [], rounds)  # warm-up, both kinds
+            await submissions(port, tokens, 1.0, [], rounds, inline=False)
+            replay = await SubmissionReplay.of_applicants(state.db, applicants)
             # 秒批 first, on a quiet server: the latency a citizen sees.
             latencies = sorted(await miaopi_latency(port, elder_token, licence, samples))
-            # Then raw inserts and submissions in alternating segments, so that whatever else
-            # this shared machine is doing falls on both alike.
-            done: list[float] = []
-            raw_count, raw_time, sub_time = 0, 0.0, 0.0
+            retry_first = await raw_inserts(retryable, SEGMENT / 4)
+            # Then each measurement in turn, segment after segment, so that whatever else this
+            # shared machine is doing falls on all alike.
+            tally = {k: [0, 0.0] for k in ("raw", "inline", "separate", "floor")}
+            inline_times: list[float] = []
+            separate_times: list[float] = []
             for _ in range(int(phase // SEGMENT)):
-                count, elapsed = await raw_inserts(state, SEGMENT / 2)
-                raw_count, raw_time = raw_count + count, raw_time + elapsed
-                sub_time += await submissions(port, tokens, SEGMENT / 2, done, rounds)
-            raw = raw_count / raw_time
-            rate = len(done) / sub_time
-            ordered = sorted(done)
+                for kind, (count, elapsed) in (
+                    ("raw", await raw_inserts(raw, SEGMENT / 4)),
+                    ("inline", await counted(port, tokens, inline_times, rounds, inline=True)),
+                    ("separate", await counted(port, tokens, separate_times, rounds, inline=False)),
+                    ("floor", await replay.rate(SEGMENT / 4)),
+                ):
+                    tally[kind][0] += count
+                    tally[kind][1] += elapsed
+            retry_last = await raw_inserts(retryable, SEGMENT / 4)
+            rate = {k: count / elapsed for k, (count, elapsed) in tally.items()}
             print(f"workers={workers}")
             print(f"clients={CLIENTS}")
-            print(f"raw_insert_one_per_s={raw:.1f}")
-            print(f"submit_with_two_uploads_per_s={rate:.2f}")
-            print(f"submissions={len(done)}")
-            print(f"submission_p50_ms={1000 * ordered[len(ordered) // 2]:.1f}")
-            print(f"submission_p99_ms={1000 * ordered[int(len(ordered) * 0.99)]:.1f}")
-            print(f"submit_vs_raw_insert={rate / raw:.3f}")
+            print(f"raw_insert_one_per_s={rate['raw']:.1f}")
+            print(f"submit_with_two_uploads_per_s={rate['inline']:.2f}")
+            print(f"submissions={len(inline_times)}")
+            print(f"submission_p50_ms={percentile(inline_times, 0.5):.1f}")
+            print(f"submission_p99_ms={percentile(inline_times, 0.99):.1f}")
+            print(f"submit_vs_raw_insert={rate['inline'] / rate['raw']:.3f}")
+            print(f"separate_uploads_per_s={rate['separate']:.2f}")
+            print(f"separate_uploads_p99_ms={percentile(separate_times, 0.99):.1f}")
+            print(f"separate_uploads_vs_raw_insert={rate['separate'] / rate['raw']:.3f}")
+            print(f"db_floor_per_s={rate['floor']:.1f}")
+            print(f"db_floor_vs_raw_insert={rate['floor'] / rate['raw']:.3f}")
+            print(f"submit_vs_db_floor={rate['inline'] / rate['floor']:.3f}")
+            print(f"raw_retryable_insert_one_first_per_s={retry_first[0] / retry_first[1]:.1f}")
+            print(f"raw_retryable_insert_one_last_per_s={retry_last[0] / retry_last[1]:.1f}")
             print(f"miaopi_samples={samples}")
             print(f"miaopi_p50_ms={1000 * statistics.median(latencies):.1f}")
             print(f"miaopi_p99_ms={1000 * latencies[int(len(latencies) * 0.99)]:.1f}")
         finally:
             server.terminate()
             server.wait(10)
+            await raw_client.close()
             await close_state(state)
+
+
+async def counted(
+    port: int, tokens: list[str], times: list[float], rounds: list[int], *, inline: bool
+) -> tuple[int, float]:
+    before = len(times)
+    elapsed = await submissions(port, tokens, SEGMENT / 4, times, rounds, inline=inline)
+    return len(times) - before, elapsed
+
+
+def percentile(times: list[float], q: float) -> float:
+    ordered = sorted(times)
+    return 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def main() -> None:

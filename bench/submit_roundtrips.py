@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from guides import free_port  # noqa: E402
-from submit import ELDER_CARD, Client, business, seed  # noqa: E402
+from submit import ELDER_CARD, Client, business, png, seed  # noqa: E402
 
 from app.embedded_db import EmbeddedDatabase  # noqa: E402
 from app.main import build_state, close_state, create_app  # noqa: E402
@@ -114,6 +114,13 @@ async def run() -> None:
             up = await measure(listener, "upload", upload)
             sub = await measure(listener, "submit", submit)
             print(f"submission_round_trips={(2 * up + sub) / ROUNDS:g}")
+
+            async def inline(i: int) -> None:
+                key = f"rt-inline-{i}-{uuid.uuid4().hex[:8]}"
+                files = [png(200 + 2 * i), png(201 + 2 * i)]
+                await c.submit_with_files(business(key, ["", ""], id_number), files)
+
+            await measure(listener, "submission_with_files", inline)
 
             e = Client(port, elder_token)
             photos = [await e.upload(9_000_000 + i) for i in range(ROUNDS)]

@@ -14,6 +14,7 @@ from typing import Protocol
 import pymongo
 from bson import ObjectId
 
+from app.db import Document
 from app.errors import AlreadyExistsError, DomainError, RateLimitedError
 from app.pagination import Connection
 from app.ratelimit import RateLimiter
@@ -28,6 +29,26 @@ CHUNK = 256 * 1024
 
 class Readable(Protocol):
     async def read(self, size: int = -1) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedUpload:
+    """A checked file and its upload document, not written yet."""
+
+    doc: Document
+    content: bytes  # what is stored: the re-encoded image or the checked PDF
+
+    @property
+    def id(self) -> ObjectId:
+        return ObjectId(self.doc["_id"])
+
+    @property
+    def owner_id(self) -> ObjectId:
+        return ObjectId(self.doc["owner_id"])
+
+    @property
+    def sha256(self) -> str:
+        return str(self.doc["sha256"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +69,17 @@ class UploadService:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     async def upload(self, viewer: Viewer, file_name: str | None, source: Readable) -> Upload:
+        prepared = await self.prepare(viewer, file_name, source)
+        # Multipart requests have no request-wide database deadline (their body may arrive
+        # slowly); the work from here on gets the usual budget.
+        with pymongo.timeout(self.policy.db_timeout):
+            return await self.keep(prepared)
+
+    async def prepare(
+        self, viewer: Viewer, file_name: str | None, source: Readable
+    ) -> PreparedUpload:
+        """The file read (bounded), checked and re-encoded, its upload document made: nothing
+        is written yet (`keep`, or a submission's own transaction, writes it)."""
         wait = self.rate.hit(str(viewer.user_id))
         if wait > 0:
             raise RateLimitedError(
@@ -56,46 +88,41 @@ class UploadService:
                 field="file",
             )
         data = await self._read_bounded(source)
-        # Multipart requests have no request-wide database deadline (their body may arrive
-        # slowly); the work from here on gets the usual budget.
-        with pymongo.timeout(self.policy.db_timeout):
-            return await self._keep(viewer, file_name, data)
-
-    async def _keep(self, viewer: Viewer, file_name: str | None, data: bytes) -> Upload:
         # Decoding and re-encoding is CPU work: off the event loop.
         inspected = await asyncio.to_thread(checks.inspect, data, self.policy.limits)
-        digest = hashlib.sha256(inspected.content).hexdigest()
-        # The same content by the same owner is one upload: the unique (owner, sha256) index
-        # decides (below), so the common case costs no look-up first.
-        size = len(inspected.content)
-        policy = self.policy
-        now = self.now()
         doc = {
             "_id": ObjectId(),
             "owner_id": viewer.user_id,
             "file_name": checks.safe_name(file_name, inspected.extension),
             "content_type": inspected.content_type,
-            "size": size,
-            "sha256": digest,
-            "created_at": now,
+            "size": len(inspected.content),
+            "sha256": hashlib.sha256(inspected.content).hexdigest(),
+            "created_at": self.now(),
             "attached_to": [],
             "width": inspected.width,
             "height": inspected.height,
         }
+        return PreparedUpload(doc, inspected.content)
+
+    async def keep(self, prepared: PreparedUpload) -> Upload:
+        """Write a prepared upload into its owner's vault; the owner's upload of the same
+        content instead if there is one (the same content by the same owner is one upload)."""
+        doc, owner, digest = prepared.doc, prepared.owner_id, prepared.sha256
+        size = len(prepared.content)
+        policy = self.policy
         try:
-            # The usual case, one transaction: quota, bytes and document together.
+            # The usual case, one transaction: quota, bytes and document together. The
+            # unique (owner, sha256) index decides on duplicates: no look-up first.
             kept = await self.store.keep(
-                doc, inspected.content, policy.quota_files, policy.quota_bytes
+                doc, prepared.content, policy.quota_files, policy.quota_bytes
             )
         except AlreadyExistsError:
-            return await self._winner(viewer, digest)
+            return await self._winner(owner, digest)
         if kept is not None:
             return kept
         # The owner's first upload, or the quota is full: step by step.
-        if not await self.store.reserve(
-            viewer.user_id, size, policy.quota_files, policy.quota_bytes
-        ):
-            existing = await self.store.by_hash(viewer.user_id, digest)
+        if not await self.store.reserve(owner, size, policy.quota_files, policy.quota_bytes):
+            existing = await self.store.by_hash(owner, digest)
             if existing is not None:
                 return existing  # nothing new to keep
             raise DomainError(
@@ -104,17 +131,17 @@ class UploadService:
                 field="file",
             )
         try:
-            return await self.store.store(doc, inspected.content)
+            return await self.store.store(doc, prepared.content)
         except AlreadyExistsError:
             # Uploaded before (or concurrently): its bytes were dropped, answer with the first.
-            await self.store.release(viewer.user_id, size)
-            return await self._winner(viewer, digest)
+            await self.store.release(owner, size)
+            return await self._winner(owner, digest)
         except BaseException:
-            await self.store.release(viewer.user_id, size)
+            await self.store.release(owner, size)
             raise
 
-    async def _winner(self, viewer: Viewer, digest: str) -> Upload:
-        winner = await self.store.by_hash(viewer.user_id, digest)
+    async def _winner(self, owner: ObjectId, digest: str) -> Upload:
+        winner = await self.store.by_hash(owner, digest)
         if winner is None:  # pragma: no cover - the unique index says it exists
             raise AlreadyExistsError("已上传过相同内容 (same content)")
         return winner

@@ -142,26 +142,10 @@ class UploadStore:
         own). None, with nothing written, when the counter did not admit it (absent: a first
         upload, or full): `reserve` then decides. AlreadyExistsError: the owner has this
         content already (the unique (owner, sha256) index)."""
-        size = len(content)
-        file_id = ObjectId()
-        name = self.db.name
-        fits = {
-            "_id": doc["owner_id"],
-            "files": {"$lt": max_files},
-            "bytes": {"$lte": max_bytes - size},
-        }
-        writes: list[Write] = [
-            UpdateOne(fits, {"$inc": {"files": 1, "bytes": size}}, namespace=f"{name}.{QUOTAS}"),
-            *(
-                InsertOne(chunk, namespace=f"{name}.{BUCKET}.chunks")
-                for chunk in _chunks(file_id, content)
-            ),
-            InsertOne(_files_doc(file_id, doc, size), namespace=f"{name}.{BUCKET}.files"),
-            InsertOne({**doc, "file_id": file_id}, namespace=f"{name}.{UPLOADS}"),
-        ]
+        writes, (kept,) = self.keep_writes([(doc, content)], max_files, max_bytes)
 
         def check(result: ClientBulkWriteResult) -> None:
-            if result.update_results[0].matched_count != 1:
+            if not admitted(result, 0):
                 raise _NotAdmitted()
 
         try:
@@ -172,7 +156,46 @@ class UploadStore:
             if exc.index != len(writes) - 1:
                 raise
             raise AlreadyExistsError("已上传过相同内容 (same content)") from exc
-        return Upload.from_document({**doc, "file_id": file_id})
+        return Upload.from_document(kept)
+
+    def keep_writes(
+        self, files: list[tuple[Document, bytes]], max_files: int, max_bytes: int
+    ) -> tuple[list[Write], list[Document]]:
+        """`keep` of these uploads (one owner, distinct contents) as writes for a transaction,
+        and the upload documents as written (with their `file_id`): first the quota count (its
+        matched count must be 1: `admitted`), then each file's GridFS chunks and files
+        document, then the upload documents (last: a duplicate there means the owner has that
+        content already)."""
+        name = self.db.name
+        owner = files[0][0]["owner_id"]
+        total = sum(len(content) for _, content in files)
+        fits = {
+            "_id": owner,
+            "files": {"$lte": max_files - len(files)},
+            "bytes": {"$lte": max_bytes - total},
+        }
+        writes: list[Write] = [
+            UpdateOne(
+                fits,
+                {"$inc": {"files": len(files), "bytes": total}},
+                namespace=f"{name}.{QUOTAS}",
+            )
+        ]
+        kept: list[Document] = []
+        for doc, content in files:
+            file_id = ObjectId()
+            writes += [
+                InsertOne(chunk, namespace=f"{name}.{BUCKET}.chunks")
+                for chunk in _chunks(file_id, content)
+            ]
+            writes.append(
+                InsertOne(
+                    _files_doc(file_id, doc, len(content)), namespace=f"{name}.{BUCKET}.files"
+                )
+            )
+            kept.append({**doc, "file_id": file_id})
+        writes += [InsertOne(doc, namespace=f"{name}.{UPLOADS}") for doc in kept]
+        return writes, kept
 
     async def release(self, owner_id: ObjectId, size: int) -> None:
         await self.db[QUOTAS].update_one({"_id": owner_id}, {"$inc": {"files": -1, "bytes": -size}})
@@ -268,6 +291,11 @@ def _attach(
         {"_id": {"$in": ids}, "owner_id": {"$in": owners}},
         {"$addToSet": {"attached_to": application_id}},
     )
+
+
+def admitted(result: ClientBulkWriteResult, index: int) -> bool:
+    """Whether the quota count at write `index` of a `keep_writes` batch matched."""
+    return result.update_results[index].matched_count == 1
 
 
 class _NotAdmitted(Exception):
