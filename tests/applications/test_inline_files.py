@@ -3,12 +3,14 @@ uploadMaterial, the uploads written with the application or not at all."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 from app.ids import object_id_from_global
 from tests.applications.conftest import (
+    BUSINESS,
     CITIZEN,
     ELDER,
     SUBMIT,
@@ -16,6 +18,8 @@ from tests.applications.conftest import (
     elder_materials_of,
     errors,
 )
+from tests.applications.flows.test_agency import GRANT, TO_ME, soon
+from tests.applications.test_drafts import SAVE as SAVE_DRAFT
 from tests.applications.test_materials import quota_matches_what_is_kept
 from tests.applications.uploading import png, upload_png
 from tests.conftest import make_settings, running_api
@@ -330,3 +334,72 @@ async def test_multipart_submission_carries_nothing_else(api: Api, citizen: str)
     )
     assert response.status_code == 400
     assert await api.state.db["applications"].count_documents({}) == 0
+
+
+async def test_concurrent_copies_of_one_submission_with_files_make_one_application(
+    api: Api, citizen: str
+) -> None:
+    before = await stored(api)
+    sub = business_with_two_files("inline-0011")
+    results = await asyncio.gather(
+        *(post_submit(api, citizen, sub, TWO_FILES, TWO_MAPPED) for _ in range(3))
+    )
+    assert all(r["userErrors"] == [] for r in results)
+    assert len({r["application"]["id"] for r in results}) == 1
+    after = await stored(api)
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 2)  # the losers wrote no file
+    assert await api.state.db["applications"].count_documents({}) == 1
+    await quota_matches_what_is_kept(api)
+
+
+async def test_an_agent_sends_files_with_the_principals_submission(
+    api: Api, elder: str, citizen: str
+) -> None:
+    """The files are the agent's uploads (the agent's vault and quota), attached to the
+    principal's case."""
+    given = await api.data(
+        GRANT,
+        {"input": {"agentPhone": CITIZEN, "expiresAt": soon(), "matterCodes": [BUSINESS]}},
+        elder,
+    )
+    assert given["grantAgency"]["userErrors"] == []
+    principal = (await api.data(TO_ME, token=citizen))["agencyGrantsToMe"][0]["principalId"]
+    sub = {**business_with_two_files("inline-agent-1"), "onBehalfOf": principal}
+    payload = await post_submit(api, citizen, sub, TWO_FILES, TWO_MAPPED)
+    assert payload["userErrors"] == []
+    app_id = object_id_from_global(payload["application"]["id"], "Application")
+    db = api.state.db
+    doc = await db["applications"].find_one({"_id": app_id})
+    agent = await api.state.auth_service().find_user_by_phone(CITIZEN)
+    principal_user = await api.state.auth_service().find_user_by_phone(ELDER)
+    assert doc is not None
+    assert agent is not None
+    assert principal_user is not None
+    assert doc["applicant_id"] == principal_user.id
+    refs = {object_id_from_global(m["reference"], "Upload") for m in doc["materials"]}
+    uploads = await db["material_uploads"].find({"_id": {"$in": list(refs)}}).to_list(None)
+    assert len(uploads) == 2
+    assert all(u["owner_id"] == agent.id for u in uploads)
+    assert all(u["attached_to"] == [app_id] for u in uploads)
+    await quota_matches_what_is_kept(api)
+
+
+async def test_a_draft_submitted_with_files(api: Api, citizen: str) -> None:
+    saved = await api.data(
+        SAVE_DRAFT, {"input": {"matterCode": BUSINESS, "form": {"businessName": "张记"}}}, citizen
+    )
+    draft = saved["saveApplicationDraft"]["application"]["id"]
+    sub = {**business_with_two_files("inline-draft-1"), "draftId": draft}
+    payload = await post_submit(api, citizen, sub, TWO_FILES, TWO_MAPPED)
+    assert payload["userErrors"] == []
+    assert payload["application"]["id"] == draft
+    assert payload["application"]["status"] == "SUBMITTED"
+    doc = await api.state.db["applications"].find_one(
+        {"_id": object_id_from_global(draft, "Application")}
+    )
+    assert doc is not None
+    refs = {object_id_from_global(m["reference"], "Upload") for m in doc["materials"]}
+    uploads = (
+        await api.state.db["material_uploads"].find({"_id": {"$in": list(refs)}}).to_list(None)
+    )
+    assert [u["attached_to"] for u in uploads] == [[doc["_id"]], [doc["_id"]]]
