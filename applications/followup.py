@@ -26,7 +26,7 @@ from applications.feedback import rate_with_rectification
 from applications.materials import MAX_REFERENCE, MaterialCheck
 from applications.models import Application, Event, MaterialRef, Provision
 from applications.postcheck import after_revocation, audit_revocation
-from applications.store import ApplicationStore
+from applications.store import UNSET, ApplicationStore
 from applications.workflow import Status
 from auth.permissions import Viewer
 from auth.service import AuthService
@@ -301,6 +301,7 @@ class FollowUp:
             "revoked_by": viewer.user_id,
             "revocation_effects_pending": True,
             "result_pending": False,  # a licence not issued yet never will be (issuing.py)
+            "awaiting_shipment": UNSET,  # nor is a paper result posted (待邮寄, shipping.py)
         }
         revoked = await self._move(
             viewer, app, Status.REVOKED, "REVOKE", "撤销", note=text, fields=fields

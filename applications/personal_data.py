@@ -160,10 +160,14 @@ async def erase(
         {"$set": {"delivery.address": None, "delivery.address_erased_at": now}},
     )
     # An e-licence still owed (a failed wallet write) is never issued now: it would carry the
-    # erased person's name (applications/issuing.py). As a revocation does, clear the flag.
+    # erased person's name (applications/issuing.py). As a revocation does, clear the flag; and
+    # a paper result (approved after the erasure's check) has no address left to be posted to.
     kept = await db[APPLICATIONS].update_many(
         {"applicant_id": user_id, "applicant_erased_at": None},
-        {"$set": {"applicant_erased_at": now}, "$unset": {"result_pending": ""}},
+        {
+            "$set": {"applicant_erased_at": now},
+            "$unset": {"result_pending": "", "awaiting_shipment": ""},
+        },
     )
     await db[BUNDLES].update_many(
         {"applicant_id": user_id, "request.delivery.address": {"$ne": None}},

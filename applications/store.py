@@ -72,6 +72,14 @@ INDEXES = [
 ]
 
 RECENT = SortKey((("created_at", -1), ("_id", -1)))
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # a `transition` field value: remove the field (`$unset`)
 RECEIPT_BLOCK = 16  # receipt serials reserved per counter write (see next_receipt_serial)
 
 
@@ -138,14 +146,19 @@ class ApplicationStore:
         events: list[Event],
         fields: dict[str, Any] | None = None,
     ) -> Application | None:
-        """Apply a change guarded by the status and revision read; None if someone was first."""
+        """Apply a change guarded by the status and revision read; None if someone was first.
+        A field whose value is `UNSET` is removed."""
+        kept = {k: v for k, v in (fields or {}).items() if v is not UNSET}
+        update: Document = {
+            "$set": {"status": after.value, **kept},
+            "$inc": {"rev": 1},
+            "$push": {"timeline": {"$each": [e.to_document() for e in events]}},
+        }
+        if removed := {k: "" for k, v in (fields or {}).items() if v is UNSET}:
+            update["$unset"] = removed
         doc = await self.apps.find_one_and_update(
             {"_id": app.id, "status": app.status.value, "rev": app.rev},
-            {
-                "$set": {"status": after.value, **(fields or {})},
-                "$inc": {"rev": 1},
-                "$push": {"timeline": {"$each": [e.to_document() for e in events]}},
-            },
+            update,
             return_document=ReturnDocument.AFTER,
         )
         return Application.from_document(doc) if doc else None
