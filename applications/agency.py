@@ -2,8 +2,10 @@
 
 The principal grants it (`grantAgency`: the agent's phone, optionally a list of matters, an
 expiry up to a year ahead) and may revoke it at any time. The grant stores the agent's phone as
-its blind index (plus a masked copy for display), so granting to a number reveals nothing about
-whether that number is registered; the agent's own verified phone is matched at submission.
+its blind index (matched against the agent's own verified phone at each act), sealed
+(`agent_phone_cipher`, so `zsb keys reseal` can recompute the index after a master-secret
+rotation whether or not the number has an account) and masked for display. Granting to a number
+reveals nothing about whether it is registered.
 
 An agent's submission is the principal's application: `applicant_id` is the principal (their
 list, their notices, their 秒批 identity), `agent_id` records the agent, and the timeline's
@@ -33,6 +35,7 @@ from app import sealing
 from app.db import Document
 from app.errors import DomainError, ForbiddenError, InvalidIdError, NotFoundError
 from app.ids import object_id_from_global, to_global_id
+from app.keyring import Keyring
 from app.masking import mask_name, mask_phone
 from app.pagination import Connection, SortKey, paginate
 from applications.agent_notices import after_act, tell_agent_revoked
@@ -47,6 +50,7 @@ from auth.permissions import Viewer
 if TYPE_CHECKING:
     from applications.service import ApplicationService, Submission
 
+GRANT_PHONE_PURPOSE = "agency-agent-phone"  # AAD of the sealed phone (key: phone_encryption)
 MAX_GRANT_DAYS = 366
 MAX_MATTERS = 50
 MAX_ACTIVE_GRANTS = 20
@@ -121,6 +125,25 @@ def as_principal(principal_id: ObjectId, agent: Viewer) -> Viewer:
 RECENT = SortKey((("created_at", -1), ("_id", -1)))
 
 
+def seal_agent_phone(keyring: Keyring, phone: str) -> bytes:
+    return sealing.encrypt(keyring.phone_encryption, phone, GRANT_PHONE_PURPOSE)
+
+
+def agent_phone_keys(keyring: Keyring, doc: Document) -> list[str]:
+    """The grant's agent phone as a blind index under every key generation the process reads
+    (an account's index may be of the other generation during a rotation). A grant from before
+    phones were sealed in grants has only its stored index."""
+    blob = doc.get("agent_phone_cipher")
+    try:
+        keys = keyring.all("phone_encryption")
+        phone = sealing.decrypt_any(keys, bytes(blob), GRANT_PHONE_PURPOSE) if blob else None
+    except ValueError:  # sealed under a secret no longer configured: the stored index only
+        phone = None
+    if phone is None:
+        return [doc["agent_phone_index"]]
+    return sealing.blind_indexes(keyring.all("phone_index"), phone)
+
+
 class AgencyDesk:
     def __init__(self, svc: ApplicationService) -> None:
         self.svc = svc
@@ -178,6 +201,7 @@ class AgencyDesk:
             "principal_id": viewer.user_id,
             "principal_name_masked": mask_name(principal.name or "") or "—",
             "agent_phone_index": self._phone_index(phone),
+            "agent_phone_cipher": seal_agent_phone(self.svc.auth.keyring, phone),
             "agent_phone_masked": mask_phone(phone),
             "matter_codes": codes,
             "created_at": now,
@@ -216,7 +240,8 @@ class AgencyDesk:
         )
         revoked = AgencyGrant.from_document(doc)
         if revoked.expires_at > doc["revoked_at"]:  # it was in force: the agent is told
-            await tell_agent_revoked(self.svc.store.db, revoked, doc["agent_phone_index"])
+            keys = agent_phone_keys(self.svc.auth.keyring, doc)
+            await tell_agent_revoked(self.svc.store.db, revoked, keys)
         return revoked
 
     async def given(
