@@ -43,6 +43,7 @@ from applications.errors import ApplicationNotFoundError
 from applications.flow_store import AGENCY_GRANTS
 from applications.models import Application
 from applications.staff import audit
+from applications.store import Requirement
 from auth.identity_numbers import normalize_phone
 from auth.models import AssuranceLevel, Role
 from auth.permissions import Viewer
@@ -110,6 +111,21 @@ class Acting:
     def uploaders(self) -> tuple[ObjectId, ...]:
         agent = (self.actor.user_id,) if self.grant is not None else ()
         return (self.applicant.user_id, *agent)
+
+    def requirement(self, now: datetime) -> Requirement | None:
+        """What an agent's act needs at the moment it moves the case: its grant still in force
+        (unrevoked, unexpired, not deleted with the principal's account), re-checked in the
+        same transaction as the move (`store.Requirement`), so a revocation landing after
+        `acting` checked the grant refuses the act instead of letting it through. The grant's
+        `acts` counter is the write that serialises the two. None for the applicant's own act."""
+        if self.grant is None:
+            return None
+        return Requirement(
+            AGENCY_GRANTS,
+            {"_id": self.grant.id, "revoked_at": None, "expires_at": {"$gt": now}},
+            {"$inc": {"acts": 1}},
+            lambda: refused(field="applicationId"),
+        )
 
 
 def as_principal(principal_id: ObjectId, agent: Viewer) -> Viewer:

@@ -43,7 +43,7 @@ from applications.issuing import issue_result, result_on_approval
 from applications.models import Application, Event, MaterialRef, Provision
 from applications.queues import Queues
 from applications.results import ResultSink, ResultSpec, deliver_result, licence_pending
-from applications.store import ApplicationStore
+from applications.store import ApplicationStore, Requirement
 from applications.uploads.evidence import MaterialEvidence
 from applications.workflow import WITHDRAWABLE, Status, path
 from auth.models import Role, User
@@ -425,6 +425,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
         fields: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         on_behalf_of: ObjectId | None = None,
+        requires: Requirement | None = None,  # an agent's act: its grant (agency.Acting)
     ) -> Application:
         steps = path(app.status, target)
         # Clerks may pass through IN_REVIEW on their way to a decision, nothing longer.
@@ -441,7 +442,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
             before = after
         done = target in (Status.APPROVED, Status.REJECTED, Status.WITHDRAWN)
         extra = {**(fields or {}), **({"finished_at": now} if done else {})}
-        moved = await self.store.transition(app, target, events, extra)
+        moved = await self.store.transition(app, target, events, extra, requires=requires)
         if moved is None:
             raise ConcurrentChangeError()
         await self._notify_applicant(moved, app.status, target)
@@ -569,6 +570,7 @@ class ApplicationService(Drafts, FollowUp, Queues):
             "撤回",
             note=_note(reason),
             on_behalf_of=acting.on_behalf_of,
+            requires=acting.requirement(self.now()),
         )
         await after_act(self.store.db, acting, moved, "WITHDRAW")
         return moved
