@@ -60,10 +60,10 @@ from app.audit import AuditEvent, AuditLog
 from app.db import Document
 from app.keyring import Keyring
 from applications import form_sealing
-from applications.agency import GRANT_PHONE_PURPOSE
 from applications.delivery import PURPOSE as DELIVERY_PURPOSE
 from applications.drafts import DRAFT_DELIVERY
 from applications.flow_store import AGENCY_GRANTS, BUNDLES
+from applications.grant_phones import GRANT_PHONE_PURPOSE
 from applications.store import APPLICATIONS
 from auth.identity_numbers import PURPOSE as ID_NUMBER_PURPOSE
 from auth.store import SIGNING_KEYS

@@ -35,12 +35,12 @@ from app import sealing
 from app.db import Document
 from app.errors import DomainError, ForbiddenError, InvalidIdError, NotFoundError
 from app.ids import object_id_from_global, to_global_id
-from app.keyring import Keyring
 from app.masking import mask_name, mask_phone
 from app.pagination import Connection, SortKey, paginate
 from applications.agent_notices import after_act, tell_agent_revoked
 from applications.errors import ApplicationNotFoundError
 from applications.flow_store import AGENCY_GRANTS
+from applications.grant_phones import agent_phone_keys, seal_agent_phone
 from applications.models import Application
 from applications.staff import audit
 from applications.store import Requirement
@@ -51,7 +51,6 @@ from auth.permissions import Viewer
 if TYPE_CHECKING:
     from applications.service import ApplicationService, Submission
 
-GRANT_PHONE_PURPOSE = "agency-agent-phone"  # AAD of the sealed phone (key: phone_encryption)
 MAX_GRANT_DAYS = 366
 MAX_MATTERS = 50
 MAX_ACTIVE_GRANTS = 20
@@ -139,25 +138,6 @@ def as_principal(principal_id: ObjectId, agent: Viewer) -> Viewer:
 
 
 RECENT = SortKey((("created_at", -1), ("_id", -1)))
-
-
-def seal_agent_phone(keyring: Keyring, phone: str) -> bytes:
-    return sealing.encrypt(keyring.phone_encryption, phone, GRANT_PHONE_PURPOSE)
-
-
-def agent_phone_keys(keyring: Keyring, doc: Document) -> list[str]:
-    """The grant's agent phone as a blind index under every key generation the process reads
-    (an account's index may be of the other generation during a rotation). A grant from before
-    phones were sealed in grants has only its stored index."""
-    blob = doc.get("agent_phone_cipher")
-    try:
-        keys = keyring.all("phone_encryption")
-        phone = sealing.decrypt_any(keys, bytes(blob), GRANT_PHONE_PURPOSE) if blob else None
-    except ValueError:  # sealed under a secret no longer configured: the stored index only
-        phone = None
-    if phone is None:
-        return [doc["agent_phone_index"]]
-    return sealing.blind_indexes(keyring.all("phone_index"), phone)
 
 
 class AgencyDesk:

@@ -14,11 +14,11 @@ from app.keyring import Keyring
 from app.reseal import PROGRESS, reseal
 from app.settings import Settings
 from applications import form_sealing
-from applications.agency import GRANT_PHONE_PURPOSE
 from applications.delivery import PURPOSE as DELIVERY_PURPOSE
 from applications.delivery import open_address, seal_address
 from applications.drafts import DRAFT_DELIVERY
 from applications.flow_store import BUNDLES
+from applications.grant_phones import GRANT_PHONE_PURPOSE
 from applications.store import APPLICATIONS
 from auth.dev_issuer import DevIssuer
 from auth.models import AssuranceLevel, Role
