@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pymongo
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from app.observability import PoolMetrics
 
@@ -22,6 +25,22 @@ Document = dict[str, Any]
 class CollectionIndexes:
     collection: str
     indexes: Sequence[IndexModel]
+    # Names of indexes an earlier release declared and a new version replaces: dropped by
+    # `ensure_indexes` once the migrations (which may still use them) have run.
+    retired: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """A one-time change to the documents of databases written by an earlier release (a new
+    field backfilled). `run` must be idempotent: two processes starting at once both run it,
+    and a crash before its marker is written runs it again. Returns how many it changed."""
+
+    name: str
+    run: Callable[[AsyncDatabase[Document]], Awaitable[int]]
+
+
+MIGRATIONS = "schema_migrations"  # one marker per migration done on this database
 
 
 def connect(uri: str, *, app_name: str = "zsb") -> AsyncMongoClient[Document]:
@@ -70,12 +89,47 @@ def _declared_indexes() -> list[CollectionIndexes]:
     ]
 
 
+def _declared_migrations() -> list[Migration]:
+    from applications.flow_store import MIGRATIONS as APPLICATION_MIGRATIONS
+
+    return [*APPLICATION_MIGRATIONS]
+
+
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    """Create every declared index (idempotent: an existing identical index is left alone)."""
-    for declared in _declared_indexes():
-        if declared.indexes:
-            await db[declared.collection].create_indexes(list(declared.indexes))
+    """Create every declared index (idempotent: an existing identical index is left alone),
+    run the migrations this database has not had yet, then drop retired indexes (after the
+    migrations: a backfill may be served by the index its new version replaces)."""
+    declared = _declared_indexes()
+    for each in declared:
+        if each.indexes:
+            await db[each.collection].create_indexes(list(each.indexes))
+    await run_migrations(db, _declared_migrations())
+    for each in declared:
+        if each.retired:
+            present = set(await db[each.collection].index_information())
+            for name in each.retired:
+                if name in present:
+                    await db[each.collection].drop_index(name)
+                    log.info("retired index dropped", extra={"index": name})
     log.info("indexes ensured")
+
+
+async def run_migrations(db: AsyncDatabase[Document], migrations: Sequence[Migration]) -> None:
+    """Each migration once per database: skipped when its marker exists, marked when done."""
+    done = set(await db[MIGRATIONS].distinct("_id"))
+    for migration in migrations:
+        if migration.name in done:
+            continue
+        changed = await migration.run(db)
+        # Two processes starting at once may both get here: the second upsert's duplicate key
+        # means the first one marked it.
+        with contextlib.suppress(DuplicateKeyError):
+            await db[MIGRATIONS].update_one(
+                {"_id": migration.name},
+                {"$setOnInsert": {"done_at": datetime.now(UTC), "changed": changed}},
+                upsert=True,
+            )
+        log.info("migration done", extra={"migration": migration.name, "changed": changed})
 
 
 async def ping(db: AsyncDatabase[Document], within_seconds: float = 1.0) -> bool:

@@ -152,7 +152,9 @@ class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
         if isinstance(data, list):
             raise HTTPException(400, "Batched operations are not accepted")
         if content_type.startswith("multipart/") and not _uploads_only(data.query):
-            raise HTTPException(400, "Multipart requests carry uploadMaterial or submitApplication only")
+            raise HTTPException(
+                400, "Multipart requests carry uploadMaterial or submitApplication only"
+            )
         if data.query is None:
             digest = self._persisted_id(request, data)
             if digest is None:

@@ -12,8 +12,14 @@ the current generation. What it covers:
 | `auth_signing_keys`, `sdl_signing_keys` | `private_cipher` (wrapped private keys) |
 | `applications` | `delivery.address.sealed` (结果送达), `draft_delivery`, `form_sealed` (form) |
 | `application_bundles` | `request.delivery.address.sealed` (incomplete), `request.form_sealed` |
-| `agency_grants` | `agent_phone_index` (through the agent's account: grants keep no phone) |
+| `agency_grants` | `agent_phone_cipher`, `agent_phone_index` (from the sealed phone; see below) |
 | `notification_campaigns` not yet planned | `target.phones` (blind indexes, through accounts) |
+
+A grant stored before grants sealed the agent's phone (no `agent_phone_cipher`) is re-indexed
+through the agent's account, and gets the sealed phone from it, so the next rotation needs no
+account; one whose number has no account is counted `unmatched` and left as it is: it matches
+(under the old generation's index) until the old secret is dropped, then never again — the
+principal grants anew (docs/operations.md, "Master secret rotation").
 
 A form stored before forms were sealed (no `form_sealed` key: databases from before that
 release) is sealed by the first reseal: its values that are identity or mobile numbers
@@ -57,6 +63,7 @@ from applications import form_sealing
 from applications.delivery import PURPOSE as DELIVERY_PURPOSE
 from applications.drafts import DRAFT_DELIVERY
 from applications.flow_store import AGENCY_GRANTS, BUNDLES
+from applications.grant_phones import GRANT_PHONE_PURPOSE
 from applications.store import APPLICATIONS
 from auth.identity_numbers import PURPOSE as ID_NUMBER_PURPOSE
 from auth.store import SIGNING_KEYS
@@ -235,13 +242,36 @@ class Resealer:
                 mapped[user["phone_index"]] = self._index("phone_index", phone)
         return mapped
 
+    async def _account_phone(self, key: str) -> str | None:
+        """The phone of the account whose blind index (any generation) is `key`."""
+        user = await self.db[USERS].find_one({"phone_index": key}, {"phone_cipher": 1})
+        if user is None:
+            return None
+        phone, _ = self._cipher("phone_encryption", user["phone_cipher"], PHONE_PURPOSE)
+        return phone
+
     async def _grant(self, doc: Document) -> Change:
-        key = doc["agent_phone_index"]
-        mapped = (await self._current_phone_keys([key])).get(key)
-        if mapped is None:
-            self.counts[AGENCY_GRANTS].unmatched += 1
-            return {}
-        return {"agent_phone_index": mapped} if mapped != key else {}
+        """Every grant is re-indexed from its sealed agent phone, whether or not the number has
+        an account; a grant from before the phone was sealed, from its agent's account (and
+        the sealed phone filled in), or left `unmatched` without one."""
+        change: Change = {}
+        if doc.get("agent_phone_cipher"):
+            blob = bytes(doc["agent_phone_cipher"])
+            phone, cipher = self._cipher("phone_encryption", blob, GRANT_PHONE_PURPOSE)
+            if cipher is not None:
+                change["agent_phone_cipher"] = cipher
+        else:
+            found = await self._account_phone(doc["agent_phone_index"])
+            if found is None:
+                self.counts[AGENCY_GRANTS].unmatched += 1
+                return {}
+            phone = found
+            change["agent_phone_cipher"] = sealing.encrypt(
+                self.keyring.phone_encryption, phone, GRANT_PHONE_PURPOSE
+            )
+        if doc["agent_phone_index"] != (index := self._index("phone_index", phone)):
+            change["agent_phone_index"] = index
+        return change
 
     async def _campaign(self, doc: Document) -> Change:
         keys = list((doc.get("target") or {}).get("phones") or [])

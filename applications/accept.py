@@ -22,7 +22,7 @@ from app.db import Document
 from app.ids import to_global_id
 from app.txn import DuplicateKeyAt, Write
 from applications.models import Application
-from applications.store import NOTICES, ApplicationStore
+from applications.store import NOTICES, ApplicationStore, Requirement
 from applications.uploads.inline import InlineNotKept, InlineUploads
 from applications.uploads.store import admitted
 from applications.workflow import STATUS_NAMES, Status
@@ -83,14 +83,17 @@ async def insert_with_notice(
     now: datetime,
     attach: tuple[UpdateMany, int] | None,
     inline: InlineUploads | None = None,
+    requires: Requirement | None = None,
 ) -> Application:
     """Insert a new application (not a draft's) with the files sent with it (`inline`), the
     marking of its uploads as its evidence (`attach`: the update and the count it must match)
     and its first notice: the outbox job, the inbox copy (after one read of the applicant's
-    preferences) and the notice record. Raises AlreadyExistsError if the (applicant, key)
-    exists already, AttachShort if an upload could not be marked and InlineNotKept if the
-    inline files do not fit the owner's quota counter or one is the owner's already, with
-    nothing written in every case."""
+    preferences) and the notice record; for an agent's submission, the grant's guarded update
+    (`requires`: a revocation since the grant was checked refuses it, store.Requirement).
+    Raises AlreadyExistsError if the (applicant, key) exists already, AttachShort if an upload
+    could not be marked, InlineNotKept if the inline files do not fit the owner's quota counter
+    or one is the owner's already, and `requires.refusal()`, with nothing written in every
+    case."""
     app = Application.from_document(doc)
     notice = status_notice(app, None, app.status, now)
     planned = notifications_service.plan_notice(
@@ -104,10 +107,14 @@ async def insert_with_notice(
         *(with_copy or [planned.outbox_write()]),
         notice.record_write(f"{store.db.name}.{NOTICES}"),
     ]
+    if requires is not None:  # last: its index is the batch's last
+        writes.append(requires.write(store.db.name))
     # Write 0 of the batch is the application's insert, then the files (the quota count first).
     attach_at = 1 + len(files)
 
     def check(result: ClientBulkWriteResult) -> None:
+        if requires is not None and not result.update_results[len(writes)].matched_count:
+            raise requires.refusal()
         if files and not admitted(result, 1):
             raise InlineNotKept()
         if attach is not None and result.update_results[attach_at].matched_count != attach[1]:

@@ -2,8 +2,10 @@
 
 The principal grants it (`grantAgency`: the agent's phone, optionally a list of matters, an
 expiry up to a year ahead) and may revoke it at any time. The grant stores the agent's phone as
-its blind index (plus a masked copy for display), so granting to a number reveals nothing about
-whether that number is registered; the agent's own verified phone is matched at submission.
+its blind index (matched against the agent's own verified phone at each act), sealed
+(`agent_phone_cipher`, so `zsb keys reseal` can recompute the index after a master-secret
+rotation whether or not the number has an account) and masked for display. Granting to a number
+reveals nothing about whether it is registered.
 
 An agent's submission is the principal's application: `applicant_id` is the principal (their
 list, their notices, their 秒批 identity), `agent_id` records the agent, and the timeline's
@@ -38,8 +40,10 @@ from app.pagination import Connection, SortKey, paginate
 from applications.agent_notices import after_act, tell_agent_revoked
 from applications.errors import ApplicationNotFoundError
 from applications.flow_store import AGENCY_GRANTS
+from applications.grant_phones import agent_phone_keys, seal_agent_phone
 from applications.models import Application
 from applications.staff import audit
+from applications.store import Requirement
 from auth.identity_numbers import normalize_phone
 from auth.models import AssuranceLevel, Role
 from auth.permissions import Viewer
@@ -106,6 +110,21 @@ class Acting:
     def uploaders(self) -> tuple[ObjectId, ...]:
         agent = (self.actor.user_id,) if self.grant is not None else ()
         return (self.applicant.user_id, *agent)
+
+    def requirement(self, now: datetime, field: str = "applicationId") -> Requirement | None:
+        """What an agent's act needs at the moment it moves the case: its grant still in force
+        (unrevoked, unexpired, not deleted with the principal's account), re-checked in the
+        same transaction as the move (`store.Requirement`), so a revocation landing after
+        `acting` checked the grant refuses the act instead of letting it through. The grant's
+        `acts` counter is the write that serialises the two. None for the applicant's own act."""
+        if self.grant is None:
+            return None
+        return Requirement(
+            AGENCY_GRANTS,
+            {"_id": self.grant.id, "revoked_at": None, "expires_at": {"$gt": now}},
+            {"$inc": {"acts": 1}},
+            lambda: refused(field=field),
+        )
 
 
 def as_principal(principal_id: ObjectId, agent: Viewer) -> Viewer:
@@ -178,6 +197,7 @@ class AgencyDesk:
             "principal_id": viewer.user_id,
             "principal_name_masked": mask_name(principal.name or "") or "—",
             "agent_phone_index": self._phone_index(phone),
+            "agent_phone_cipher": seal_agent_phone(self.svc.auth.keyring, phone),
             "agent_phone_masked": mask_phone(phone),
             "matter_codes": codes,
             "created_at": now,
@@ -216,7 +236,8 @@ class AgencyDesk:
         )
         revoked = AgencyGrant.from_document(doc)
         if revoked.expires_at > doc["revoked_at"]:  # it was in force: the agent is told
-            await tell_agent_revoked(self.svc.store.db, revoked, doc["agent_phone_index"])
+            keys = agent_phone_keys(self.svc.auth.keyring, doc)
+            await tell_agent_revoked(self.svc.store.db, revoked, keys)
         return revoked
 
     async def given(
@@ -348,14 +369,20 @@ class AgencyDesk:
         principal, grant = await self.principal_of(
             viewer, str(sub.on_behalf_of), [str(sub.matter_code)]
         )
+        acting = Acting(viewer, principal, grant)
         agent_sub = dataclasses.replace(
-            sub, on_behalf_of=None, agent_id=viewer.user_id, grant_id=grant.id
+            sub,
+            on_behalf_of=None,
+            agent_id=viewer.user_id,
+            grant_id=grant.id,
+            # The grant is re-checked in the insert's transaction (manual matters; 秒批 and
+            # drafts take the step-by-step path, where a revocation in between is not seen).
+            requires=acting.requirement(self.svc.now(), field="onBehalfOf"),
         )
         app = await self.svc.submit(principal, agent_sub)
         if app.agent_id != viewer.user_id:  # the key named a case of someone else's making
             raise refused()
         # Audited and told to the principal; keyed by the case, so a retry tells them once.
-        acting = Acting(viewer, principal, grant)
         await after_act(self.svc.store.db, acting, app, "SUBMIT", key=f"agent:{app.id}:SUBMIT")
         return app
 

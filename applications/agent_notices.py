@@ -10,6 +10,7 @@ and never undoes the act, as for status notices.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bson import ObjectId
@@ -115,14 +116,16 @@ async def tell_principal(
 
 
 async def tell_agent_revoked(
-    db: AsyncDatabase[Document], grant: AgencyGrant, agent_phone_index: str
+    db: AsyncDatabase[Document], grant: AgencyGrant, agent_phone_keys: Sequence[str]
 ) -> None:
     """The agent hears that a grant in force was revoked (template AGENCY_REVOKED, naming the
-    principal masked), if the agent's phone has an account (its blind index; grants keep no
-    phone). The principal learns nothing from it: the revocation's answer is the same either
-    way, and a failure is logged, never reported. Keyed by the grant: told once."""
+    principal masked), if the agent's phone has an account. `agent_phone_keys`: the phone's
+    blind index under every key generation read (`agency.agent_phone_keys`), as `in_force`
+    matches, so a rotation half done (grant and account indexed under different generations)
+    still finds the agent. The principal learns nothing from it: the revocation's answer is the
+    same either way, and a failure is logged, never reported. Keyed by the grant: told once."""
     try:
-        agent_id = await UserDirectory(db).active_holder(agent_phone_index)
+        agent_id = await UserDirectory(db).active_holder(agent_phone_keys)
         if agent_id is None:
             return
         await notifications_service.notify(

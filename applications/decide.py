@@ -44,6 +44,8 @@ def decide_instantly(
         doc["timeline"].append(_system("INSTANT_APPROVAL", before, after, now))
     doc["status"] = Status.APPROVED.value
     doc["finished_at"] = now
+    if (doc.get("delivery") or {}).get("method") == "POST":
+        doc["awaiting_shipment"] = True  # 待邮寄 (shipping.py) until the shipment is recorded
     doc["result"], spec = build_result(
         matter.result_name,
         matter_code=matter.code,

@@ -7,8 +7,9 @@ indexes these flows need on `applications` are declared here too, next to the qu
 from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
 
-from app.db import CollectionIndexes
+from app.db import CollectionIndexes, Document, Migration
 
 TICKETS = "application_tickets"
 BUNDLES = "application_bundles"
@@ -94,16 +95,15 @@ INDEXES = [
                 name="result_pending",
                 partialFilterExpression={"result_pending": True},
             ),
-            # 待邮寄 (shipping.py): approved POST results by department and age; partial, so the
-            # cases without a posted result (most) cost this index nothing.
+            # 待邮寄 (shipping.py): approved POST results not shipped yet, by department and age.
+            # Partial on the `awaiting_shipment` flag, which only such a case carries (set with
+            # the approval, unset with the shipment, the revocation or the erasure), so the index
+            # holds the current queue, not every posted case ever (its first version filtered
+            # on `delivery.method` and grew with the whole history; retired below).
             IndexModel(
-                [
-                    ("status", ASCENDING),
-                    ("department_code", ASCENDING),
-                    ("finished_at", ASCENDING),
-                ],
-                name="awaiting_shipment",
-                partialFilterExpression={"delivery.method": "POST"},
+                [("department_code", ASCENDING), ("finished_at", ASCENDING), ("_id", ASCENDING)],
+                name="awaiting_shipment_v2",
+                partialFilterExpression={"awaiting_shipment": True},
             ),
             # 一件事: the member cases of a bundle.
             IndexModel([("bundle_id", ASCENDING)], name="bundle_members", sparse=True),
@@ -130,5 +130,28 @@ INDEXES = [
                 name="post_check",
             ),
         ],
+        retired=["awaiting_shipment"],
     ),
 ]
+
+# What `awaiting_shipment` means, as written before the flag existed: an approved case whose
+# applicant chose POST, not shipped yet, whose applicant is not erased (their address is gone).
+AWAITING_SHIPMENT_BEFORE_FLAG: Document = {
+    "status": "APPROVED",
+    "delivery.method": "POST",
+    "delivery.shipment": None,
+    "applicant_erased_at": None,
+}
+
+
+async def backfill_awaiting_shipment(db: AsyncDatabase[Document]) -> int:
+    """Flag the cases of a database from before `awaiting_shipment` existed. Idempotent (a
+    flagged case no longer matches); served by the retired index while it still exists."""
+    done = await db["applications"].update_many(
+        {**AWAITING_SHIPMENT_BEFORE_FLAG, "awaiting_shipment": {"$exists": False}},
+        {"$set": {"awaiting_shipment": True}},
+    )
+    return done.modified_count
+
+
+MIGRATIONS = [Migration("applications.awaiting_shipment", backfill_awaiting_shipment)]

@@ -26,7 +26,7 @@ from applications.feedback import rate_with_rectification
 from applications.materials import MAX_REFERENCE, MaterialCheck
 from applications.models import Application, Event, MaterialRef, Provision
 from applications.postcheck import after_revocation, audit_revocation
-from applications.store import ApplicationStore
+from applications.store import UNSET, ApplicationStore, Requirement
 from applications.workflow import Status
 from auth.permissions import Viewer
 from auth.service import AuthService
@@ -60,6 +60,7 @@ class FollowUp:
         fields: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         on_behalf_of: ObjectId | None = None,
+        requires: Requirement | None = None,
     ) -> Application:
         raise NotImplementedError
 
@@ -145,6 +146,7 @@ class FollowUp:
             "重新提交",
             fields=fields,
             on_behalf_of=acting.on_behalf_of,
+            requires=acting.requirement(now),
         )
         await after_act(self.store.db, acting, moved, "RESUBMIT")
         return moved
@@ -215,6 +217,7 @@ class FollowUp:
                 fields=fields,
                 data=data,
                 on_behalf_of=acting.on_behalf_of,
+                requires=acting.requirement(self.now()),
             )
         else:
             event = Event(
@@ -228,7 +231,9 @@ class FollowUp:
                 data,
                 acting.on_behalf_of,
             )
-            found = await self.store.transition(app, app.status, [event], fields)
+            found = await self.store.transition(
+                app, app.status, [event], fields, requires=acting.requirement(self.now())
+            )
             if found is None:
                 raise ConcurrentChangeError()
             moved = found
@@ -301,6 +306,7 @@ class FollowUp:
             "revoked_by": viewer.user_id,
             "revocation_effects_pending": True,
             "result_pending": False,  # a licence not issued yet never will be (issuing.py)
+            "awaiting_shipment": UNSET,  # nor is a paper result posted (待邮寄, shipping.py)
         }
         revoked = await self._move(
             viewer, app, Status.REVOKED, "REVOKE", "撤销", note=text, fields=fields

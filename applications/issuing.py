@@ -65,6 +65,8 @@ async def result_on_approval(svc: ApplicationService, app: Application) -> dict[
     fields: dict[str, Any] = {"result": result}
     if spec is not None:
         fields["result_pending"] = True
+    if (app.delivery or {}).get("method") == "POST":
+        fields["awaiting_shipment"] = True  # 待邮寄 (shipping.py) until the shipment is recorded
     return fields
 
 

@@ -74,9 +74,16 @@ async def export(
             _readable_bundle(d, keyring)
             for d in await db[BUNDLES].find({"applicant_id": user_id}, _INTERNAL).to_list(1000)
         ],
-        "agencyGiven": await db[AGENCY_GRANTS].find({"principal_id": user_id}).to_list(1000),
+        # The agent's phone as the grant keeps it for look-ups (blind index, sealed) is no
+        # reading for anyone: the masked copy stands for it.
+        "agencyGiven": await db[AGENCY_GRANTS]
+        .find({"principal_id": user_id}, {"agent_phone_cipher": 0})
+        .to_list(1000),
         "agencyReceived": await db[AGENCY_GRANTS]
-        .find({"agent_phone_index": {"$in": list(phone_keys)}}, {"agent_phone_index": 0})
+        .find(
+            {"agent_phone_index": {"$in": list(phone_keys)}},
+            {"agent_phone_index": 0, "agent_phone_cipher": 0},
+        )
         .to_list(1000),
         "tickets": await db[TICKETS].find({"reporter_id": user_id}).to_list(1000),
         "creditEvents": await db[CREDIT_EVENTS].find({"subject_id": user_id}).to_list(1000),
@@ -160,10 +167,14 @@ async def erase(
         {"$set": {"delivery.address": None, "delivery.address_erased_at": now}},
     )
     # An e-licence still owed (a failed wallet write) is never issued now: it would carry the
-    # erased person's name (applications/issuing.py). As a revocation does, clear the flag.
+    # erased person's name (applications/issuing.py). As a revocation does, clear the flag; and
+    # a paper result (approved after the erasure's check) has no address left to be posted to.
     kept = await db[APPLICATIONS].update_many(
         {"applicant_id": user_id, "applicant_erased_at": None},
-        {"$set": {"applicant_erased_at": now}, "$unset": {"result_pending": ""}},
+        {
+            "$set": {"applicant_erased_at": now},
+            "$unset": {"result_pending": "", "awaiting_shipment": ""},
+        },
     )
     await db[BUNDLES].update_many(
         {"applicant_id": user_id, "request.delivery.address": {"$ne": None}},
@@ -179,11 +190,17 @@ async def erase(
     )
     given = await db[AGENCY_GRANTS].delete_many({"principal_id": user_id})
     # Grants naming the person as agent end with the account: the number may be reassigned
-    # (二次放号), and its next owner must not inherit the authority.
+    # (二次放号), and its next owner must not inherit the authority. The sealed phone goes from
+    # every grant naming them (a revoked grant is never matched again); the blind index stays
+    # with the principal's record of the grant (it identifies nobody without the secret).
     if phone_keys:
+        naming = {"agent_phone_index": {"$in": list(phone_keys)}}
         await db[AGENCY_GRANTS].update_many(
-            {"agent_phone_index": {"$in": list(phone_keys)}, "revoked_at": None},
-            {"$set": {"revoked_at": now}},
+            {**naming, "revoked_at": None}, {"$set": {"revoked_at": now}}
+        )
+        await db[AGENCY_GRANTS].update_many(
+            {**naming, "agent_phone_cipher": {"$exists": True}},
+            {"$unset": {"agent_phone_cipher": ""}},
         )
     uploads = UploadStore(db)
     materials_deleted = len(await uploads.delete_unattached({"owner_id": user_id}))

@@ -27,7 +27,7 @@ from applications.errors import (
 )
 from applications.issuing import issue_result, result_on_approval
 from applications.models import Application, Event
-from applications.store import ApplicationStore
+from applications.store import ApplicationStore, Requirement
 from applications.workflow import WITHDRAWABLE, Status, path
 from auth.models import Role
 from auth.permissions import Viewer
@@ -74,6 +74,7 @@ class Processing:
         fields: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         on_behalf_of: ObjectId | None = None,
+        requires: Requirement | None = None,  # an agent's act: its grant (agency.Acting)
     ) -> Application:
         steps = path(app.status, target)
         # Clerks may pass through IN_REVIEW on their way to a decision, nothing longer.
@@ -90,7 +91,7 @@ class Processing:
             before = after
         done = target in (Status.APPROVED, Status.REJECTED, Status.WITHDRAWN)
         extra = {**(fields or {}), **({"finished_at": now} if done else {})}
-        moved = await self.store.transition(app, target, events, extra)
+        moved = await self.store.transition(app, target, events, extra, requires=requires)
         if moved is None:
             raise ConcurrentChangeError()
         await self._notify_applicant(moved, app.status, target)
@@ -220,6 +221,7 @@ class Processing:
             "撤回",
             note=_note(reason),
             on_behalf_of=acting.on_behalf_of,
+            requires=acting.requirement(self.now()),
         )
         await after_act(self.store.db, acting, moved, "WITHDRAW")
         return moved

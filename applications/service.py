@@ -39,7 +39,7 @@ from applications.models import Application, MaterialRef, Provision
 from applications.processing import Processing
 from applications.queues import Queues
 from applications.results import ResultSink, ResultSpec, deliver_result, licence_pending
-from applications.store import ApplicationStore
+from applications.store import ApplicationStore, Requirement
 from applications.uploads.evidence import MaterialEvidence
 from applications.uploads.inline import InlineNotKept, InlineUploads
 from applications.workflow import Status
@@ -67,6 +67,7 @@ class Submission:
     draft_id: ObjectId | None = None
     agent_id: ObjectId | None = None  # 帮办代办: set by `agency.AgencyDesk.submit_for` only
     grant_id: ObjectId | None = None
+    requires: Requirement | None = None  # 帮办代办: the grant, re-checked in the transaction
     bundle_id: ObjectId | None = None  # 一件事: set by `bundles.BundleDesk` only
     result_delivery: Any = None  # 结果送达 choice (`delivery.checked_choice`); None: default
     checked_delivery: Document | None = None  # 一件事 member's sealed choice (bundles only)
@@ -272,7 +273,9 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
             else None
         )
         try:
-            return await insert_with_notice(self.store, doc, self.now(), attach, sub.inline)
+            return await insert_with_notice(
+                self.store, doc, self.now(), attach, sub.inline, sub.requires
+            )
         except AlreadyExistsError:
             # A concurrent copy or an earlier try of this request won: answer with its
             # application (completed: its notice is written if that try's was not).

@@ -36,6 +36,7 @@ from applications.errors import (
 )
 from applications.models import Application, Event
 from applications.staff import audit
+from applications.store import UNSET
 from applications.workflow import Status
 from auth.models import Role
 from auth.permissions import Viewer
@@ -125,14 +126,17 @@ class ShippingDesk:
     async def queue(
         self, viewer: Viewer, first: int | None, after: str | None
     ) -> Connection[Application]:
-        """待邮寄: approved POST cases not shipped yet, of the clerk's departments, oldest first."""
+        """待邮寄: approved POST cases not shipped yet, of the clerk's departments, oldest first.
+
+        Selected by the `awaiting_shipment` flag (index `awaiting_shipment_v2` holds only the
+        flagged cases); the status is checked as well, so a case that left APPROVED by a path
+        not clearing the flag would still not be listed."""
         viewer.require_role(Role.CLERK)
         departments = await processable_departments(self.svc.matters, viewer.department_code)
         query: Document = {
-            "delivery.method": "POST",
-            "status": Status.APPROVED.value,
+            "awaiting_shipment": True,
             "department_code": {"$in": departments},
-            "delivery.shipment": None,
+            "status": Status.APPROVED.value,
         }
         return await paginate(
             self.svc.store.apps, query, OLDEST_FIRST, first, after, Application.from_document
@@ -178,7 +182,8 @@ class ShippingDesk:
                 "trackingNumber": previous["tracking_number"],
             }
         action = "SHIPMENT_CORRECTED" if previous else "SHIPMENT"
-        moved = await self._step(viewer, app, action, data, {"delivery.shipment": shipment}, now)
+        fields = {"delivery.shipment": shipment, "awaiting_shipment": UNSET}  # leaves 待邮寄
+        moved = await self._step(viewer, app, action, data, fields, now)
         await self._announce_shipment(viewer, app, carrier, number, previous is not None)
         return moved
 

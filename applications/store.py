@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from pymongo.results import ClientBulkWriteResult
@@ -72,6 +72,42 @@ INDEXES = [
 ]
 
 RECENT = SortKey((("created_at", -1), ("_id", -1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """A document another one's change rests on (an agent's act on a case rests on the grant).
+
+    Checking it first and then changing the case would let a change of it (a revocation) land
+    in between and the act through. So the case's guarded update and an update of this document
+    guarded by `filter` run in one transaction: if it no longer matches, nothing is written and
+    `refusal()` is raised. Both sides *write* the required document, which is what serialises
+    them: a concurrent write to it (the revocation) either commits first — then `filter` no
+    longer matches, or the transaction's write conflicts and `commit_together` runs it again,
+    when it no longer matches — or waits for the transaction's commit and comes after the act.
+    Reading it inside the transaction would not do: snapshot isolation lets a read-only
+    dependency change under a committing transaction (write skew)."""
+
+    collection: str
+    filter: Document
+    update: Document
+    refusal: Callable[[], Exception]
+
+    def write(self, database: str) -> UpdateOne:
+        """The guarded update, for a transaction's batch (its matched count must be 1)."""
+        return UpdateOne(self.filter, self.update, namespace=f"{database}.{self.collection}")
+
+
+class _FirstWasSomeoneElse(Exception):
+    """The case's guard matched nothing in a transaction: aborted, reported as None."""
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # a `transition` field value: remove the field (`$unset`)
 RECEIPT_BLOCK = 16  # receipt serials reserved per counter write (see next_receipt_serial)
 
 
@@ -137,18 +173,52 @@ class ApplicationStore:
         after: Status,
         events: list[Event],
         fields: dict[str, Any] | None = None,
+        *,
+        requires: Requirement | None = None,
     ) -> Application | None:
-        """Apply a change guarded by the status and revision read; None if someone was first."""
-        doc = await self.apps.find_one_and_update(
-            {"_id": app.id, "status": app.status.value, "rev": app.rev},
-            {
-                "$set": {"status": after.value, **(fields or {})},
-                "$inc": {"rev": 1},
-                "$push": {"timeline": {"$each": [e.to_document() for e in events]}},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+        """Apply a change guarded by the status and revision read; None if someone was first.
+        A field whose value is `UNSET` is removed. With `requires`, the change and the update
+        of the document it rests on are one transaction (`Requirement`)."""
+        kept = {k: v for k, v in (fields or {}).items() if v is not UNSET}
+        update: Document = {
+            "$set": {"status": after.value, **kept},
+            "$inc": {"rev": 1},
+            "$push": {"timeline": {"$each": [e.to_document() for e in events]}},
+        }
+        if removed := {k: "" for k, v in (fields or {}).items() if v is UNSET}:
+            update["$unset"] = removed
+        guard = {"_id": app.id, "status": app.status.value, "rev": app.rev}
+        if requires is None:
+            doc = await self.apps.find_one_and_update(
+                guard, update, return_document=ReturnDocument.AFTER
+            )
+        else:
+            doc = await self._transition_requiring(guard, update, requires)
         return Application.from_document(doc) if doc else None
+
+    async def _transition_requiring(
+        self, guard: Document, update: Document, requires: Requirement
+    ) -> Document | None:
+        """The change and the required document's update in one transaction (`commit_together`:
+        a write conflict with a concurrent revocation runs it again; the request's database
+        deadline is kept). Nothing is written when either does not match."""
+        name = self.db.name
+        writes: list[Write] = [
+            UpdateOne(guard, update, namespace=f"{name}.{APPLICATIONS}"),
+            requires.write(name),
+        ]
+
+        def check(result: ClientBulkWriteResult) -> None:
+            if not result.update_results[0].matched_count:
+                raise _FirstWasSomeoneElse()
+            if not result.update_results[1].matched_count:
+                raise requires.refusal()  # aborts: the case is not changed either
+
+        try:
+            await commit_together(self.db.client, writes, check)
+        except _FirstWasSomeoneElse:
+            return None
+        return await self.apps.find_one({"_id": guard["_id"]})
 
     async def record_delivery(self, app_id: ObjectId, channel: str, at: datetime) -> None:
         """The result reached its channel: recorded once (a retry finds it recorded), with a

@@ -50,9 +50,10 @@ class UserDirectory:
         """Who of these may still be written to: the account exists and is not being erased."""
         return await self._queries.active(user_ids)
 
-    async def active_holder(self, phone_index: str) -> ObjectId | None:
-        """The active account holding the phone with this blind index (grants keep no phone)."""
-        return await self._queries.active_holder(phone_index)
+    async def active_holder(self, phone_keys: Sequence[str]) -> ObjectId | None:
+        """The active account holding the phone with one of these blind indexes (the phone's
+        index under each key generation: `phone_key_candidates`)."""
+        return await self._queries.active_holder(phone_keys)
 
     async def active_joined(
         self, user_ids: Sequence[ObjectId], joined: str

@@ -91,9 +91,10 @@ class UserQuery:
         query = {"_id": {"$in": list(user_ids)}, **ACTIVE}
         return {d["_id"] async for d in self.users.find(query, {"_id": 1})}
 
-    async def active_holder(self, phone_index: str) -> ObjectId | None:
-        """The active account whose phone has this blind index, if any."""
-        found = await self.users.find_one({"phone_index": phone_index, **ACTIVE}, {"_id": 1})
+    async def active_holder(self, phone_keys: Sequence[str]) -> ObjectId | None:
+        """The active account whose phone has one of these blind indexes, if any."""
+        query = {"phone_index": {"$in": list(phone_keys)}, **ACTIVE}
+        found = await self.users.find_one(query, {"_id": 1})
         return found["_id"] if found else None
 
     async def active_joined(

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from app import sealing
 from app.audit import AUDIT_EVENTS
+from app.ids import object_id_from_global
 from app.keyring import Keyring
 from app.reseal import PROGRESS, reseal
 from app.settings import Settings
@@ -16,14 +18,17 @@ from applications.delivery import PURPOSE as DELIVERY_PURPOSE
 from applications.delivery import open_address, seal_address
 from applications.drafts import DRAFT_DELIVERY
 from applications.flow_store import BUNDLES
+from applications.grant_phones import GRANT_PHONE_PURPOSE
 from applications.store import APPLICATIONS
 from auth.dev_issuer import DevIssuer
+from auth.models import AssuranceLevel, Role
+from auth.service import UserSpec
 from auth.user_store import USERS
 from electronic_cards.demo import seed_demo_licences
 from electronic_cards.store import LICENCES, SDL_KEYS
 from notifications.campaign_store import CAMPAIGNS
 from tests.conftest import make_settings, running_api
-from tests.factories import Api, create_demo_user
+from tests.factories import Api, create_demo_user, create_user
 from tests.notifications.test_campaigns import _draft
 
 SECRET_A = "rotation-secret-A-" + "a" * 40
@@ -210,3 +215,86 @@ async def test_rotation_reads_both_generations_then_reseals_everything(
                 assert len(grants["agencyGrantsToMe"]) == 1
                 wallet = await c.gql("{ myLicences { id } }", token=signed["accessToken"])
                 assert "errors" not in wallet, wallet
+
+
+UNREGISTERED = "13800000777"  # nobody's account when the grants are made
+NOBODY = "13800000778"  # nobody's account, ever
+INBOX = "{ inbox(first: 20) { nodes { title } } }"
+REVOKE = """mutation($input: RevokeAgencyInput!) {
+  revokeAgency(input: $input) { grant { id } userErrors { code } } }"""
+
+
+async def _session(api: Api, phone: str) -> str:
+    opened = await api.state.auth_service().open_session_for_phone(phone, method="test")
+    return opened.access_token
+
+
+async def _grant_to(api: Api, token: str, phone: str) -> str:
+    until = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    payload = await api.data(GRANT, {"input": {"agentPhone": phone, "expiresAt": until}}, token)
+    assert payload["grantAgency"]["userErrors"] == []
+    return str(payload["grantAgency"]["grant"]["id"])
+
+
+async def test_every_grant_is_reindexed_from_its_sealed_phone(
+    settings: Settings, tmp_path: Path, oidc_issuer: DevIssuer
+) -> None:
+    """Review 3 finding 8: a grant to a number without an account follows a rotation (the
+    phone is sealed in the grant); a grant from before that release is completed from its
+    agent's account, or left unmatched without one; the agent is told of a revocation while
+    the grant's and the account's indexes are of different generations."""
+    del oidc_issuer
+    old = _settings(settings, tmp_path / "a", SECRET_A, [])
+    rotated = _settings(settings, tmp_path / "b", SECRET_B, [SECRET_A])
+    new_only = _settings(settings, tmp_path / "c", SECRET_B, [])
+    ring_b = Keyring.from_master(SECRET_B.encode())
+    async with running_api(old) as a:
+        for phone in (CITIZEN, ELDER):
+            await create_demo_user(a.state, phone)
+        elder = await _session(a, ELDER)
+        unregistered = await _grant_to(a, elder, UNREGISTERED)
+        # Two grants as the release before sealed phones wrote them: the index alone.
+        legacy = [await _grant_to(a, elder, phone) for phone in (CITIZEN, NOBODY)]
+        grants = a.state.db["agency_grants"]
+        await grants.update_many(
+            {"_id": {"$in": [object_id_from_global(g, "AgencyGrant") for g in legacy]}},
+            {"$unset": {"agent_phone_cipher": ""}},
+        )
+        async with running_api(rotated) as b:
+            # Half rotated: a grant made on B carries B's index, the agent's account still
+            # A's; its revocation tells the agent all the same (both generations matched).
+            elder_b = await _session(b, ELDER)
+            made_on_b = await _grant_to(b, elder_b, CITIZEN)
+            revoked = await b.data(REVOKE, {"input": {"grantId": made_on_b}}, elder_b)
+            assert revoked["revokeAgency"]["userErrors"] == []
+            inbox = (await b.data(INBOX, token=await _session(b, CITIZEN)))["inbox"]["nodes"]
+            assert [n["title"] for n in inbox].count("代办授权已撤销") == 1
+
+            done, totals = await reseal(b.state.db, b.state.keyring)
+            assert done is True
+            # A's sealed grant (the unregistered number) and the legacy one with an account
+            # are moved to B; the legacy one without an account is left as it was (counted
+            # `unmatched`, and `current` like the one made on B: nothing written).
+            assert totals["agency_grants"] == {"resealed": 2, "current": 2, "unmatched": 1}
+
+            def stored(grant_id: str) -> Any:
+                return grants.find_one({"_id": object_id_from_global(grant_id, "AgencyGrant")})
+
+            for grant_id, phone in ((unregistered, UNREGISTERED), (legacy[0], CITIZEN)):
+                doc = await stored(grant_id)
+                opened = sealing.decrypt(
+                    ring_b.phone_encryption, doc["agent_phone_cipher"], GRANT_PHONE_PURPOSE
+                )
+                assert opened == phone
+                assert doc["agent_phone_index"] == sealing.blind_index(ring_b.phone_index, phone)
+            nobody = await stored(legacy[1])
+            assert "agent_phone_cipher" not in nobody
+            ring_a = Keyring.from_master(SECRET_A.encode())
+            assert nobody["agent_phone_index"] == sealing.blind_index(ring_a.phone_index, NOBODY)
+
+            # On B alone, the number that had no account registers and finds its grant.
+            async with running_api(new_only) as c:
+                spec = UserSpec(UNREGISTERED, (Role.CITIZEN,), AssuranceLevel.L2)
+                await create_user(c.state, spec)
+                mine = await c.data(TO_ME, token=await _session(c, UNREGISTERED))
+                assert [g["id"] for g in mine["agencyGrantsToMe"]] == [unregistered]

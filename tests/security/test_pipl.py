@@ -127,6 +127,7 @@ async def test_delete_erases_the_account_and_keeps_what_the_law_requires(api: Ap
     grant = await db["agency_grants"].find_one({})
     assert grant is not None
     assert grant["revoked_at"] is not None
+    assert "agent_phone_cipher" not in grant  # their phone, sealed, goes with them
     # uploads no case uses are deleted with their files; the case's evidence stays, marked
     uploads = await db[UPLOADS].find({"owner_id": user.id}).to_list(100)
     assert uploads
