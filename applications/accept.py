@@ -11,6 +11,7 @@ application, and a duplicate idempotency key leaves nothing at all (no release t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,6 +73,11 @@ def status_notice(
     )
 
 
+class AlsoTaken(Exception):
+    """A write given in `also` hit a unique index (a licence's status slot drawn meanwhile):
+    nothing was written."""
+
+
 class AttachShort(Exception):
     """An upload referenced was not marked (someone else's, unknown, deleted meanwhile):
     nothing was written."""
@@ -82,18 +88,21 @@ async def insert_with_notice(
     doc: dict[str, Any],
     now: datetime,
     attach: tuple[UpdateMany, int] | None,
+    *,
     inline: InlineUploads | None = None,
+    also: Sequence[Write] = (),
     requires: Requirement | None = None,
 ) -> Application:
     """Insert a new application (not a draft's) with the files sent with it (`inline`), the
     marking of its uploads as its evidence (`attach`: the update and the count it must match)
     and its first notice: the outbox job, the inbox copy (after one read of the applicant's
-    preferences) and the notice record; for an agent's submission, the grant's guarded update
-    (`requires`: a revocation since the grant was checked refuses it, store.Requirement).
-    Raises AlreadyExistsError if the (applicant, key) exists already, AttachShort if an upload
-    could not be marked, InlineNotKept if the inline files do not fit the owner's quota counter
-    or one is the owner's already, and `requires.refusal()`, with nothing written in every
-    case."""
+    preferences) and the notice record; `also` (秒批: the licence issued with the case); for an
+    agent's submission, the grant's guarded update (`requires`: a revocation since the grant
+    was checked refuses it, store.Requirement). Raises AlreadyExistsError if the (applicant,
+    key) exists already, AttachShort if an upload could not be marked, InlineNotKept if the
+    inline files do not fit the owner's quota counter or one is the owner's already, AlsoTaken
+    if a write of `also` hit a unique index, and `requires.refusal()`, with nothing written in
+    every case."""
     app = Application.from_document(doc)
     notice = status_notice(app, None, app.status, now)
     planned = notifications_service.plan_notice(
@@ -107,10 +116,12 @@ async def insert_with_notice(
         *(with_copy or [planned.outbox_write()]),
         notice.record_write(f"{store.db.name}.{NOTICES}"),
     ]
-    if requires is not None:  # last: its index is the batch's last
-        writes.append(requires.write(store.db.name))
     # Write 0 of the batch is the application's insert, then the files (the quota count first).
     attach_at = 1 + len(files)
+    also_at = 1 + len(writes)
+    writes += also
+    if requires is not None:  # last: its index is the batch's last
+        writes.append(requires.write(store.db.name))
 
     def check(result: ClientBulkWriteResult) -> None:
         if requires is not None and not result.update_results[len(writes)].matched_count:
@@ -125,10 +136,19 @@ async def insert_with_notice(
     except DuplicateKeyAt as exc:
         if 0 < exc.index < attach_at:  # an upload document: the owner has that content
             raise InlineNotKept() from exc
+        if also_at <= exc.index < also_at + len(also):
+            raise AlsoTaken() from exc
         raise
     if with_copy is None:  # a capped category: its push slot is raced for after the commit
         await planned.deliver()
     return app
 
 
-__all__ = ["TEMPLATE", "AttachShort", "StatusNotice", "insert_with_notice", "status_notice"]
+__all__ = [
+    "TEMPLATE",
+    "AlsoTaken",
+    "AttachShort",
+    "StatusNotice",
+    "insert_with_notice",
+    "status_notice",
+]

@@ -121,29 +121,44 @@ class WalletSink:
     async def __call__(
         self, application_id: ObjectId, holder_id: ObjectId, spec: ResultSpec
     ) -> None:
-        from electronic_cards.service import LicenceSpec  # the wallet's own input type
-
         licence = await self._wallet.issue_licence(
             holder_id,
-            LicenceSpec(
-                type_code=spec.type_code,
-                holder_name=spec.holder_name,
-                number=spec.number,
-                issuer=spec.issuer,
-                issuer_code=spec.issuer_code,
-                valid_from=spec.valid_from,
-                valid_until=spec.valid_until,
-                id_number=spec.id_number,
-                attributes=dict(spec.attributes),
-            ),
+            _licence_spec(spec),
             # One application, one licence: a retried delivery finds the licence it issued.
             licence_id=application_id,
         )
         await self._record(application_id, f"WALLET:{licence.id}", datetime.now().astimezone())
 
+    async def with_case(
+        self, application_id: ObjectId, holder_id: ObjectId, spec: ResultSpec
+    ) -> tuple[str, Any]:
+        """The delivery as a write for the case's own transaction (秒批: the licence and the
+        approved case committed together), and the channel to record on the case. A duplicate
+        key at the write: its status slot was taken meanwhile (deliver with `__call__`)."""
+        licence, write = await self._wallet.licence_to_issue(
+            holder_id, _licence_spec(spec), application_id
+        )
+        return f"WALLET:{licence.id}", write
+
     async def revoke(self, licence_id: ObjectId, reason: str, actor_id: ObjectId | None) -> bool:
         """Withdraw a licence this sink delivered (the wallet marks it REVOKED)."""
         return await self._wallet.revoke_issued(licence_id, reason, actor_id) is not None
+
+
+def _licence_spec(spec: ResultSpec) -> Any:
+    from electronic_cards.service import LicenceSpec  # the wallet's own input type
+
+    return LicenceSpec(
+        type_code=spec.type_code,
+        holder_name=spec.holder_name,
+        number=spec.number,
+        issuer=spec.issuer,
+        issuer_code=spec.issuer_code,
+        valid_from=spec.valid_from,
+        valid_until=spec.valid_until,
+        id_number=spec.id_number,
+        attributes=dict(spec.attributes),
+    )
 
 
 async def withdraw_result(sink: Any, result: Any, reason: str, actor_id: ObjectId | None) -> bool:

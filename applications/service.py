@@ -23,8 +23,9 @@ from app.errors import (
     InputErrors,
 )
 from app.pagination import Connection
+from app.txn import Write
 from applications import form_sealing, forms, materials
-from applications.accept import AttachShort, insert_with_notice
+from applications.accept import AlsoTaken, AttachShort, insert_with_notice
 from applications.agency import AGENT_KEY_PREFIX, AgencyDesk, agent_fields
 from applications.deadlines import CHINA, due_at
 from applications.decide import decide_instantly
@@ -39,7 +40,7 @@ from applications.models import Application, MaterialRef, Provision
 from applications.processing import Processing
 from applications.queues import Queues
 from applications.results import ResultSink, ResultSpec, deliver_result, licence_pending
-from applications.store import ApplicationStore, Requirement
+from applications.store import ApplicationStore, Requirement, delivered
 from applications.uploads.evidence import MaterialEvidence
 from applications.uploads.inline import InlineNotKept, InlineUploads
 from applications.workflow import Status
@@ -181,8 +182,6 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
             if (earlier := await self._accepted(viewer, key, sub)) is not None:
                 return earlier
             raise
-        if sub.inline is not None and ServiceMode.INSTANT_APPROVAL in matter.service_modes:
-            raise InlineNotKept()  # 秒批 takes the step-by-step path below
 
         now = self.now()
         day = now.astimezone(CHINA).strftime("%Y%m%d")
@@ -228,9 +227,20 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
         doc.update(
             form_sealing.sealed(form_sealing.matter_fields([matter]), form, self.auth.keyring)
         )
-        if sub.draft_id is None and spec is None:
-            # No draft, no 秒批 result to deliver first: one transaction (applications/accept.py).
-            return await self._accept(viewer, key, sub, doc, checked, situation, uploaders)
+        if sub.draft_id is None:
+            # One transaction (applications/accept.py): the application, its files, its
+            # uploads marked, its notice and, for 秒批, the licence issued with it.
+            issued = await self._issued_with_case(doc, spec) if spec is not None else ([], doc)
+            if issued is not None:
+                also, accepted = issued
+                try:
+                    return await self._accept(
+                        viewer, key, sub, accepted, checked, situation, uploaders, also
+                    )
+                except AlsoTaken:
+                    pass  # the licence's status slot was drawn meanwhile: step by step below
+        if sub.inline is not None:
+            raise InlineNotKept()  # the step-by-step path attaches uploads that exist
         # Uploads are marked as this application's evidence before it exists (so they cannot be
         # deleted in between), and released again if it is not written after all.
         try:
@@ -265,8 +275,10 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
         checked: materials.MaterialCheck,
         situation: Situation,
         uploaders: tuple[ObjectId, ...],
+        also: list[Write],
     ) -> Application:
-        """A new application with its uploads marked and its first notice, all or nothing."""
+        """A new application with its uploads marked and its first notice (and `also`), all
+        or nothing."""
         attach = (
             self.evidence.attach_write(viewer, checked.given, doc["_id"], uploaders=uploaders)
             if self.evidence is not None
@@ -274,7 +286,13 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
         )
         try:
             return await insert_with_notice(
-                self.store, doc, self.now(), attach, sub.inline, sub.requires
+                self.store,
+                doc,
+                self.now(),
+                attach,
+                inline=sub.inline,
+                also=also,
+                requires=sub.requires,
             )
         except AlreadyExistsError:
             # A concurrent copy or an earlier try of this request won: answer with its
@@ -297,6 +315,17 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
                 code="FORBIDDEN_MATERIAL",
                 field="materials",
             ) from None
+
+    async def _issued_with_case(
+        self, doc: dict[str, Any], spec: ResultSpec
+    ) -> tuple[list[Write], dict[str, Any]] | None:
+        """秒批's licence as a write for the case's own transaction, and the case as delivered
+        (`store.delivered`); None when the result's channel cannot be written that way."""
+        with_case = getattr(self.sink, "with_case", None)
+        if with_case is None:
+            return None
+        channel, write = await with_case(doc["_id"], doc["applicant_id"], spec)
+        return [write], delivered(doc, channel, self.now())
 
     async def _accepted(self, viewer: Viewer, key: str, sub: Submission) -> Application | None:
         """The application an earlier try with this key created, completed; None if none."""

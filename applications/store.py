@@ -98,6 +98,23 @@ class Requirement:
         return UpdateOne(self.filter, self.update, namespace=f"{database}.{self.collection}")
 
 
+def delivered(doc: Document, channel: str, at: datetime) -> Document:
+    """A new approved case as `record_delivery` would leave it: for a result delivered in the
+    case's own transaction (秒批, applications/service.py)."""
+    result = {**doc["result"], "delivery": channel, "delivered_at": at}
+    timeline = [*doc["timeline"], _delivered_event(channel, at).to_document()]
+    out = {**doc, "result": result, "timeline": timeline}
+    out.pop("result_pending", None)
+    return out
+
+
+def _delivered_event(channel: str, at: datetime) -> Event:
+    approved = Status.APPROVED
+    return Event(
+        at, None, "SYSTEM", "RESULT_DELIVERED", approved, approved, None, {"channel": channel}
+    )
+
+
 class _FirstWasSomeoneElse(Exception):
     """The case's guard matched nothing in a transaction: aborted, reported as None."""
 
@@ -223,9 +240,8 @@ class ApplicationStore:
     async def record_delivery(self, app_id: ObjectId, channel: str, at: datetime) -> None:
         """The result reached its channel: recorded once (a retry finds it recorded), with a
         RESULT_DELIVERED event, and the pending flag the worker's retry selects on cleared."""
-        data = {"channel": channel}
         approved = Status.APPROVED  # only approved cases deliver a result
-        event = Event(at, None, "SYSTEM", "RESULT_DELIVERED", approved, approved, None, data)
+        event = _delivered_event(channel, at)
         # Guarded on the status too: a delivery landing on a case revoked meanwhile records
         # nothing (issuing.py sees the revocation and withdraws the late licence).
         await self.apps.update_one(

@@ -127,30 +127,13 @@ class CardsService(SharingRules):
         With `licence_id` (the application it results from) issuing is idempotent: a retry after
         a failure returns the licence an earlier attempt wrote instead of issuing a second one.
         """
-        if registry.licence_type(spec.type_code) is None:
-            raise InvalidInputError("未知的证照类型 (unknown licence type)", field="typeCode")
+        _check_type(spec)
         if licence_id is not None and (earlier := await self.store.get_licence(licence_id)):
             return earlier
         now = datetime.now(UTC)
         list_id = await self.store.open_status_list(now)
         for _ in range(20):  # random index (spec §5); a collision just draws again
-            licence = Licence(
-                id=licence_id or ObjectId(),
-                holder_id=holder_id,
-                type_code=spec.type_code,
-                holder_name=spec.holder_name,
-                number_cipher=self._encrypt(spec.number),
-                id_number_cipher=self._encrypt(spec.id_number) if spec.id_number else None,
-                issuer=spec.issuer,
-                issuer_code=spec.issuer_code,
-                valid_from=spec.valid_from,
-                valid_until=spec.valid_until,
-                status=LicenceStatus.VALID,
-                status_list_id=list_id,
-                status_index=secrets.randbelow(STATUS_LIST_SIZE),
-                created_at=now,
-                attributes=dict(spec.attributes),
-            )
+            licence = self._licence(holder_id, spec, licence_id or ObjectId(), list_id, now)
             try:
                 await self.store.insert_licence(licence)
             except StatusSlotTaken:
@@ -159,6 +142,45 @@ class CardsService(SharingRules):
                 continue
             return licence
         raise RuntimeError("no free status-list index after 20 draws")
+
+    async def licence_to_issue(
+        self, holder_id: ObjectId, spec: LicenceSpec, licence_id: ObjectId
+    ) -> tuple[Licence, InsertOne[Document]]:
+        """The licence `issue_licence` would write (its status-list slot counted now), as a
+        write for the caller's own transaction: a licence issued together with the case it
+        results from. A duplicate key at the write means its random status index was taken
+        meanwhile (or the licence exists): `issue_licence` then, which draws again."""
+        _check_type(spec)
+        now = datetime.now(UTC)
+        list_id = await self.store.open_status_list(now)
+        licence = self._licence(holder_id, spec, licence_id, list_id, now)
+        return licence, self.store.licence_write(licence)
+
+    def _licence(
+        self,
+        holder_id: ObjectId,
+        spec: LicenceSpec,
+        licence_id: ObjectId,
+        list_id: str,
+        now: datetime,
+    ) -> Licence:
+        return Licence(
+            id=licence_id,
+            holder_id=holder_id,
+            type_code=spec.type_code,
+            holder_name=spec.holder_name,
+            number_cipher=self._encrypt(spec.number),
+            id_number_cipher=self._encrypt(spec.id_number) if spec.id_number else None,
+            issuer=spec.issuer,
+            issuer_code=spec.issuer_code,
+            valid_from=spec.valid_from,
+            valid_until=spec.valid_until,
+            status=LicenceStatus.VALID,
+            status_list_id=list_id,
+            status_index=secrets.randbelow(STATUS_LIST_SIZE),
+            created_at=now,
+            attributes=dict(spec.attributes),
+        )
 
     async def issue_demo_licence(self, holder_id: ObjectId, spec: LicenceSpec) -> bool:
         """Issue unless the holder already has a licence of this type (idempotent seeding)."""
@@ -640,3 +662,8 @@ class CardsService(SharingRules):
 def _type_code(token_code: str) -> str | None:
     kind = registry.by_token_code(token_code)
     return kind.code if kind else None
+
+
+def _check_type(spec: LicenceSpec) -> None:
+    if registry.licence_type(spec.type_code) is None:
+        raise InvalidInputError("未知的证照类型 (unknown licence type)", field="typeCode")

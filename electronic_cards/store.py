@@ -158,6 +158,10 @@ class CardsStore:
 
     # -- licences ----------------------------------------------------------------------------
 
+    def licence_write(self, licence: Licence) -> InsertOne[Document]:
+        """`insert_licence` as a write for a transaction's batch."""
+        return InsertOne(licence.to_document(), namespace=f"{self.db.name}.{LICENCES}")
+
     async def insert_licence(self, licence: Licence) -> None:
         try:
             await self.db[LICENCES].insert_one(licence.to_document())

@@ -16,15 +16,17 @@ from notifications.outbox_store import OUTBOX
 from notifications.store import INBOX
 from tests.applications.conftest import (
     ELDER,
+    ELDER_CARD,
     SUBMIT,
     demo_catalogue,
     elder_input,
     elder_materials_of,
 )
+from tests.applications.test_drafts import SAVE as SAVE_DRAFT
 from tests.electronic_cards.helpers import HOLDER, TRAFFIC, licence_id, mint_text, seeded, verify
 from tests.electronic_cards.helpers import VERIFY as VERIFY_QR
 from tests.factories import Api, create_demo_user
-from tests.reliability.conftest import UNTIL_OFF, FailPoints, unavailable
+from tests.reliability.conftest import FailPoints, unavailable
 
 ELDER_ID = with_check_digit("37020319580908782")
 
@@ -35,16 +37,53 @@ async def _elder(api: Api) -> str:
     return await api.token(ELDER)
 
 
+async def test_an_instant_approval_cut_at_its_commit_is_all_or_nothing(
+    drill_api: Api, fail_points: FailPoints
+) -> None:
+    """秒批 writes the approved case, its licence and its notice in one transaction: a commit
+    that never reaches the database leaves none of them, and the retry writes them once."""
+    api = drill_api
+    elder = await _elder(api)
+    request = {"input": elder_input("drill-submit-00", ELDER_ID)}
+    request["input"]["materials"] = await elder_materials_of(api, elder)
+    await fail_points.arm({"times": 1_000_000}, ["commitTransaction"], closeConnection=True)
+    first = await api.gql(SUBMIT, request, elder)
+    await fail_points.off()
+    assert unavailable(first), first
+    db = api.state.db
+    assert await db[APPLICATIONS].count_documents({"idempotency_key": "drill-submit-00"}) == 0
+    results = {"type_code": {"$ne": "JMSFZ"}}  # (her own 居民身份证 is in the wallet already)
+    assert await db[LICENCES].count_documents(results) == 0
+    assert await db[NOTICES].count_documents({}) == 0
+
+    for _ in range(2):  # the retry, and a second one (a double tap) for good measure
+        again = (await api.data(SUBMIT, request, elder))["submitApplication"]
+        assert again["userErrors"] == []
+        assert again["application"]["status"] == "APPROVED"
+    done = await db[APPLICATIONS].find_one({"idempotency_key": "drill-submit-00"})
+    assert done is not None
+    assert done["result"]["delivery"] == f"WALLET:{done['_id']}"
+    assert "result_pending" not in done
+    licences = await db[LICENCES].find(results).to_list(5)
+    assert [lic["_id"] for lic in licences] == [done["_id"]]
+    assert await db[NOTICES].count_documents({"application_id": done["_id"]}) == 1
+    assert await db[INBOX].count_documents({"user_id": done["applicant_id"]}) == 1
+
+
 async def test_submission_cut_after_the_application_is_written_completes_on_retry(
     drill_api: Api, fail_points: FailPoints
 ) -> None:
+    """A draft's 秒批 submission takes the step-by-step path (the draft becomes the case,
+    then the licence is issued): cut between the two, the retry finishes the job once."""
     api = drill_api
     elder = await _elder(api)
-    request = {"input": elder_input("drill-submit-01", ELDER_ID)}
+    saved = await api.data(SAVE_DRAFT, {"input": {"matterCode": ELDER_CARD, "form": {}}}, elder)
+    draft = saved["saveApplicationDraft"]["application"]["id"]
+    request = {"input": {**elder_input("drill-submit-01", ELDER_ID), "draftId": draft}}
     request["input"]["materials"] = await elder_materials_of(api, elder)
-    # The application (秒批: approved at once) is inserted; the connection then drops on every
-    # later write — the licence for the wallet first — however often the driver retries.
-    await fail_points.arm(UNTIL_OFF, ["insert"], closeConnection=True)
+    # The draft is submitted (approved at once); the connection then drops on every insert —
+    # the licence for the wallet first — however often the driver retries.
+    await fail_points.arm({"times": 1_000_000}, ["insert"], closeConnection=True)
     first = await api.gql(SUBMIT, request, elder)
     await fail_points.off()
     assert unavailable(first), first
@@ -53,7 +92,6 @@ async def test_submission_cut_after_the_application_is_written_completes_on_retr
     assert written is not None
     assert written["status"] == "APPROVED"
     assert written["result"]["delivery"] is None  # the half a retry must finish
-    # (The elder's own 居民身份证, referenced for 免证办, is in the wallet already.)
     results = {"holder_id": written["applicant_id"], "type_code": {"$ne": "JMSFZ"}}
     assert await db[LICENCES].count_documents(results) == 0
 
@@ -61,7 +99,6 @@ async def test_submission_cut_after_the_application_is_written_completes_on_retr
         again = (await api.data(SUBMIT, request, elder))["submitApplication"]
         assert again["userErrors"] == []
         assert again["application"]["status"] == "APPROVED"
-    assert await db[APPLICATIONS].count_documents({"applicant_id": written["applicant_id"]}) == 1
     licences = await db[LICENCES].find(results).to_list(5)
     assert [lic["_id"] for lic in licences] == [written["_id"]]
     done = await db[APPLICATIONS].find_one({"_id": written["_id"]})
@@ -146,11 +183,13 @@ async def test_a_shutdown_in_progress_error_is_retried_at_once(
     elder = await _elder(api)
     request = {"input": elder_input("drill-submit-91", ELDER_ID)}
     request["input"]["materials"] = await elder_materials_of(api, elder)
-    await fail_points.arm({"times": 1}, ["insert"], errorCode=91)
+    # The retryable write of a 秒批 submission: its licence's status-list slot (findAndModify;
+    # the case, licence and notice then go in one transaction).
+    await fail_points.arm({"times": 1}, ["findAndModify"], errorCode=91)
     first = await api.gql(SUBMIT, request, elder)
     assert "errors" not in first, first
     assert first["data"]["submitApplication"]["userErrors"] == []
-    await fail_points.arm({"times": 1}, ["insert"], errorCode=91, errorLabels=[])
+    await fail_points.arm({"times": 1}, ["findAndModify"], errorCode=91, errorLabels=[])
     # Not retryable this time (no label): this request fails, the next one must not.
     failed = await api.gql(
         SUBMIT, {"input": {**request["input"], "idempotencyKey": "drill-submit-91b"}}, elder
