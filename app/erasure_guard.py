@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import pymongo
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
@@ -46,7 +47,11 @@ class ErasureGuard(SchemaExtension):
         if viewer is not None and any(f not in EXEMPT for f in fields):
             refusal: Exception | None = None
             try:
-                if not await ctx.context.auth.users.is_active(viewer.user_id):
+                # Its own database budget: multipart requests have no request-wide deadline
+                # (app/http_guards.py), and this read comes before the resolver sets one.
+                with pymongo.timeout(ctx.context.settings.db_request_timeout_seconds):
+                    active = await ctx.context.auth.users.is_active(viewer.user_id)
+                if not active:
                     refusal = AccountErasingError()
             except Exception as exc:  # an outage: masked as UNAVAILABLE like any resolver's
                 refusal = exc

@@ -176,11 +176,14 @@ class ZsbGraphQLRouter(GraphQLRouter[Context, None]):
 
 
 def _uploads_only(query: str | None) -> bool:
-    """Whether a (multipart) request's document is one mutation selecting only upload fields."""
+    """Whether a (multipart) request's document is one mutation selecting one field that takes
+    files (besides `__typename`): two of them would share the request's file parts, which the
+    first one reads and closes."""
     try:
         document = parse(query or "")
     except GraphQLError:
         return False
+    fields = 0
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
             return False  # fragments could smuggle other fields in
@@ -189,4 +192,5 @@ def _uploads_only(query: str | None) -> bool:
         for selection in definition.selection_set.selections:
             if not isinstance(selection, FieldNode) or selection.name.value not in MULTIPART_FIELDS:
                 return False
-    return True
+            fields += selection.name.value != "__typename"
+    return fields <= 1

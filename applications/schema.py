@@ -21,7 +21,7 @@ from applications.delivery_types import ResultDeliveryInput, delivery_raw
 from applications.models import MaterialRef, Provision
 from applications.service import Submission
 from applications.types import Application, RatingStats
-from applications.uploads.inline import given_materials
+from applications.uploads.inline import InlineUploads, given_materials
 from applications.workflow import Status
 
 T = TypeVar("T")
@@ -288,7 +288,13 @@ class Mutation:
 
         async def act() -> Any:
             info.context.take_budget("submitApplication")
-            given, inline = await given_materials(info.context.uploads, viewer, input.materials)
+            inline: InlineUploads | None = None
+            file_errors: tuple[DomainError, ...] = ()
+            try:
+                given, inline = await given_materials(info.context.uploads, viewer, input.materials)
+            except InputErrors as exc:  # answered after the key: a retry still gets its case
+                given = [MaterialRef(m.name, m.provision, m.reference) for m in input.materials]
+                file_errors = tuple(exc.errors)
             sub = Submission(
                 matter_code=input.matter_code,
                 situation=input.situation,
@@ -300,6 +306,7 @@ class Mutation:
                 draft_id=_draft_id(input.draft_id),
                 result_delivery=delivery_raw(input.result_delivery),
                 inline=inline,
+                file_errors=file_errors,
             )
             # A multipart request (files) starts its database deadline here, once it is in.
             with pymongo.timeout(info.context.settings.db_request_timeout_seconds):

@@ -73,6 +73,7 @@ class Submission:
     result_delivery: Any = None  # 结果送达 choice (`delivery.checked_choice`); None: default
     checked_delivery: Document | None = None  # 一件事 member's sealed choice (bundles only)
     inline: InlineUploads | None = None  # files sent with it (applications/uploads/inline.py)
+    file_errors: tuple[DomainError, ...] = ()  # those files' refusals (answered after the key)
 
 
 @dataclass
@@ -135,15 +136,22 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
         return key
 
     async def submit(self, viewer: Viewer, sub: Submission) -> Application:
-        if sub.inline is not None and sub.draft_id is None:
-            try:  # the files in the submission's own transaction (applications/uploads/inline.py)
-                return await self._submit(viewer, sub)
-            except InlineNotKept:
-                pass
-        if sub.inline is not None:  # kept as ordinary uploads first, then referenced
-            given = await sub.inline.materialise(sub.materials)
-            sub = dataclasses.replace(sub, materials=given, inline=None)
-        return await self._submit(viewer, sub)
+        if sub.inline is None:
+            return await self._submit(viewer, sub)
+        try:  # the files in the submission's own transaction (applications/uploads/inline.py)
+            return await self._submit(viewer, sub)
+        except InlineNotKept:
+            pass
+        # Checked, not refused so far: the files kept as ordinary uploads first, then
+        # referenced; removed again if the submission is refused after all.
+        given, created = await sub.inline.materialise(sub.materials)
+        try:
+            return await self._submit(
+                viewer, dataclasses.replace(sub, materials=given, inline=None)
+            )
+        except Exception:
+            await sub.inline.discard(created)
+            raise
 
     async def _submit(self, viewer: Viewer, sub: Submission) -> Application:
         key = self.check_key(sub.idempotency_key)
@@ -152,6 +160,10 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
             return await AgencyDesk(self).submit_for(viewer, sub)
         if sub.agent_id is not None:  # an agent's keys never meet the principal's own
             key = f"{AGENT_KEY_PREFIX}{sub.agent_id}:{key}"
+        if sub.file_errors:  # files refused: a retry of an accepted submission is still answered
+            if (earlier := await self._accepted(viewer, key, sub)) is not None:
+                return earlier
+            raise InputErrors(sub.file_errors)
         # No look-up of the key first for a new application: a first submission (the common
         # case) would pay a round trip for nothing. The unique (applicant, key) index decides
         # at the insert; a retry is answered from there, or below if the request no longer
@@ -182,6 +194,8 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
             if (earlier := await self._accepted(viewer, key, sub)) is not None:
                 return earlier
             raise
+        if sub.inline is not None and sub.draft_id is not None:
+            raise InlineNotKept()  # a draft's submission takes the step-by-step path below
 
         now = self.now()
         day = now.astimezone(CHINA).strftime("%Y%m%d")

@@ -62,22 +62,42 @@ class InlineUploads:
         """Whether the material is one of these files."""
         return _upload_id(ref) in {p.id for p in self.prepared}
 
-    async def materialise(self, given: list[MaterialRef]) -> list[MaterialRef]:
+    async def materialise(
+        self, given: list[MaterialRef]
+    ) -> tuple[list[MaterialRef], list[ObjectId]]:
         """Keep each file as an ordinary upload (or find the owner's upload of the same
-        content) and point the materials at those."""
+        content) and point the materials at those; also the uploads made here (`discard`
+        them if the submission is refused after all). A file refused (QUOTA_EXCEEDED) undoes
+        the ones kept before it."""
         kept: dict[ObjectId, ObjectId] = {}
-        for p in self.prepared:
-            try:
-                kept[p.id] = (await self.service.keep(p)).id
-            except DomainError as exc:  # QUOTA_EXCEEDED: said of the material's file
-                raise _at(exc, self.fields[p.id]) from exc
+        try:
+            for p in self.prepared:
+                try:
+                    kept[p.id] = (await self.service.keep(p)).id
+                except DomainError as exc:  # said of the material's file
+                    raise _at(exc, self.fields[p.id]) from exc
+        except Exception:
+            await self.discard(_made(kept))
+            raise
         out = []
         for ref in given:
             inline_id = _upload_id(ref)
             if inline_id in kept:
                 ref = dataclasses.replace(ref, reference=to_global_id("Upload", kept[inline_id]))
             out.append(ref)
-        return out
+        return out, _made(kept)
+
+    async def discard(self, made: list[ObjectId]) -> None:
+        """Remove uploads `materialise` made for a submission refused after all — only while
+        no application uses them (a concurrent copy's attach wins; the delete's filter says
+        so). Best effort: what a failure here leaves, the orphan sweep removes."""
+        if made:
+            await self.service.store.delete_unattached({"_id": {"$in": made}})
+
+
+def _made(kept: dict[ObjectId, ObjectId]) -> list[ObjectId]:
+    """The uploads written by `materialise` (not the owner's earlier one of the same bytes)."""
+    return [prepared for prepared, upload in kept.items() if prepared == upload]
 
 
 async def given_materials(

@@ -152,18 +152,18 @@ async def test_a_refused_submission_keeps_none_of_its_files(api: Api, citizen: s
     assert await api.state.upload_service().store.usage(me.id) == quota
 
 
-async def test_a_bad_file_is_reported_at_its_material_with_everything_else(
+async def test_a_bad_file_is_refused_at_its_material_before_the_rest_is_checked(
     api: Api, citizen: str
 ) -> None:
+    """Files are checked first (they are read and decoded before anything else): a truncated
+    PNG is CORRUPT_FILE at its material's file, and nothing is written."""
     before = await stored(api)
-    truncated = png("cut")[:40]
+    truncated = png("cut", size=(64, 64))[:-30]  # the image data cut short
     sub = with_files(business_input("inline-0003", phone="12345"), {0: "a", 1: "b"})
     parts = {"a": ("a.png", png("fine"), "image/png"), "b": ("b.png", truncated, "image/png")}
     payload = await post_submit(api, citizen, sub, parts, {"a": [0], "b": [1]})
-    found = errors(payload)
-    assert ("form.phone", "INVALID_PHONE") not in found  # files are checked first, all at once
-    assert [f for f, _ in found] == ["materials[1].file"]
-    assert found[0][1] in {"INVALID_IMAGE", "UNSUPPORTED_TYPE"}
+    assert errors(payload) == [("materials[1].file", "CORRUPT_FILE")]
+    assert payload["application"] is None
     assert await stored(api) == before
 
 
@@ -270,6 +270,7 @@ async def test_a_first_ever_upload_and_a_full_quota(mongo_uri: str, tmp_path: Pa
             "a": ("c.png", png("inline-c"), "image/png"),
             "b": ("d.png", png("inline-d"), "image/png"),
         }
+        before_full = await stored(api)
         full = await post_submit(
             api, token, business_with_two_files("inline-0009"), more, TWO_MAPPED
         )
@@ -277,6 +278,9 @@ async def test_a_first_ever_upload_and_a_full_quota(mongo_uri: str, tmp_path: Pa
         assert errors(full)[0][0] in {"materials[0].file", "materials[1].file"}
         assert full["application"] is None
         assert await api.state.db["applications"].count_documents({}) == 1
+        # The file that fit before the other did not is not kept either: quota as it was.
+        assert await stored(api) == before_full
+        await quota_matches_what_is_kept(api)
 
 
 async def stored_sizes(api: Api) -> int:
@@ -403,3 +407,93 @@ async def test_a_draft_submitted_with_files(api: Api, citizen: str) -> None:
         await api.state.db["material_uploads"].find({"_id": {"$in": list(refs)}}).to_list(None)
     )
     assert [u["attached_to"] for u in uploads] == [[doc["_id"]], [doc["_id"]]]
+
+
+async def test_a_submission_refused_after_its_files_were_kept_keeps_none_of_them(
+    api: Api, citizen: str, elder: str
+) -> None:
+    """A reference to someone else's upload is found out by the attach, after the files went
+    the step-by-step way (kept as ordinary uploads): they are removed again."""
+    theirs = await upload_png(api, elder, "elders-own")
+    sub = with_files(business_input("inline-0012"), {0: "a", 2: "b"})
+    sub["materials"][1]["reference"] = theirs
+    me = await api.state.auth_service().find_user_by_phone(CITIZEN)
+    assert me is not None
+    usage = await api.state.upload_service().store.usage(me.id)
+    before = await stored(api)
+    payload = await post_submit(api, citizen, sub, TWO_FILES, {"a": [0], "b": [2]})
+    assert errors(payload) == [("materials[1].reference", "FORBIDDEN_MATERIAL")]
+    assert payload["application"] is None
+    assert await stored(api) == before
+    assert await api.state.upload_service().store.usage(me.id) == usage
+
+
+async def test_a_draft_refused_with_files_keeps_none_of_them(api: Api, citizen: str) -> None:
+    saved = await api.data(
+        SAVE_DRAFT, {"input": {"matterCode": BUSINESS, "form": {"businessName": "张记"}}}, citizen
+    )
+    draft = saved["saveApplicationDraft"]["application"]["id"]
+    before = await stored(api)
+    sub = {**business_with_two_files("inline-0013"), "draftId": draft}
+    sub["form"] = {**sub["form"], "phone": "12345"}
+    payload = await post_submit(api, citizen, sub, TWO_FILES, TWO_MAPPED)
+    assert errors(payload) == [("form.phone", "INVALID_PHONE")]
+    assert await stored(api) == before
+
+
+async def test_a_retry_is_answered_even_when_its_files_are_refused_now(
+    api: Api, citizen: str
+) -> None:
+    """The key names an accepted application: a resend gets it, even if its files would be
+    refused now (here: the upload rate is spent)."""
+    sub = business_with_two_files("inline-0014")
+    first = await post_submit(api, citizen, sub, TWO_FILES, TWO_MAPPED)
+    assert first["userErrors"] == []
+    me = await api.state.auth_service().find_user_by_phone(CITIZEN)
+    assert me is not None
+    limiter = api.state.upload_rate
+    spent = 0
+    while limiter.hit(str(me.id)) <= 0:  # the rest of this user's upload allowance
+        spent += 1
+        assert spent < 10_000, "the upload rate limit is not on in this test's settings"
+    again = await post_submit(api, citizen, sub, TWO_FILES, TWO_MAPPED)
+    assert again["userErrors"] == []
+    assert again["application"]["id"] == first["application"]["id"]
+    # A new submission with files is refused by the same limit, at the file.
+    other = await post_submit(
+        api, citizen, business_with_two_files("inline-0015"), TWO_FILES, TWO_MAPPED
+    )
+    assert {code for _, code in errors(other)} == {"RATE_LIMITED"}
+
+
+async def test_too_many_files_and_two_submissions_in_one_request(api: Api, citizen: str) -> None:
+    sub = business_input("inline-0016")
+    names = [m["name"] for m in sub["materials"]]
+    materials = [{"name": names[i % 3], "provision": "UPLOAD", "file": None} for i in range(11)]
+    parts = {str(i): (f"{i}.png", png(f"many-{i}"), "image/png") for i in range(11)}
+    before = await stored(api)
+    payload = await post_submit(
+        api, citizen, {**sub, "materials": materials}, parts, {str(i): [i] for i in range(11)}
+    )
+    assert ("materials", "TOO_MANY_FILES") in errors(payload)
+    assert await stored(api) == before
+    # Two submissions sharing the request's file parts: refused before anything runs.
+    query = """
+    mutation S($a: SubmitApplicationInput!, $b: SubmitApplicationInput!) {
+      a: submitApplication(input: $a) { application { id } }
+      b: submitApplication(input: $b) { application { id } } }"""
+    a = with_files(business_input("inline-0017"), {0: "p"})
+    b = with_files(business_input("inline-0018"), {0: "p"})
+    response = await api.client.post(
+        "/graphql",
+        data={
+            "operations": json.dumps({"query": query, "variables": {"a": a, "b": b}}),
+            "map": json.dumps(
+                {"p": ["variables.a.materials.0.file", "variables.b.materials.0.file"]}
+            ),
+        },
+        files={"p": ("p.png", png("shared"), "image/png")},
+        headers={"Authorization": f"Bearer {citizen}", "apollo-require-preflight": "true"},
+    )
+    assert response.status_code == 400
+    assert await api.state.db["applications"].count_documents({}) == 0
