@@ -5,6 +5,13 @@ per request. Who may do what:
 
 - anyone signed in: `submitFeedback` about their own case, a matter or a department; sees
   their own tickets (`myFeedback`);
+- 帮办代办: the agent who submitted a case for a principal, while a grant in force covers the
+  case's matter (and with real-name assurance, L2), may file a complaint or a 办不成事 report
+  about that case (`agency.AgencyDesk.acting`, as for the agent's other acts). The ticket is
+  the principal's (`reporter_id`: their `myFeedback`, their reply notice, their daily limit),
+  records the agent (`agent_id`; the opening step is an AGENT step `on_behalf_of` the
+  principal), is audited, and the principal is told (AGENT_ACTED). The agent reads it while
+  the grant is in force. Suggestions stay one's own, and so does rating (AGENT_CANNOT_RATE);
 - clerks and supervisors of the handling department (`may_process`), and admins: the queue,
   taking a ticket (OPEN → IN_PROGRESS);
 - supervisors (督查) of that department, and admins: closing with a reply (→ CLOSED), which
@@ -15,6 +22,7 @@ per request. Who may do what:
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +34,10 @@ from app.db import Document
 from app.errors import DomainError, ForbiddenError, NotFoundError
 from app.ids import to_global_id
 from app.pagination import Connection
+from applications.agency import AGENT_KEY_PREFIX, Acting, AgencyDesk
+from applications.agent_notices import tell_principal
 from applications.departments import processable_departments
+from applications.errors import ApplicationNotFoundError
 from applications.models import Application
 from applications.staff import audit, is_staff_for
 from applications.tickets import (
@@ -55,6 +66,19 @@ KIND_NAMES = {
     TicketKind.CANNOT_GET_DONE: "办不成事",
     TicketKind.SUGGESTION: "意见建议",
 }
+# What an agent may file for a principal: reports about the case they handle for them.
+AGENT_KINDS = frozenset({TicketKind.COMPLAINT, TicketKind.CANNOT_GET_DONE})
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a ticket is about: where it goes, and for a case, who acts on it."""
+
+    department_code: str
+    department_name: str | None
+    matter_code: str | None
+    app: Application | None = None
+    acting: Acting | None = None
 
 
 class TicketNotFoundError(NotFoundError):
@@ -134,13 +158,29 @@ class FeedbackDesk:
             raise DomainError(
                 "幂等键应为8到100个可见字符", code="INVALID_IDEMPOTENCY_KEY", field="idempotencyKey"
             )
-        source_key = f"feedback:{viewer.user_id}:{key}"
+        subject = await self._subject(viewer, application_id, matter_code, department_code)
+        acting = subject.acting
+        if acting is not None and acting.grant is not None and kind not in AGENT_KINDS:
+            raise DomainError(
+                "代办人可代为投诉或反映“办不成事”，建议请以本人名义提出 (agents file complaints "
+                "and 办不成事 reports only)",
+                code="INVALID_KIND",
+                field="kind",
+            )
+        reporter_id = acting.applicant.user_id if acting is not None else viewer.user_id
+        agent_id = acting.actor.user_id if acting is not None and acting.grant else None
+        # An agent's keys are their own, per principal: never the principal's own tickets.
+        source_key = (
+            f"feedback:{viewer.user_id}:{key}"
+            if agent_id is None
+            else f"feedback:{AGENT_KEY_PREFIX}{agent_id}:{reporter_id}:{key}"
+        )
         existing = await self.store.tickets.find_one({"source_key": source_key})
         if existing is not None:
             return Ticket.from_document(existing)
         now = self.svc.now()
         recent = await self.store.tickets.count_documents(
-            {"reporter_id": viewer.user_id, "opened_at": {"$gte": now - timedelta(days=1)}}
+            {"reporter_id": reporter_id, "opened_at": {"$gte": now - timedelta(days=1)}}
         )
         if recent >= DAILY_FEEDBACK_LIMIT:
             raise DomainError(
@@ -148,21 +188,21 @@ class FeedbackDesk:
                 code="RATE_LIMITED",
                 field="content",
             )
-        dept_code, dept_name, matter = await self._subject(
-            viewer, application_id, matter_code, department_code
-        )
         doc = new_ticket(
             kind,
             source_key=source_key,
-            reporter_id=viewer.user_id,
-            department_code=dept_code,
-            department_name=dept_name,
+            reporter_id=reporter_id,
+            department_code=subject.department_code,
+            department_name=subject.department_name,
             content=text,
             now=now,
             application_id=application_id,
-            matter_code=matter,
+            matter_code=subject.matter_code,
+            agent_id=agent_id,
         )
-        ticket, _ = await self.store.insert(doc)
+        ticket, created = await self.store.insert(doc)
+        if created and acting is not None and subject.app is not None:
+            await self._after_agent_filed(acting, subject.app, ticket)
         return ticket
 
     async def _subject(
@@ -171,20 +211,23 @@ class FeedbackDesk:
         application_id: ObjectId | None,
         matter_code: str | None,
         department_code: str | None,
-    ) -> tuple[str, str | None, str | None]:
+    ) -> Subject:
         """The department a ticket goes to: of the case, else of the matter, else as named."""
         if application_id is not None:
             app = await self.svc.store.get(application_id)
-            if app is None or app.applicant_id != viewer.user_id:
-                raise NotFoundError("申请不存在 (no such application)", field="applicationId")
-            return app.department_code, app.department_name, app.matter_code
+            if app is None:
+                raise ApplicationNotFoundError()
+            # Its applicant, or the agent who submitted it under a grant in force covering its
+            # matter (else AGENT_NOT_AUTHORISED); anyone else: not found, as for a missing case.
+            acting = await AgencyDesk(self.svc).acting(viewer, app)
+            return Subject(app.department_code, app.department_name, app.matter_code, app, acting)
         if matter_code is not None:
             matter = await self.svc._published(matter_code)
-            return matter.department_code, matter.department_name, matter.code
+            return Subject(matter.department_code, matter.department_name, matter.code)
         if department_code is not None:
             for dept in await self.svc.matters.departments():
                 if dept.code == department_code:
-                    return dept.code, dept.name, None
+                    return Subject(dept.code, dept.name, None)
             raise DomainError(
                 "部门不存在 (unknown department)", code="UNKNOWN_DEPARTMENT", field="departmentCode"
             )
@@ -192,6 +235,31 @@ class FeedbackDesk:
             "请指明所涉办件、事项或部门 (applicationId, matterCode or departmentCode)",
             code="SUBJECT_REQUIRED",
             field="applicationId",
+        )
+
+    async def _after_agent_filed(self, acting: Acting, app: Application, ticket: Ticket) -> None:
+        """As for the agent's other acts: audited, and the principal told (once per ticket)."""
+        if acting.grant is None:
+            return
+        tid = to_global_id("Ticket", ticket.id)
+        await audit(
+            self.svc.store.db,
+            f"applications.agency.{ticket.kind.value.lower()}",
+            acting.actor,
+            tid,
+            {
+                "grant": to_global_id("AgencyGrant", acting.grant.id),
+                "application": to_global_id("Application", app.id),
+                "matter": app.matter_code,
+            },
+        )
+        await tell_principal(
+            self.svc.store.db,
+            acting.grant,
+            app.matter_name,
+            ticket.kind.value,
+            f"tickets/{tid}",
+            key=f"agent:ticket:{ticket.id}",
         )
 
     async def mine(
@@ -205,6 +273,11 @@ class FeedbackDesk:
             return None
         if ticket.reporter_id == viewer.user_id or is_staff_for(viewer, ticket.department_code):
             return ticket
+        if ticket.agent_id == viewer.user_id and ticket.matter_code is not None:
+            # The agent who filed it, while a grant in force still covers its matter.
+            agency = AgencyDesk(self.svc)
+            if await agency.in_force(viewer, ticket.reporter_id, [ticket.matter_code]):
+                return ticket
         return None
 
     # -- staff ----------------------------------------------------------------------------

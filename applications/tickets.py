@@ -73,6 +73,8 @@ class Ticket:
     reply: str | None
     closed_at: datetime | None
     history: list[Document]
+    # 帮办代办: the agent who filed it for the reporter (the principal, whose ticket it is).
+    agent_id: ObjectId | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> Ticket:
@@ -93,6 +95,7 @@ class Ticket:
             reply=doc.get("reply"),
             closed_at=doc.get("closed_at"),
             history=list(doc.get("history", [])),
+            agent_id=doc.get("agent_id"),
         )
 
 
@@ -107,8 +110,20 @@ def new_ticket(
     now: datetime,
     application_id: ObjectId | None = None,
     matter_code: str | None = None,
+    agent_id: ObjectId | None = None,
 ) -> Document:
+    """A new OPEN ticket of `reporter_id`. With `agent_id`, an agent filed it on the
+    reporter's behalf: the opening step is the agent's, as on an application's timeline."""
     days = DEADLINE_DAYS[kind]
+    opening: Document = {
+        "at": now,
+        "actor_id": reporter_id,
+        "action": "OPEN",
+        "after": "OPEN",
+        "note": None,
+    }
+    if agent_id is not None:
+        opening.update(actor_id=agent_id, actor_role="AGENT", on_behalf_of=reporter_id)
     return {
         "_id": ObjectId(),
         "rev": 0,
@@ -126,9 +141,8 @@ def new_ticket(
         "days": days,
         "reply": None,
         "closed_at": None,
-        "history": [
-            {"at": now, "actor_id": reporter_id, "action": "OPEN", "after": "OPEN", "note": None}
-        ],
+        "history": [opening],
+        **({"agent_id": agent_id} if agent_id is not None else {}),
     }
 
 
