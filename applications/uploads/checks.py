@@ -96,6 +96,9 @@ def _image(data: bytes, limits: Limits) -> Inspected:
             decoded = Image.open(io.BytesIO(data))
             decoded.load()  # every byte of pixel data: a truncated file fails here
             _check_pixels(decoded.size, limits)  # a decoder may settle the size only now
+            # Keep the photo upright once its EXIF orientation is gone. Inside the guard: broken
+            # EXIF (a tag past the end of the file) warns or raises here, not in the decoder.
+            image: Image.Image = ImageOps.exif_transpose(decoded)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _bomb() from exc
         except UnidentifiedImageError as exc:
@@ -115,8 +118,6 @@ def _image(data: bytes, limits: Limits) -> Inspected:
                 raise _bomb() from exc
             raise _corrupt() from exc
     content_type, extension = IMAGE_FORMATS[fmt]
-    # Keep the photo upright once its EXIF orientation is gone.
-    image: Image.Image = ImageOps.exif_transpose(decoded)
     if max(image.size) > limits.max_edge:
         image.thumbnail((limits.max_edge, limits.max_edge), Image.Resampling.LANCZOS)
     # Savers copy some of `info` (a JPEG comment, a WebP's EXIF, a HEIF's XMP) into the output:

@@ -108,6 +108,14 @@ def test_a_truncated_heic_is_refused_as_corrupt(keep: float) -> None:
     assert refused(data[:end]) == "CORRUPT_FILE"
 
 
+def test_a_heic_with_unreadable_exif_is_refused_as_corrupt() -> None:
+    """Found by the mutation property test: Pillow's EXIF reader raised SyntaxError (and warned)
+    outside the decoding guard, which would have surfaced as a masked internal error."""
+    data = heic()
+    tiff = data.index(b"Exif\x00\x00MM\x00*") + 6  # the EXIF item's TIFF header
+    assert refused(data[:tiff] + b"%\x00\x04\x00" + data[tiff + 4 :]) == "CORRUPT_FILE"
+
+
 def test_heic_with_a_huge_declared_size_is_refused_before_decoding() -> None:
     data = heic((64, 64))  # a multiple of the coding block: no clean-aperture crop box
     # 25 Mpx declared, 64×64 coded: decoding would fail with a size mismatch (CORRUPT_FILE),
