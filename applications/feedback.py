@@ -200,7 +200,13 @@ class FeedbackDesk:
             matter_code=subject.matter_code,
             agent_id=agent_id,
         )
-        ticket, created = await self.store.insert(doc)
+        # An agent's ticket is written with its grant re-checked in the same transaction, as
+        # the agent's other acts are: a revocation since `acting` checked it refuses it.
+        requires = acting.requirement(now) if acting is not None else None
+        if requires is None:
+            ticket, created = await self.store.insert(doc)
+        else:
+            ticket, created = await self.store.insert_requiring(doc, requires)
         if created and acting is not None and subject.app is not None:
             await self._after_agent_filed(acting, subject.app, ticket)
         return ticket

@@ -20,11 +20,15 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from pymongo.operations import InsertOne
+from pymongo.results import ClientBulkWriteResult
 
 from app.db import Document
 from app.pagination import Connection, SortKey, paginate
+from app.txn import DuplicateKeyAt, Write, commit_together
 from applications.deadlines import due_at
 from applications.flow_store import TICKETS
+from applications.store import Requirement
 
 
 class TicketKind(StrEnum):
@@ -167,6 +171,29 @@ class TicketStore:
             if found is None:  # pragma: no cover - the unique index says it exists
                 raise
             return Ticket.from_document(found), False
+
+    async def insert_requiring(self, doc: Document, requires: Requirement) -> tuple[Ticket, bool]:
+        """`insert`, in one transaction with the guarded update of the document the ticket
+        rests on (an agent's grant, `store.Requirement`): a revocation committed since the
+        grant was checked refuses it (`requires.refusal()`), with nothing written."""
+        name = self.db.name
+        writes: list[Write] = [
+            InsertOne(doc, namespace=f"{name}.{TICKETS}"),
+            requires.write(name),
+        ]
+
+        def check(result: ClientBulkWriteResult) -> None:
+            if not result.update_results[1].matched_count:
+                raise requires.refusal()
+
+        try:
+            await commit_together(self.db.client, writes, check)
+        except DuplicateKeyAt:  # the same source's ticket, committed by a concurrent retry
+            found = await self.tickets.find_one({"source_key": doc["source_key"]})
+            if found is None:  # pragma: no cover - the unique index says it exists
+                raise
+            return Ticket.from_document(found), False
+        return Ticket.from_document(doc), True
 
     async def get(self, ticket_id: ObjectId) -> Ticket | None:
         doc = await self.tickets.find_one({"_id": ticket_id})

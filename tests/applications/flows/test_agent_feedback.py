@@ -7,8 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from app.ids import object_id_from_global
 from tests.applications.conftest import ELDER_CARD, business_input, errors
+from tests.applications.flows.test_agent_act_race import revoke_after_the_check
 from tests.applications.flows.test_agent_acts import (
     AGENT,
     agent_notices,
@@ -146,3 +149,23 @@ async def test_agent_feedback_is_refused_outside_the_grant_and_writes_nothing(
     assert not [b for b in await agent_notices(api, elder) if "代为投诉" in b or "办不成事" in b]
     # The agent's real-name session passes now: the refusals were the grant's and the L1's.
     assert await codes(citizen) == []
+
+
+async def test_a_revocation_after_the_check_refuses_the_agents_ticket(
+    api: Api, elder: str, citizen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for the agent's other acts (test_agent_act_race.py): the grant is re-checked in the
+    ticket's own transaction, so a revocation committed right after `acting` checked it
+    refuses the ticket, and nothing is written or told."""
+    principal = (await grant(api, elder))["principalId"]
+    app_id = await submit_for(api, citizen, principal, business_input("agent-fb-03"))
+    revoke_after_the_check(monkeypatch, api, principal=elder)
+    refused = await feedback(api, citizen, app_id, "COMPLAINT", "agent-fb-race-1")
+    assert errors(refused) == [("applicationId", "AGENT_NOT_AUTHORISED")]
+    assert refused["ticket"] is None
+    assert await api.state.db["application_tickets"].count_documents({}) == 0
+    assert not [b for b in await agent_notices(api, elder) if "代为投诉" in b]
+    # The principal's own complaint about the case is not an agent's act: no grant involved.
+    own = await feedback(api, elder, app_id, "COMPLAINT", "agent-fb-race-2")
+    assert own["userErrors"] == []
+    assert own["ticket"]["onBehalfOf"] is None
