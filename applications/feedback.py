@@ -22,7 +22,6 @@ per request. Who may do what:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +33,11 @@ from app.db import Document
 from app.errors import DomainError, ForbiddenError, NotFoundError
 from app.ids import to_global_id
 from app.pagination import Connection
-from applications.agency import AGENT_KEY_PREFIX, Acting, AgencyDesk
-from applications.agent_notices import tell_principal
+from applications.agency import AGENT_KEY_PREFIX, AgencyDesk
 from applications.departments import processable_departments
-from applications.errors import ApplicationNotFoundError
 from applications.models import Application
 from applications.staff import audit, is_staff_for
+from applications.ticket_subjects import after_agent_filed, ticket_subject
 from applications.tickets import (
     MOVES,
     Ticket,
@@ -68,17 +66,6 @@ KIND_NAMES = {
 }
 # What an agent may file for a principal: reports about the case they handle for them.
 AGENT_KINDS = frozenset({TicketKind.COMPLAINT, TicketKind.CANNOT_GET_DONE})
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What a ticket is about: where it goes, and for a case, who acts on it."""
-
-    department_code: str
-    department_name: str | None
-    matter_code: str | None
-    app: Application | None = None
-    acting: Acting | None = None
 
 
 class TicketNotFoundError(NotFoundError):
@@ -158,7 +145,9 @@ class FeedbackDesk:
             raise DomainError(
                 "幂等键应为8到100个可见字符", code="INVALID_IDEMPOTENCY_KEY", field="idempotencyKey"
             )
-        subject = await self._subject(viewer, application_id, matter_code, department_code)
+        subject = await ticket_subject(
+            self.svc, viewer, application_id, matter_code, department_code
+        )
         acting = subject.acting
         if acting is not None and acting.grant is not None and kind not in AGENT_KINDS:
             raise DomainError(
@@ -208,65 +197,8 @@ class FeedbackDesk:
         else:
             ticket, created = await self.store.insert_requiring(doc, requires)
         if created and acting is not None and subject.app is not None:
-            await self._after_agent_filed(acting, subject.app, ticket)
+            await after_agent_filed(self.svc.store.db, acting, subject.app, ticket)
         return ticket
-
-    async def _subject(
-        self,
-        viewer: Viewer,
-        application_id: ObjectId | None,
-        matter_code: str | None,
-        department_code: str | None,
-    ) -> Subject:
-        """The department a ticket goes to: of the case, else of the matter, else as named."""
-        if application_id is not None:
-            app = await self.svc.store.get(application_id)
-            if app is None:
-                raise ApplicationNotFoundError()
-            # Its applicant, or the agent who submitted it under a grant in force covering its
-            # matter (else AGENT_NOT_AUTHORISED); anyone else: not found, as for a missing case.
-            acting = await AgencyDesk(self.svc).acting(viewer, app)
-            return Subject(app.department_code, app.department_name, app.matter_code, app, acting)
-        if matter_code is not None:
-            matter = await self.svc._published(matter_code)
-            return Subject(matter.department_code, matter.department_name, matter.code)
-        if department_code is not None:
-            for dept in await self.svc.matters.departments():
-                if dept.code == department_code:
-                    return Subject(dept.code, dept.name, None)
-            raise DomainError(
-                "部门不存在 (unknown department)", code="UNKNOWN_DEPARTMENT", field="departmentCode"
-            )
-        raise DomainError(
-            "请指明所涉办件、事项或部门 (applicationId, matterCode or departmentCode)",
-            code="SUBJECT_REQUIRED",
-            field="applicationId",
-        )
-
-    async def _after_agent_filed(self, acting: Acting, app: Application, ticket: Ticket) -> None:
-        """As for the agent's other acts: audited, and the principal told (once per ticket)."""
-        if acting.grant is None:
-            return
-        tid = to_global_id("Ticket", ticket.id)
-        await audit(
-            self.svc.store.db,
-            f"applications.agency.{ticket.kind.value.lower()}",
-            acting.actor,
-            tid,
-            {
-                "grant": to_global_id("AgencyGrant", acting.grant.id),
-                "application": to_global_id("Application", app.id),
-                "matter": app.matter_code,
-            },
-        )
-        await tell_principal(
-            self.svc.store.db,
-            acting.grant,
-            app.matter_name,
-            ticket.kind.value,
-            f"tickets/{tid}",
-            key=f"agent:ticket:{ticket.id}",
-        )
 
     async def mine(
         self, viewer: Viewer, first: int | None, after: str | None
