@@ -189,3 +189,29 @@ async def test_extension_lies_are_settled_by_decoding(api: Api, citizen: str) ->
     before = await stored_count(api)
     assert await codes(api, citizen, heic()[:-40], file_name="p.jpg") == ["CORRUPT_FILE"]
     assert await stored_count(api) == before
+
+
+async def test_a_heic_sent_with_the_submission_is_kept_as_jpeg(api: Api, citizen: str) -> None:
+    """submitApplication with its files in the request takes the same checks."""
+    from tests.applications.test_inline_files import business_with_two_files, post_submit
+
+    parts = {
+        "a": ("申请书.HEIC", heic((64, 32)), "image/heic"),
+        "b": ("id.heic", heic((32, 64), orientation=6), "image/heic"),
+    }
+    payload = await post_submit(
+        api, citizen, business_with_two_files("inline-heic-1"), parts, {"a": [0, 2], "b": [1]}
+    )
+    assert payload["userErrors"] == []
+    db = api.state.db
+    names = {"$in": ["id.jpg", "申请书.jpg", "id.heic", "申请书.HEIC"]}
+    found = db["material_uploads"].find({"file_name": names}).sort("file_name", 1)
+    kept = await found.to_list(None)
+    assert [(u["file_name"], u["content_type"]) for u in kept] == [
+        ("id.jpg", "image/jpeg"),
+        ("申请书.jpg", "image/jpeg"),
+    ]
+    for doc in kept:
+        stored = await api.state.upload_service().store.read(Upload.from_document(doc))
+        assert stored[:2] == b"\xff\xd8"
+        assert b"SecretPhoneMaker" not in stored
