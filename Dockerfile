@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # Production image: the API under uvicorn with workers, against an external MongoDB
 # (ZSB_MONGODB_URI). The embedded SecantusDB (GPL-2.0) is a dev convenience and is not shipped.
+# Nor is the `heic` extra (pillow-heif, whose wheels are GPL-2.0 with x265): HEIC uploads are then
+# refused with a hint; docs/applications.md "HEIC" gives the two ways to enable them.
 
 FROM python:3.11-slim AS build
 WORKDIR /src

@@ -36,6 +36,8 @@ ACT_NAMES = {
     "SUPPLEMENT": "代为补交材料",
     "RESUBMIT": "代为补正并重新提交",
     "WITHDRAW": "代为撤回申请",
+    "COMPLAINT": "代为投诉",  # submitFeedback (applications/feedback.py), a TicketKind
+    "CANNOT_GET_DONE": "代为反映“办不成事”",
 }
 
 

@@ -5,6 +5,13 @@ per request. Who may do what:
 
 - anyone signed in: `submitFeedback` about their own case, a matter or a department; sees
   their own tickets (`myFeedback`);
+- 帮办代办: the agent who submitted a case for a principal, while a grant in force covers the
+  case's matter (and with real-name assurance, L2), may file a complaint or a 办不成事 report
+  about that case (`agency.AgencyDesk.acting`, as for the agent's other acts). The ticket is
+  the principal's (`reporter_id`: their `myFeedback`, their reply notice, their daily limit),
+  records the agent (`agent_id`; the opening step is an AGENT step `on_behalf_of` the
+  principal), is audited, and the principal is told (AGENT_ACTED). The agent reads it while
+  the grant is in force. Suggestions stay one's own, and so does rating (AGENT_CANNOT_RATE);
 - clerks and supervisors of the handling department (`may_process`), and admins: the queue,
   taking a ticket (OPEN → IN_PROGRESS);
 - supervisors (督查) of that department, and admins: closing with a reply (→ CLOSED), which
@@ -26,9 +33,11 @@ from app.db import Document
 from app.errors import DomainError, ForbiddenError, NotFoundError
 from app.ids import to_global_id
 from app.pagination import Connection
+from applications.agency import AGENT_KEY_PREFIX, AgencyDesk
 from applications.departments import processable_departments
 from applications.models import Application
 from applications.staff import audit, is_staff_for
+from applications.ticket_subjects import after_agent_filed, ticket_subject
 from applications.tickets import (
     MOVES,
     Ticket,
@@ -55,6 +64,8 @@ KIND_NAMES = {
     TicketKind.CANNOT_GET_DONE: "办不成事",
     TicketKind.SUGGESTION: "意见建议",
 }
+# What an agent may file for a principal: reports about the case they handle for them.
+AGENT_KINDS = frozenset({TicketKind.COMPLAINT, TicketKind.CANNOT_GET_DONE})
 
 
 class TicketNotFoundError(NotFoundError):
@@ -134,13 +145,31 @@ class FeedbackDesk:
             raise DomainError(
                 "幂等键应为8到100个可见字符", code="INVALID_IDEMPOTENCY_KEY", field="idempotencyKey"
             )
-        source_key = f"feedback:{viewer.user_id}:{key}"
+        subject = await ticket_subject(
+            self.svc, viewer, application_id, matter_code, department_code
+        )
+        acting = subject.acting
+        if acting is not None and acting.grant is not None and kind not in AGENT_KINDS:
+            raise DomainError(
+                "代办人可代为投诉或反映“办不成事”，建议请以本人名义提出 (agents file complaints "
+                "and 办不成事 reports only)",
+                code="INVALID_KIND",
+                field="kind",
+            )
+        reporter_id = acting.applicant.user_id if acting is not None else viewer.user_id
+        agent_id = acting.actor.user_id if acting is not None and acting.grant else None
+        # An agent's keys are their own, per principal: never the principal's own tickets.
+        source_key = (
+            f"feedback:{viewer.user_id}:{key}"
+            if agent_id is None
+            else f"feedback:{AGENT_KEY_PREFIX}{agent_id}:{reporter_id}:{key}"
+        )
         existing = await self.store.tickets.find_one({"source_key": source_key})
         if existing is not None:
             return Ticket.from_document(existing)
         now = self.svc.now()
         recent = await self.store.tickets.count_documents(
-            {"reporter_id": viewer.user_id, "opened_at": {"$gte": now - timedelta(days=1)}}
+            {"reporter_id": reporter_id, "opened_at": {"$gte": now - timedelta(days=1)}}
         )
         if recent >= DAILY_FEEDBACK_LIMIT:
             raise DomainError(
@@ -148,51 +177,28 @@ class FeedbackDesk:
                 code="RATE_LIMITED",
                 field="content",
             )
-        dept_code, dept_name, matter = await self._subject(
-            viewer, application_id, matter_code, department_code
-        )
         doc = new_ticket(
             kind,
             source_key=source_key,
-            reporter_id=viewer.user_id,
-            department_code=dept_code,
-            department_name=dept_name,
+            reporter_id=reporter_id,
+            department_code=subject.department_code,
+            department_name=subject.department_name,
             content=text,
             now=now,
             application_id=application_id,
-            matter_code=matter,
+            matter_code=subject.matter_code,
+            agent_id=agent_id,
         )
-        ticket, _ = await self.store.insert(doc)
+        # An agent's ticket is written with its grant re-checked in the same transaction, as
+        # the agent's other acts are: a revocation since `acting` checked it refuses it.
+        requires = acting.requirement(now) if acting is not None else None
+        if requires is None:
+            ticket, created = await self.store.insert(doc)
+        else:
+            ticket, created = await self.store.insert_requiring(doc, requires)
+        if created and acting is not None and subject.app is not None:
+            await after_agent_filed(self.svc.store.db, acting, subject.app, ticket)
         return ticket
-
-    async def _subject(
-        self,
-        viewer: Viewer,
-        application_id: ObjectId | None,
-        matter_code: str | None,
-        department_code: str | None,
-    ) -> tuple[str, str | None, str | None]:
-        """The department a ticket goes to: of the case, else of the matter, else as named."""
-        if application_id is not None:
-            app = await self.svc.store.get(application_id)
-            if app is None or app.applicant_id != viewer.user_id:
-                raise NotFoundError("申请不存在 (no such application)", field="applicationId")
-            return app.department_code, app.department_name, app.matter_code
-        if matter_code is not None:
-            matter = await self.svc._published(matter_code)
-            return matter.department_code, matter.department_name, matter.code
-        if department_code is not None:
-            for dept in await self.svc.matters.departments():
-                if dept.code == department_code:
-                    return dept.code, dept.name, None
-            raise DomainError(
-                "部门不存在 (unknown department)", code="UNKNOWN_DEPARTMENT", field="departmentCode"
-            )
-        raise DomainError(
-            "请指明所涉办件、事项或部门 (applicationId, matterCode or departmentCode)",
-            code="SUBJECT_REQUIRED",
-            field="applicationId",
-        )
 
     async def mine(
         self, viewer: Viewer, first: int | None, after: str | None
@@ -205,6 +211,11 @@ class FeedbackDesk:
             return None
         if ticket.reporter_id == viewer.user_id or is_staff_for(viewer, ticket.department_code):
             return ticket
+        if ticket.agent_id == viewer.user_id and ticket.matter_code is not None:
+            # The agent who filed it, while a grant in force still covers its matter.
+            agency = AgencyDesk(self.svc)
+            if await agency.in_force(viewer, ticket.reporter_id, [ticket.matter_code]):
+                return ticket
         return None
 
     # -- staff ----------------------------------------------------------------------------

@@ -100,7 +100,9 @@ class SubmitFeedbackInput:
     content: str = strawberry.field(description="What happened (1–1000 characters).")
     idempotency_key: str = strawberry.field(description="Resending it returns the same ticket.")
     application_id: strawberry.ID | None = strawberry.field(
-        default=None, description="One's own application it is about."
+        default=None,
+        description="The application it is about: one's own, or (帮办代办) one the viewer "
+        "submitted as agent, under a grant in force (COMPLAINT or CANNOT_GET_DONE only).",
     )
     matter_code: str | None = strawberry.field(default=None, description="The matter concerned.")
     department_code: str | None = strawberry.field(
@@ -374,7 +376,10 @@ class Mutation:
 
         return await run_mutation(RevokeAgencyPayload, act)
 
-    @strawberry.mutation(description="投诉 / 办不成事 / 建议: open a tracked ticket.")
+    @strawberry.mutation(
+        description="投诉 / 办不成事 / 建议: open a tracked ticket (an agent may file 投诉 or "
+        "办不成事 about a case they submitted for their principal)."
+    )
     async def submit_feedback(
         self, info: Info[Context, None], input: SubmitFeedbackInput
     ) -> SubmitFeedbackPayload:

@@ -114,6 +114,12 @@ class TicketEvent:
     action: str = strawberry.field(description="OPEN, START or CLOSE.")
     after: str | None = strawberry.field(description="Status after the step.")
     note: str | None = strawberry.field(description="Note or reply.")
+    actor_role: str | None = strawberry.field(
+        default=None, description="AGENT for a step an agent (帮办代办) took; else null."
+    )
+    on_behalf_of: strawberry.ID | None = strawberry.field(
+        default=None, description="For an agent's step: the principal it was taken for."
+    )
 
 
 @strawberry.type(description="A tracked ticket: 差评整改, 投诉, 办不成事 or 意见建议.")
@@ -179,9 +185,28 @@ class Ticket:
     @strawberry.field(description="Every step, oldest first.")
     def history(self) -> list[TicketEvent]:
         return [
-            TicketEvent(at=h["at"], action=h["action"], after=h.get("after"), note=h.get("note"))
+            TicketEvent(
+                at=h["at"],
+                action=h["action"],
+                after=h.get("after"),
+                note=h.get("note"),
+                actor_role=h.get("actor_role"),
+                on_behalf_of=(
+                    strawberry.ID(to_global_id("User", h["on_behalf_of"]))
+                    if h.get("on_behalf_of")
+                    else None
+                ),
+            )
             for h in self.ticket.history
         ]
+
+    @strawberry.field(
+        description="帮办代办: the principal (user id) an agent filed it for — the reporter, "
+        "whose ticket it is; null when the reporter filed it."
+    )
+    def on_behalf_of(self) -> strawberry.ID | None:
+        t = self.ticket
+        return strawberry.ID(to_global_id("User", t.reporter_id)) if t.agent_id else None
 
 
 @strawberry.type(description="A GB/T 39734 好差评 export.")

@@ -20,11 +20,15 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from pymongo.operations import InsertOne
+from pymongo.results import ClientBulkWriteResult
 
 from app.db import Document
 from app.pagination import Connection, SortKey, paginate
+from app.txn import DuplicateKeyAt, Write, commit_together
 from applications.deadlines import due_at
 from applications.flow_store import TICKETS
+from applications.store import Requirement
 
 
 class TicketKind(StrEnum):
@@ -73,6 +77,8 @@ class Ticket:
     reply: str | None
     closed_at: datetime | None
     history: list[Document]
+    # 帮办代办: the agent who filed it for the reporter (the principal, whose ticket it is).
+    agent_id: ObjectId | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> Ticket:
@@ -93,6 +99,7 @@ class Ticket:
             reply=doc.get("reply"),
             closed_at=doc.get("closed_at"),
             history=list(doc.get("history", [])),
+            agent_id=doc.get("agent_id"),
         )
 
 
@@ -107,8 +114,20 @@ def new_ticket(
     now: datetime,
     application_id: ObjectId | None = None,
     matter_code: str | None = None,
+    agent_id: ObjectId | None = None,
 ) -> Document:
+    """A new OPEN ticket of `reporter_id`. With `agent_id`, an agent filed it on the
+    reporter's behalf: the opening step is the agent's, as on an application's timeline."""
     days = DEADLINE_DAYS[kind]
+    opening: Document = {
+        "at": now,
+        "actor_id": reporter_id,
+        "action": "OPEN",
+        "after": "OPEN",
+        "note": None,
+    }
+    if agent_id is not None:
+        opening.update(actor_id=agent_id, actor_role="AGENT", on_behalf_of=reporter_id)
     return {
         "_id": ObjectId(),
         "rev": 0,
@@ -126,9 +145,8 @@ def new_ticket(
         "days": days,
         "reply": None,
         "closed_at": None,
-        "history": [
-            {"at": now, "actor_id": reporter_id, "action": "OPEN", "after": "OPEN", "note": None}
-        ],
+        "history": [opening],
+        **({"agent_id": agent_id} if agent_id is not None else {}),
     }
 
 
@@ -153,6 +171,29 @@ class TicketStore:
             if found is None:  # pragma: no cover - the unique index says it exists
                 raise
             return Ticket.from_document(found), False
+
+    async def insert_requiring(self, doc: Document, requires: Requirement) -> tuple[Ticket, bool]:
+        """`insert`, in one transaction with the guarded update of the document the ticket
+        rests on (an agent's grant, `store.Requirement`): a revocation committed since the
+        grant was checked refuses it (`requires.refusal()`), with nothing written."""
+        name = self.db.name
+        writes: list[Write] = [
+            InsertOne(doc, namespace=f"{name}.{TICKETS}"),
+            requires.write(name),
+        ]
+
+        def check(result: ClientBulkWriteResult) -> None:
+            if not result.update_results[1].matched_count:
+                raise requires.refusal()
+
+        try:
+            await commit_together(self.db.client, writes, check)
+        except DuplicateKeyAt:  # the same source's ticket, committed by a concurrent retry
+            found = await self.tickets.find_one({"source_key": doc["source_key"]})
+            if found is None:  # pragma: no cover - the unique index says it exists
+                raise
+            return Ticket.from_document(found), False
+        return Ticket.from_document(doc), True
 
     async def get(self, ticket_id: ObjectId) -> Ticket | None:
         doc = await self.tickets.find_one({"_id": ticket_id})

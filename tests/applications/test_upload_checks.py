@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from applications.uploads.checks import Limits, inspect
+from applications.uploads.checks import HEIF_READABLE, Limits, inspect
 from applications.uploads.errors import UploadRefused
 from tests.applications.test_uploads import jpeg_with_exif, pdf
 from tests.applications.uploading import png
@@ -29,6 +29,10 @@ def _webp() -> bytes:
 
 
 SEEDS.append(_webp())
+if HEIF_READABLE:  # libheif gets mutated HEIC files too
+    from tests.applications.test_upload_heic import heic
+
+    SEEDS.append(heic((48, 24), orientation=6))
 
 
 def _accepted_or_refused(data: bytes) -> None:

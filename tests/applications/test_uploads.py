@@ -133,7 +133,7 @@ async def test_large_images_are_downscaled_and_webp_accepted(api: Api, citizen: 
         (b"", "EMPTY_FILE"),
         (b"<html><script>alert(1)</script></html>", "UNSUPPORTED_TYPE"),  # HTML as image/png
         (b"GIF89a" + b"\x00" * 40, "UNSUPPORTED_TYPE"),
-        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 64, "UNSUPPORTED_TYPE"),
+        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 64, "CORRUPT_FILE"),  # HEIC header only
         (png("t")[:-30], "CORRUPT_FILE"),  # truncated PNG
         (jpeg_with_exif((400, 300))[:600], "CORRUPT_FILE"),  # truncated JPEG
         (zip_bytes() + pdf(), "UNSUPPORTED_TYPE"),  # a ZIP that is also a PDF

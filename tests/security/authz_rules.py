@@ -130,6 +130,8 @@ RULES: dict[str, Rule | tuple[Rule, ...]] = {
     # Tickets, probed twice (authz_objects): "ticket" is a complaint about a department none of
     # the matrix's staff handles (only its reporter and admins see it, only admins take or close
     # it); "rectification" a 差评整改 ticket of a case the matrix's clerk and supervisor handle.
+    # (Also readable by the agent who filed it for its reporter, while a grant covers it: no
+    # matrix person holds a grant, so that path is tested in flows/test_agent_feedback.py.)
     "ticket": (
         owner("ticket", "id").on("ticket", "id", others=("admin",)),
         owner("rectification", "id").on(
