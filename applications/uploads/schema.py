@@ -111,7 +111,10 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Upload a material (JPEG, PNG, WebP or PDF; checked).")
+    @strawberry.mutation(
+        description="Upload a material (JPEG, PNG, WebP or PDF; HEIC/HEIF too where the server "
+        "has the heic extra, stored as JPEG; checked)."
+    )
     async def upload_material(
         self, info: Info[Context, None], input: UploadMaterialInput
     ) -> UploadMaterialPayload:
