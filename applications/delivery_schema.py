@@ -18,8 +18,8 @@ from app.context import Context
 from app.ids import object_id_from_global, to_global_id
 from app.pagination import Connection, Edge
 from applications.delivery_types import ShippingLabel
+from applications.inputs import _typed
 from applications.labels import shipping_label
-from applications.schema import _typed
 from applications.shipping import Carrier, ShippingDesk
 from applications.types import Application
 from auth.models import Role

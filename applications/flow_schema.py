@@ -26,9 +26,9 @@ from applications.agency import AgencyDesk
 from applications.bundles import BundleDesk
 from applications.delivery_types import ResultDeliveryInput, delivery_raw
 from applications.feedback import FeedbackDesk
+from applications.inputs import MaterialInput, _typed, references
 from applications.postcheck import PostCheckDesk
 from applications.reporting import Reporting
-from applications.schema import MaterialInput, _typed, references
 from applications.types import Application
 
 
