@@ -12,7 +12,7 @@ from typing import Any
 import pymongo
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from app.observability import PoolMetrics
 
@@ -95,6 +95,9 @@ def _declared_migrations() -> list[Migration]:
     return [*APPLICATION_MIGRATIONS]
 
 
+INDEX_NOT_FOUND = 27
+
+
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     """Create every declared index (idempotent: an existing identical index is left alone),
     run the migrations this database has not had yet, then drop retired indexes (after the
@@ -109,7 +112,13 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
             present = set(await db[each.collection].index_information())
             for name in each.retired:
                 if name in present:
-                    await db[each.collection].drop_index(name)
+                    try:
+                        await db[each.collection].drop_index(name)
+                    except OperationFailure as exc:
+                        # Another process starting at the same time dropped it first.
+                        if exc.code != INDEX_NOT_FOUND:
+                            raise
+                        continue
                     log.info("retired index dropped", extra={"index": name})
     log.info("indexes ensured")
 

@@ -7,6 +7,7 @@ channels not wired yet. `ResultSpec` mirrors the wallet's `LicenceSpec` field fo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -131,14 +132,19 @@ class WalletSink:
 
     async def with_case(
         self, application_id: ObjectId, holder_id: ObjectId, spec: ResultSpec
-    ) -> tuple[str, Any]:
+    ) -> tuple[str, Any, Callable[[], Awaitable[None]]]:
         """The delivery as a write for the case's own transaction (秒批: the licence and the
-        approved case committed together), and the channel to record on the case. A duplicate
+        approved case committed together), the channel to record on the case, and what to call
+        once that committed (the wallet counts the licence's status-list slot). A duplicate
         key at the write: its status slot was taken meanwhile (deliver with `__call__`)."""
         licence, write = await self._wallet.licence_to_issue(
             holder_id, _licence_spec(spec), application_id
         )
-        return f"WALLET:{licence.id}", write
+
+        async def issued() -> None:
+            await self._wallet.licence_issued(licence)
+
+        return f"WALLET:{licence.id}", write, issued
 
     async def revoke(self, licence_id: ObjectId, reason: str, actor_id: ObjectId | None) -> bool:
         """Withdraw a licence this sink delivered (the wallet marks it REVOKED)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -149,7 +149,7 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
             return await self._submit(
                 viewer, dataclasses.replace(sub, materials=given, inline=None)
             )
-        except Exception:
+        except BaseException:  # cancelled too: discard touches only uploads no case uses
             await sub.inline.discard(created)
             raise
 
@@ -244,15 +244,19 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
         if sub.draft_id is None:
             # One transaction (applications/accept.py): the application, its files, its
             # uploads marked, its notice and, for 秒批, the licence issued with it.
-            issued = await self._issued_with_case(doc, spec) if spec is not None else ([], doc)
-            if issued is not None:
-                also, accepted = issued
+            issued = await self._issued_with_case(doc, spec) if spec is not None else None
+            if spec is None or issued is not None:
+                also, accepted, committed = issued or ([], doc, None)
                 try:
-                    return await self._accept(
+                    app = await self._accept(
                         viewer, key, sub, accepted, checked, situation, uploaders, also
                     )
                 except AlsoTaken:
                     pass  # the licence's status slot was drawn meanwhile: step by step below
+                else:
+                    if committed is not None and app.id == doc["_id"]:  # ours, not a resend's
+                        await self._after_commit(committed)
+                    return app
         if sub.inline is not None:
             raise InlineNotKept()  # the step-by-step path attaches uploads that exist
         # Uploads are marked as this application's evidence before it exists (so they cannot be
@@ -332,14 +336,24 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
 
     async def _issued_with_case(
         self, doc: dict[str, Any], spec: ResultSpec
-    ) -> tuple[list[Write], dict[str, Any]] | None:
-        """秒批's licence as a write for the case's own transaction, and the case as delivered
-        (`store.delivered`); None when the result's channel cannot be written that way."""
+    ) -> tuple[list[Write], dict[str, Any], Callable[[], Awaitable[None]]] | None:
+        """秒批's licence as a write for the case's own transaction, the case as delivered
+        (`store.delivered`) and what to run once it committed; None when the result's channel
+        cannot be written that way."""
         with_case = getattr(self.sink, "with_case", None)
         if with_case is None:
             return None
-        channel, write = await with_case(doc["_id"], doc["applicant_id"], spec)
-        return [write], delivered(doc, channel, self.now())
+        channel, write, committed = await with_case(doc["_id"], doc["applicant_id"], spec)
+        return [write], delivered(doc, channel, self.now()), committed
+
+    @staticmethod
+    async def _after_commit(step: Callable[[], Awaitable[None]]) -> None:
+        """Bookkeeping after the case committed (the licence's status-list count): its failure
+        is logged, never the request's (the case and its licence are in)."""
+        try:
+            await step()
+        except Exception:
+            log.exception("bookkeeping after an instant approval failed")
 
     async def _accepted(self, viewer: Viewer, key: str, sub: Submission) -> Application | None:
         """The application an earlier try with this key created, completed; None if none."""

@@ -129,14 +129,17 @@ class ShippingDesk:
         """待邮寄: approved POST cases not shipped yet, of the clerk's departments, oldest first.
 
         Selected by the `awaiting_shipment` flag (index `awaiting_shipment_v2` holds only the
-        flagged cases); the status is checked as well, so a case that left APPROVED by a path
-        not clearing the flag would still not be listed."""
+        flagged cases); the status and the missing shipment are checked as well, so a case that
+        left the queue by a path not clearing the flag (a process of the release before it, in
+        a rolling upgrade) is still not listed."""
         viewer.require_role(Role.CLERK)
         departments = await processable_departments(self.svc.matters, viewer.department_code)
         query: Document = {
             "awaiting_shipment": True,
             "department_code": {"$in": departments},
             "status": Status.APPROVED.value,
+            "delivery.shipment": None,
+            "applicant_erased_at": None,
         }
         return await paginate(
             self.svc.store.apps, query, OLDEST_FIRST, first, after, Application.from_document

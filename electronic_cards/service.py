@@ -146,15 +146,21 @@ class CardsService(SharingRules):
     async def licence_to_issue(
         self, holder_id: ObjectId, spec: LicenceSpec, licence_id: ObjectId
     ) -> tuple[Licence, InsertOne[Document]]:
-        """The licence `issue_licence` would write (its status-list slot counted now), as a
-        write for the caller's own transaction: a licence issued together with the case it
-        results from. A duplicate key at the write means its random status index was taken
-        meanwhile (or the licence exists): `issue_licence` then, which draws again."""
+        """The licence `issue_licence` would write, as a write for the caller's own
+        transaction: a licence issued together with the case it results from. Its status-list
+        slot is counted by `licence_issued` once that transaction committed (a refused or
+        repeated request counts none). A duplicate key at the write means its random status
+        index was taken meanwhile (or the licence exists): `issue_licence` then, which draws
+        again."""
         _check_type(spec)
         now = datetime.now(UTC)
-        list_id = await self.store.open_status_list(now)
+        list_id = await self.store.status_list_with_room(now)
         licence = self._licence(holder_id, spec, licence_id, list_id, now)
         return licence, self.store.licence_write(licence)
+
+    async def licence_issued(self, licence: Licence) -> None:
+        """Count the status-list slot of a licence `licence_to_issue` wrote (committed)."""
+        await self.store.count_status_slot(licence.status_list_id)
 
     def _licence(
         self,

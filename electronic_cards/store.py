@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -129,14 +130,32 @@ class CardsStore:
             )
             if doc is not None:
                 return str(doc["_id"])
-            count = await self.db[STATUS_LISTS].count_documents({})
-            try:
-                await self.db[STATUS_LISTS].insert_one(
-                    {"_id": str(count + 1), "allocated": 0, "created_at": now}
-                )
-            except DuplicateKeyError:
-                continue  # another process opened it first; take a slot in it
+            await self._open_another(now)
         raise RuntimeError("could not open a status list")
+
+    async def status_list_with_room(self, now: datetime) -> str:
+        """The id of a list with room, not counting anything yet: for a licence written in a
+        caller's transaction, counted (`count_status_slot`) once that committed, so that
+        refused or repeated requests count nothing."""
+        for _ in range(5):
+            doc = await self.db[STATUS_LISTS].find_one(
+                {"allocated": {"$lt": STATUS_LIST_FILL}}, sort=[("allocated", ASCENDING)]
+            )
+            if doc is not None:
+                return str(doc["_id"])
+            await self._open_another(now)
+        raise RuntimeError("could not open a status list")
+
+    async def count_status_slot(self, list_id: str) -> None:
+        await self.db[STATUS_LISTS].update_one({"_id": list_id}, {"$inc": {"allocated": 1}})
+
+    async def _open_another(self, now: datetime) -> None:
+        count = await self.db[STATUS_LISTS].count_documents({})
+        # another process may open it first: then take a slot in that one
+        with contextlib.suppress(DuplicateKeyError):
+            await self.db[STATUS_LISTS].insert_one(
+                {"_id": str(count + 1), "allocated": 0, "created_at": now}
+            )
 
     async def status_list_ids(self) -> list[str]:
         """Every list's id (a handful: a list holds 131,072 entries), oldest first."""

@@ -16,6 +16,7 @@ Without the plugin a HEIC file is refused as UNSUPPORTED_TYPE with a hint.
 from __future__ import annotations
 
 import io
+import struct
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ def _image(data: bytes, limits: Limits) -> Inspected:
                 # whole box structure up front, so a truncated one fails here, not in load()).
                 raise (_corrupt() if HEIF_READABLE else _unsupported("HEIC")) from exc
             raise _unsupported("") from exc
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
             raise _corrupt() from exc
         except RuntimeError as exc:
             # pillow-heif's exception for libheif's remaining error classes, among them its

@@ -6,19 +6,23 @@ A phone that has the photos in hand can send them with the form in one request i
 and the uploads are written in the submission's own transaction (`applications/accept.py`), so
 the application and its evidence exist together or not at all, and a refused submission leaves
 no file behind. Where that cannot be — the owner's first upload (no quota counter yet) or a
-full quota, content the owner has uploaded before, a draft or 秒批 submission (they take the
-step-by-step path) — the files are kept as ordinary uploads first (`materialise`) and the
-submission references them: the same result, with more round trips.
+full quota, content the owner has uploaded before, a draft's submission, a 秒批 licence whose
+random status index was taken meanwhile (they take the step-by-step path) — the files are kept
+as ordinary uploads first (`materialise`, once the submission passed its checks), the
+submission references them, and they are removed again if it is refused after all: the same
+result, with more round trips.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bson import ObjectId
+from pymongo.errors import PyMongoError
 
 from app.errors import DomainError, InputErrors
 from app.ids import object_id_from_global, to_global_id
@@ -27,6 +31,7 @@ from applications.models import MaterialRef, Provision
 from applications.uploads.service import PreparedUpload, UploadService
 from auth.permissions import Viewer
 
+log = logging.getLogger(__name__)
 MAX_INLINE_FILES = 10  # a request's bytes are bounded anyway (one upload's maximum)
 
 
@@ -91,8 +96,12 @@ class InlineUploads:
         """Remove uploads `materialise` made for a submission refused after all — only while
         no application uses them (a concurrent copy's attach wins; the delete's filter says
         so). Best effort: what a failure here leaves, the orphan sweep removes."""
-        if made:
+        if not made:
+            return
+        try:
             await self.service.store.delete_unattached({"_id": {"$in": made}})
+        except PyMongoError:  # the submission's own error is the one to report
+            log.exception("could not remove the uploads of a refused submission")
 
 
 def _made(kept: dict[ObjectId, ObjectId]) -> list[ObjectId]:

@@ -1,15 +1,25 @@
-"""秒批 issues the licence in the case's own transaction; a status-list slot drawn by someone
-else meanwhile (the random index collides) falls back to issuing step by step, drawing again."""
+"""秒批 issues the licence in the case's own transaction (with files sent along and an agent's
+grant re-check in the same batch); a status-list slot drawn by someone else meanwhile (the
+random index collides) falls back to issuing step by step, drawing again; the status list's
+count is of licences issued, not of requests."""
 
 from __future__ import annotations
 
 import itertools
 import secrets
+from typing import Any
 
 import pytest
 
-from tests.applications.conftest import SUBMIT, elder_input
+from app.ids import object_id_from_global, to_global_id
+from applications.agency import AgencyDesk
+from auth.permissions import Viewer
+from tests.applications.conftest import ELDER_CARD, REFS, SUBMIT, elder_input, errors
+from tests.applications.flows.test_agency import grant
+from tests.applications.flows.test_agent_acts import revoke
+from tests.applications.test_inline_files import post_submit, stored
 from tests.applications.test_submit import ELDER_ID
+from tests.applications.uploading import png
 from tests.factories import Api
 
 
@@ -41,3 +51,125 @@ async def test_a_taken_status_slot_falls_back_and_draws_again(
     for app in apps:
         assert await db["application_notices"].count_documents({"application_id": app["_id"]}) == 1
         assert app["result"]["delivery"] == f"WALLET:{app['_id']}"
+
+
+RESULTS = {"type_code": {"$ne": "JMSFZ"}}
+
+
+def _agent_sub(key: str, principal: str) -> dict[str, Any]:
+    sub = {**elder_input(key, ELDER_ID), "onBehalfOf": principal}
+    sub["materials"] = [
+        {"name": "居民身份证", "provision": "LICENCE", "reference": REFS["licence-idcard"]},
+        {"name": "近期免冠照片", "provision": "UPLOAD", "file": None},
+    ]
+    return sub
+
+
+PHOTO = {"p": ("photo.png", png("agent-photo-of-elder"), "image/png")}
+
+
+async def _allocated(api: Api) -> int:
+    return sum([d["allocated"] async for d in api.state.db["sdl_status_lists"].find({})])
+
+
+async def test_an_agents_instant_approval_with_a_file_is_one_transaction(
+    api: Api, elder: str, citizen: str
+) -> None:
+    given = await grant(api, elder, matterCodes=[ELDER_CARD])
+    principal = given["grant"]["principalId"]
+    db = api.state.db
+    payload = await post_submit(
+        api, citizen, _agent_sub("i5-agent-1", principal), PHOTO, {"p": [1]}
+    )
+    assert payload["userErrors"] == []
+    assert payload["application"]["status"] == "APPROVED"
+    app_id = object_id_from_global(payload["application"]["id"], "Application")
+    doc = await db["applications"].find_one({"_id": app_id})
+    assert doc is not None
+    assert doc["result"]["delivery"] == f"WALLET:{app_id}"
+    assert "result_pending" not in doc
+    assert [lic["_id"] for lic in await db["licences"].find(RESULTS).to_list(5)] == [app_id]
+    photo = await db["material_uploads"].find_one(
+        {"_id": object_id_from_global(doc["materials"][1]["reference"], "Upload")}
+    )
+    assert photo is not None
+    assert photo["attached_to"] == [app_id]
+    g = await db["agency_grants"].find_one(
+        {"_id": object_id_from_global(given["grant"]["id"], "AgencyGrant")}
+    )
+    assert g is not None
+    assert g.get("acts") == 1
+    assert await db["application_notices"].count_documents({"application_id": app_id}) == 1
+
+
+async def test_a_revocation_racing_an_agents_instant_approval_with_a_file(
+    api: Api, elder: str, citizen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given = await grant(api, elder, matterCodes=[ELDER_CARD])
+    principal = given["grant"]["principalId"]
+    checked = AgencyDesk.principal_of
+
+    async def then_revoked(
+        self: AgencyDesk, agent: Viewer, on_behalf_of: str, codes: list[str]
+    ) -> Any:
+        found = await checked(self, agent, on_behalf_of, codes)
+        await revoke(api, elder, to_global_id("AgencyGrant", found[1].id))
+        return found
+
+    monkeypatch.setattr(AgencyDesk, "principal_of", then_revoked)
+    db = api.state.db
+    before = (await stored(api), await db["application_notices"].count_documents({}))
+    payload = await post_submit(
+        api, citizen, _agent_sub("i5-agent-2", principal), PHOTO, {"p": [1]}
+    )
+    assert errors(payload) == [("onBehalfOf", "AGENT_NOT_AUTHORISED")]
+    assert await db["applications"].count_documents({}) == 0
+    assert await db["licences"].count_documents(RESULTS) == 0
+    assert (await stored(api), await db["application_notices"].count_documents({})) == before
+
+
+async def test_a_refused_or_repeated_instant_approval_counts_no_status_slot(
+    api: Api, elder: str
+) -> None:
+    """The status list's `allocated` counts licences; a double tap issues none."""
+    request = {"input": elder_input("i5-slot-1", ELDER_ID)}
+    first = (await api.data(SUBMIT, request, elder))["submitApplication"]
+    assert first["userErrors"] == []
+    after_first = await _allocated(api)
+    for _ in range(5):  # the client's retries of the same request
+        again = (await api.data(SUBMIT, request, elder))["submitApplication"]
+        assert again["application"]["id"] == first["application"]["id"]
+    assert await api.state.db["licences"].count_documents(RESULTS) == 1
+    assert await _allocated(api) == after_first
+
+
+async def test_a_taken_status_slot_with_a_file_sent_along(
+    api: Api, elder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AlsoTaken with inline files: the files are kept first, then the case goes in (drawing
+    again): one case, one licence, one upload, nothing left over."""
+    import itertools
+    import secrets
+
+    real = secrets.randbelow
+    draws = itertools.chain([4242, 4242], iter(lambda: real(131_072), None))
+    monkeypatch.setattr("electronic_cards.service.secrets.randbelow", lambda _n: next(draws))
+    first = (await api.data(SUBMIT, {"input": elder_input("i5-col-1", ELDER_ID)}, elder))[
+        "submitApplication"
+    ]
+    assert first["userErrors"] == []
+    sub = elder_input("i5-col-2", ELDER_ID)
+    sub["materials"] = [
+        sub["materials"][0],
+        {"name": "近期免冠照片", "provision": "UPLOAD", "file": None},
+    ]
+    before = await stored(api)
+    payload = await post_submit(api, elder, sub, PHOTO, {"p": [1]})
+    assert payload["userErrors"] == []
+    assert payload["application"]["result"]["delivery"]["status"] == "DELIVERED"
+    db = api.state.db
+    assert await db["licences"].count_documents(RESULTS) == 2
+    after = await stored(api)
+    assert after[0] == before[0] + 1
+    app_id = object_id_from_global(payload["application"]["id"], "Application")
+    assert await db["application_notices"].count_documents({"application_id": app_id}) == 1

@@ -215,3 +215,12 @@ async def test_a_heic_sent_with_the_submission_is_kept_as_jpeg(api: Api, citizen
         stored = await api.state.upload_service().store.read(Upload.from_document(doc))
         assert stored[:2] == b"\xff\xd8"
         assert b"SecretPhoneMaker" not in stored
+
+
+def test_a_heic_whose_exif_item_is_cut_short_is_corrupt() -> None:
+    """Pillow's EXIF reader raises struct.error on a TIFF header cut short: CORRUPT_FILE, not a
+    masked internal error (found by mutating two bytes of a HEIC: the EXIF item's extent)."""
+    data = bytearray(heic((64, 64)))
+    assert (data[37], data[124]) == (0, 132)
+    data[37], data[124] = 31, 17
+    assert refused(bytes(data)) == "CORRUPT_FILE"

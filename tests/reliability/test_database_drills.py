@@ -74,7 +74,8 @@ async def test_submission_cut_after_the_application_is_written_completes_on_retr
     drill_api: Api, fail_points: FailPoints
 ) -> None:
     """A draft's 秒批 submission takes the step-by-step path (the draft becomes the case,
-    then the licence is issued): cut between the two, the retry finishes the job once."""
+    then the licence is issued; the rare 秒批 whose status slot collided shares that code): cut
+    between the two, the retry finishes the job once."""
     api = drill_api
     elder = await _elder(api)
     saved = await api.data(SAVE_DRAFT, {"input": {"matterCode": ELDER_CARD, "form": {}}}, elder)
@@ -99,6 +100,7 @@ async def test_submission_cut_after_the_application_is_written_completes_on_retr
         again = (await api.data(SUBMIT, request, elder))["submitApplication"]
         assert again["userErrors"] == []
         assert again["application"]["status"] == "APPROVED"
+    assert await db[APPLICATIONS].count_documents({"applicant_id": written["applicant_id"]}) == 1
     licences = await db[LICENCES].find(results).to_list(5)
     assert [lic["_id"] for lic in licences] == [written["_id"]]
     done = await db[APPLICATIONS].find_one({"_id": written["_id"]})
@@ -183,13 +185,13 @@ async def test_a_shutdown_in_progress_error_is_retried_at_once(
     elder = await _elder(api)
     request = {"input": elder_input("drill-submit-91", ELDER_ID)}
     request["input"]["materials"] = await elder_materials_of(api, elder)
-    # The retryable write of a 秒批 submission: its licence's status-list slot (findAndModify;
-    # the case, licence and notice then go in one transaction).
-    await fail_points.arm({"times": 1}, ["findAndModify"], errorCode=91)
+    # A 秒批 submission's one write: the commit of its transaction (case, licence, notice); the
+    # driver retries a commit once.
+    await fail_points.arm({"times": 1}, ["commitTransaction"], errorCode=91)
     first = await api.gql(SUBMIT, request, elder)
     assert "errors" not in first, first
     assert first["data"]["submitApplication"]["userErrors"] == []
-    await fail_points.arm({"times": 1}, ["findAndModify"], errorCode=91, errorLabels=[])
+    await fail_points.arm({"times": 1}, ["commitTransaction"], errorCode=91, errorLabels=[])
     # Not retryable this time (no label): this request fails, the next one must not.
     failed = await api.gql(
         SUBMIT, {"input": {**request["input"], "idempotencyKey": "drill-submit-91b"}}, elder
