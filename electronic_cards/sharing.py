@@ -41,31 +41,28 @@ class SharingRules:
     store: CardsStore
     auth: AuthService
 
-    # Provided by CardsService.
-    async def _licence_for(
-        self, viewer: Viewer, licence_gid: str, *, allow_delegate: bool
-    ) -> Licence:
-        raise NotImplementedError
+    if TYPE_CHECKING:
+        # Provided by CardsService (electronic_cards/service.py) and its UsageRecords mixin.
+        async def _licence_for(
+            self, viewer: Viewer, licence_gid: str, *, allow_delegate: bool
+        ) -> Licence: ...
 
-    def _decrypt(self, blob: bytes) -> str:
-        raise NotImplementedError
+        def _decrypt(self, blob: bytes) -> str: ...
 
-    async def _record(
-        self,
-        viewer: Viewer,
-        scene: str,
-        outcome: Verification,
-        licence: Licence | None,
-        kid: str | None,
-        cti: str | None,
-        channel: str = "ONLINE",
-    ) -> None:
-        raise NotImplementedError
+        async def _record(
+            self,
+            viewer: Viewer,
+            scene: str,
+            outcome: Verification,
+            licence: Licence | None,
+            kid: str | None,
+            cti: str | None,
+            channel: str = "ONLINE",
+        ) -> None: ...
 
-    async def _holder_event(
-        self, licence: Licence, kind: str, data: dict[str, Any], dedupe_key: str | None = None
-    ) -> bool:
-        raise NotImplementedError
+        async def _holder_event(
+            self, licence: Licence, kind: str, data: dict[str, Any], dedupe_key: str | None = None
+        ) -> bool: ...
 
     # -- 授权用证 --------------------------------------------------------------------------------
 

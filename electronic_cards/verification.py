@@ -1,6 +1,7 @@
 """Spec §6 checks 1–4 as pure functions, shared by the API verifier and `zsb verify-qr`.
 
-Checks 5–8 need the verifier account and the database; they live in the service.
+Checks 5–8 need the verifier account and the database; they live in verifying.py (a mixin of
+the service).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ async def test_a_taken_status_slot_falls_back_and_draws_again(
     # (one status list: its unique (list, index) key), the step-by-step issue draws again.
     real = secrets.randbelow
     draws = itertools.chain([4242, 4242], iter(lambda: real(131_072), None))
-    monkeypatch.setattr("electronic_cards.service.secrets.randbelow", lambda _n: next(draws))
+    monkeypatch.setattr("electronic_cards.issuing.secrets.randbelow", lambda _n: next(draws))
     db = api.state.db
     results = []
     for key in ("slot-0001", "slot-0002"):
@@ -153,7 +153,7 @@ async def test_a_taken_status_slot_with_a_file_sent_along(
 
     real = secrets.randbelow
     draws = itertools.chain([4242, 4242], iter(lambda: real(131_072), None))
-    monkeypatch.setattr("electronic_cards.service.secrets.randbelow", lambda _n: next(draws))
+    monkeypatch.setattr("electronic_cards.issuing.secrets.randbelow", lambda _n: next(draws))
     first = (await api.data(SUBMIT, {"input": elder_input("i5-col-1", ELDER_ID)}, elder))[
         "submitApplication"
     ]
