@@ -19,10 +19,11 @@ from app import sealing
 from app.errors import AlreadyExistsError, DomainError
 from app.json_input import check_keys
 from app.masking import mask_number, mask_phone
+from app.txn import DuplicateKeyAt
 from applications import form_sealing, forms
 from applications.errors import ApplicationNotFoundError
 from applications.models import Application
-from applications.store import ApplicationStore
+from applications.store import ApplicationStore, Requirement
 from applications.workflow import Status
 from auth.models import AssuranceLevel, User
 from auth.permissions import Viewer
@@ -161,21 +162,27 @@ class Drafts:
         keys = self.auth.keyring.all("delivery_address")  # during a rotation: either generation
         return json.loads(sealing.decrypt_any(keys, bytes(blob), DRAFT_DELIVERY))
 
-    async def _submit_draft(self, viewer: Viewer, doc: dict[str, Any]) -> Application:
-        """DRAFT → SUBMITTED on the draft's own document; its timeline gets the new events."""
+    async def _submit_draft(
+        self, viewer: Viewer, doc: dict[str, Any], requires: Requirement | None = None
+    ) -> Application:
+        """DRAFT → SUBMITTED on the draft's own document; its timeline gets the new events.
+        With `requires` (an agent's submission: the grant), in one transaction with it."""
         fields = {k: v for k, v in doc.items() if k not in ("_id", "rev", "timeline", "created_at")}
+        guard = {"_id": doc["_id"], "applicant_id": viewer.user_id, "status": Status.DRAFT.value}
+        update = {
+            "$set": fields,
+            "$inc": {"rev": 1},
+            "$push": {"timeline": {"$each": doc["timeline"]}},
+            "$unset": {"draft_delivery": ""},  # the case holds the checked choice
+        }
         try:
-            updated = await self.store.apps.find_one_and_update(
-                {"_id": doc["_id"], "applicant_id": viewer.user_id, "status": Status.DRAFT.value},
-                {
-                    "$set": fields,
-                    "$inc": {"rev": 1},
-                    "$push": {"timeline": {"$each": doc["timeline"]}},
-                    "$unset": {"draft_delivery": ""},  # the case holds the checked choice
-                },
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError as exc:  # the key was used meanwhile by another submission
+            if requires is None:
+                updated = await self.store.apps.find_one_and_update(
+                    guard, update, return_document=ReturnDocument.AFTER
+                )
+            else:
+                updated = await self.store.update_requiring(guard, update, requires)
+        except (DuplicateKeyError, DuplicateKeyAt) as exc:  # the key was used meanwhile
             raise AlreadyExistsError("申请已提交 (already submitted)") from exc
         if updated is None:
             # Submitted meanwhile with this key (a double click)? Then answer with it.

@@ -269,9 +269,9 @@ class ApplicationService(Processing, Drafts, FollowUp, Queues):
             raise
         try:
             if sub.draft_id is not None:
-                app = await self._submit_draft(viewer, doc)
+                app = await self._submit_draft(viewer, doc, sub.requires)
             else:
-                app = await self.store.insert(doc)
+                app = await self.store.insert(doc, sub.requires)
         except BaseException as exc:
             await self._release(checked.given, doc["_id"])
             if not isinstance(exc, AlreadyExistsError):

@@ -115,6 +115,16 @@ def _delivered_event(channel: str, at: datetime) -> Event:
     )
 
 
+def _met(requires: Requirement) -> Callable[[ClientBulkWriteResult], None]:
+    """The check of a batch whose write 1 is the requirement's update."""
+
+    def check(result: ClientBulkWriteResult) -> None:
+        if not result.update_results[1].matched_count:
+            raise requires.refusal()  # aborts: nothing of the batch is written
+
+    return check
+
+
 class _FirstWasSomeoneElse(Exception):
     """The case's guard matched nothing in a transaction: aborted, reported as None."""
 
@@ -148,7 +158,11 @@ class ApplicationStore:
         self.notices = db[NOTICES]
         self.counters = db[COUNTERS]
 
-    async def insert(self, doc: Document) -> Application:
+    async def insert(self, doc: Document, requires: Requirement | None = None) -> Application:
+        """A new application (AlreadyExistsError: its (applicant, key) exists); with
+        `requires`, in one transaction with the required document's update (`Requirement`)."""
+        if requires is not None:
+            return await self.insert_with(doc, [requires.write(self.db.name)], _met(requires))
         try:
             await self.apps.insert_one(doc)
         except DuplicateKeyError as exc:
@@ -210,10 +224,10 @@ class ApplicationStore:
                 guard, update, return_document=ReturnDocument.AFTER
             )
         else:
-            doc = await self._transition_requiring(guard, update, requires)
+            doc = await self.update_requiring(guard, update, requires)
         return Application.from_document(doc) if doc else None
 
-    async def _transition_requiring(
+    async def update_requiring(
         self, guard: Document, update: Document, requires: Requirement
     ) -> Document | None:
         """The change and the required document's update in one transaction (`commit_together`:

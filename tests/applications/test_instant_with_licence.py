@@ -173,3 +173,41 @@ async def test_a_taken_status_slot_with_a_file_sent_along(
     assert after[0] == before[0] + 1
     app_id = object_id_from_global(payload["application"]["id"], "Application")
     assert await db["application_notices"].count_documents({"application_id": app_id}) == 1
+
+
+async def test_a_revocation_racing_an_agents_instant_approval_whose_slot_collided(
+    api: Api, elder: str, citizen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collided 秒批 falls back to the step-by-step insert: the grant is re-checked in that
+    insert's transaction too, so a revocation right after the check still refuses it."""
+    first = (await api.data(SUBMIT, {"input": elder_input("i5-col-own", ELDER_ID)}, elder))[
+        "submitApplication"
+    ]
+    assert first["userErrors"] == []
+    taken = await api.state.db["licences"].find_one(RESULTS)
+    assert taken is not None
+    real = secrets.randbelow
+    draws = itertools.chain([taken["status_index"]], iter(lambda: real(131_072), None))
+    monkeypatch.setattr("electronic_cards.issuing.secrets.randbelow", lambda _n: next(draws))
+    given = await grant(api, elder, matterCodes=[ELDER_CARD])
+    principal = given["grant"]["principalId"]
+    checked = AgencyDesk.principal_of
+
+    async def then_revoked(
+        self: AgencyDesk, agent: Viewer, on_behalf_of: str, codes: list[str]
+    ) -> Any:
+        found = await checked(self, agent, on_behalf_of, codes)
+        await revoke(api, elder, to_global_id("AgencyGrant", found[1].id))
+        return found
+
+    monkeypatch.setattr(AgencyDesk, "principal_of", then_revoked)
+    db = api.state.db
+    sub = {**elder_input("i5-col-agent", ELDER_ID), "onBehalfOf": principal}
+    sub["materials"] = [
+        {"name": "居民身份证", "provision": "LICENCE", "reference": REFS["licence-idcard"]},
+        sub["materials"][1],
+    ]
+    payload = (await api.data(SUBMIT, {"input": sub}, citizen))["submitApplication"]
+    assert errors(payload) == [("onBehalfOf", "AGENT_NOT_AUTHORISED")]
+    assert await db["applications"].count_documents({}) == 1  # the elder's own only
+    assert await db["licences"].count_documents(RESULTS) == 1
