@@ -8,7 +8,8 @@ per request. Who may do what:
 - 帮办代办: the agent who submitted a case for a principal, while a grant in force covers the
   case's matter (and with real-name assurance, L2), may file a complaint or a 办不成事 report
   about that case (`agency.AgencyDesk.acting`, as for the agent's other acts). The ticket is
-  the principal's (`reporter_id`: their `myFeedback`, their reply notice, their daily limit),
+  the principal's (`reporter_id`: their `myFeedback`, their reply notice; the daily limit is
+  the filer's: an agent's tickets count against the agent),
   records the agent (`agent_id`; the opening step is an AGENT step `on_behalf_of` the
   principal), is audited, and the principal is told (AGENT_ACTED). The agent reads it while
   the grant is in force. Suggestions stay one's own, and so does rating (AGENT_CANNOT_RATE);
@@ -168,8 +169,15 @@ class FeedbackDesk:
         if existing is not None:
             return Ticket.from_document(existing)
         now = self.svc.now()
+        # The limit is the filer's: an agent's tickets count against the agent (across their
+        # principals), never against the principal's own allowance.
+        filer: Document = (
+            {"agent_id": agent_id}
+            if agent_id is not None
+            else {"reporter_id": reporter_id, "agent_id": {"$exists": False}}
+        )
         recent = await self.store.tickets.count_documents(
-            {"reporter_id": reporter_id, "opened_at": {"$gte": now - timedelta(days=1)}}
+            {**filer, "opened_at": {"$gte": now - timedelta(days=1)}}
         )
         if recent >= DAILY_FEEDBACK_LIMIT:
             raise DomainError(

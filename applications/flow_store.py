@@ -26,6 +26,12 @@ INDEXES = [
                 [("reporter_id", ASCENDING), ("opened_at", DESCENDING), ("_id", DESCENDING)],
                 name="reporter_recent",
             ),
+            # 帮办代办: the tickets an agent filed (their daily limit); agents' only.
+            IndexModel(
+                [("agent_id", ASCENDING), ("opened_at", DESCENDING), ("_id", DESCENDING)],
+                name="agent_recent",
+                partialFilterExpression={"agent_id": {"$exists": True}},
+            ),
             # Staff queue: a department's open tickets by deadline.
             IndexModel(
                 [("department_code", ASCENDING), ("status", ASCENDING), ("due_at", ASCENDING)],

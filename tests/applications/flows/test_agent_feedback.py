@@ -169,3 +169,25 @@ async def test_a_revocation_after_the_check_refuses_the_agents_ticket(
     own = await feedback(api, elder, app_id, "COMPLAINT", "agent-fb-race-2")
     assert own["userErrors"] == []
     assert own["ticket"]["onBehalfOf"] is None
+
+
+async def test_an_agents_tickets_count_against_the_agent_not_the_principal(
+    api: Api, elder: str, citizen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daily limit is the filer's: an agent cannot use up the principal's own allowance
+    (a grantee denying the principal their own complaints)."""
+    monkeypatch.setattr("applications.feedback.DAILY_FEEDBACK_LIMIT", 2)
+    given = await grant(api, elder)
+    app_id = await submit_for(api, citizen, given["principalId"], business_input("agent-fb-lim"))
+    for n in range(2):
+        assert (await feedback(api, citizen, app_id, "COMPLAINT", f"agent-lim-{n}"))[
+            "userErrors"
+        ] == []
+    over = await feedback(api, citizen, app_id, "COMPLAINT", "agent-lim-2")
+    assert errors(over) == [("content", "RATE_LIMITED")]
+    # The principal's own allowance is untouched by the agent's two.
+    own = {"kind": "SUGGESTION", "content": "希望增加夜间窗口", "idempotencyKey": "own-lim-0"}
+    mine = (await api.data(FEEDBACK, {"input": {**own, "departmentCode": "370200-GAJ"}}, elder))[
+        "submitFeedback"
+    ]
+    assert mine["userErrors"] == [], mine
