@@ -33,7 +33,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from app.db import Document
 from app.errors import DomainError, ForbiddenError, NotFoundError
 from app.ids import to_global_id
-from app.pagination import Connection
+from app.pagination import Connection, paginate
 from applications.agency import AGENT_KEY_PREFIX, AgencyDesk
 from applications.departments import processable_departments
 from applications.models import Application
@@ -41,6 +41,7 @@ from applications.staff import audit, is_staff_for
 from applications.ticket_subjects import after_agent_filed, ticket_subject
 from applications.tickets import (
     MOVES,
+    RECENT,
     Ticket,
     TicketKind,
     TicketStatus,
@@ -212,6 +213,23 @@ class FeedbackDesk:
         self, viewer: Viewer, first: int | None, after: str | None
     ) -> Connection[Ticket]:
         return await self.store.mine(viewer.user_id, first, after)
+
+    async def filed_as_agent(
+        self, viewer: Viewer, first: int | None, after: str | None
+    ) -> Connection[Ticket]:
+        """Tickets the viewer filed as an agent (帮办代办) about cases of principals whose grant
+        in force still covers the case's matter: as for the agent's cases
+        (`AgencyDesk.submitted`), a revoked or expired authorisation ends the agent's sight."""
+        covered: list[Document] = [
+            {"reporter_id": g.principal_id, "matter_code": {"$in": g.matter_codes}}
+            if g.matter_codes
+            else {"reporter_id": g.principal_id}
+            for g in await AgencyDesk(self.svc).received(viewer)
+        ]
+        query: Document = {"agent_id": viewer.user_id}
+        # (`$or` may not be empty: no grant in force matches nothing, through the same paging.)
+        query["$or"] = covered or [{"reporter_id": {"$in": []}}]
+        return await paginate(self.store.tickets, query, RECENT, first, after, Ticket.from_document)
 
     async def get(self, viewer: Viewer, ticket_id: ObjectId) -> Ticket | None:
         ticket = await self.store.get(ticket_id)

@@ -133,6 +133,18 @@ class Query:
         page = await _typed(FeedbackDesk(info.context.applications).mine(viewer, first, after))
         return _map(page, lambda t: ft.Ticket(ticket=t))
 
+    @strawberry.field(
+        description="帮办代办: complaints and 办不成事 reports the viewer filed as an agent, about "
+        "cases a grant in force still covers, newest first."
+    )
+    async def my_agent_feedback(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[ft.Ticket]:
+        viewer = info.context.require_viewer()
+        desk = FeedbackDesk(info.context.applications)
+        page = await _typed(desk.filed_as_agent(viewer, first, after))
+        return _map(page, lambda t: ft.Ticket(ticket=t))
+
     @strawberry.field(description="A ticket the viewer reported or may handle.")
     async def ticket(self, info: Info[Context, None], id: strawberry.ID) -> ft.Ticket | None:
         viewer = info.context.require_viewer()

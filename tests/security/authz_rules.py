@@ -126,6 +126,7 @@ RULES: dict[str, Rule | tuple[Rule, ...]] = {
     "grantAgency": signed_in(),
     "revokeAgency": owner("agency_grant", "input.grantId"),
     "myFeedback": signed_in(),
+    "myAgentFeedback": signed_in(),
     "submitFeedback": signed_in(),
     # Tickets, probed twice (authz_objects): "ticket" is a complaint about a department none of
     # the matrix's staff handles (only its reporter and admins see it, only admins take or close

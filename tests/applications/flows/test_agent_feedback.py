@@ -191,3 +191,21 @@ async def test_an_agents_tickets_count_against_the_agent_not_the_principal(
         "submitFeedback"
     ]
     assert mine["userErrors"] == [], mine
+
+
+async def test_an_agent_lists_the_tickets_they_filed_while_authorised(
+    api: Api, elder: str, citizen: str
+) -> None:
+    given = await grant(api, elder)
+    app_id = await submit_for(api, citizen, given["principalId"], business_input("agent-fb-list"))
+    filed = (await feedback(api, citizen, app_id, "COMPLAINT", "agent-list-1"))["ticket"]
+    own = {"kind": "SUGGESTION", "content": "希望增加夜间窗口", "idempotencyKey": "own-list-0"}
+    await api.data(FEEDBACK, {"input": {**own, "departmentCode": "370200-GAJ"}}, citizen)
+    listed = "query { myAgentFeedback { nodes { id onBehalfOf } } }"
+    nodes = (await api.data(listed, token=citizen))["myAgentFeedback"]["nodes"]
+    # Only what the agent filed for the principal (not the agent's own suggestion).
+    assert nodes == [{"id": filed["id"], "onBehalfOf": given["principalId"]}]
+    # The principal has none filed as an agent; a revocation ends the agent's sight.
+    assert (await api.data(listed, token=elder))["myAgentFeedback"]["nodes"] == []
+    await revoke(api, elder, given["id"])
+    assert (await api.data(listed, token=citizen))["myAgentFeedback"]["nodes"] == []
