@@ -21,8 +21,11 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 
+from app.db import Document
 from app.root_fields import mutation_root_fields
+from auth.directory import UserDirectory, remembered_caller
 from auth.errors import AccountErasingError
+from notifications.store import PREFERENCES
 
 # Mutations an account being erased may still call:
 # - deleteMyAccount resumes an erasure that stopped part way;
@@ -44,27 +47,36 @@ class ErasureGuard(SchemaExtension):
         ctx = self.execution_context
         viewer = getattr(ctx.context, "viewer", None)
         fields = _mutation_fields(ctx) if viewer is not None else []
-        if viewer is not None and any(f not in EXEMPT for f in fields):
-            refusal: Exception | None = None
-            try:
-                # Its own database budget: multipart requests have no request-wide deadline
-                # (app/http_guards.py), and this read comes before the resolver sets one.
-                with pymongo.timeout(ctx.context.settings.db_request_timeout_seconds):
-                    active = await ctx.context.auth.users.is_active(viewer.user_id)
-                if not active:
-                    refusal = AccountErasingError()
-            except Exception as exc:  # an outage: masked as UNAVAILABLE like any resolver's
-                refusal = exc
-            if refusal is not None:
-                # A result set before `yield` skips execution: nothing is written.
-                ctx.result = ExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            str(refusal),
-                            original_error=refusal,
-                            extensions=getattr(refusal, "extensions", None),
-                        )
-                    ],
-                )
-        yield
+        if viewer is None or all(f in EXEMPT for f in fields):
+            yield
+            return
+        refusal: Exception | None = None
+        caller: list[Document] | None = None
+        try:
+            # Its own database budget: multipart requests have no request-wide deadline
+            # (app/http_guards.py), and this read comes before the resolver sets one. The
+            # caller's notification preferences come with it: a notice to the caller in this
+            # request needs no read of its own (auth.directory.remembered_caller).
+            with pymongo.timeout(ctx.context.settings.db_request_timeout_seconds):
+                directory = UserDirectory(ctx.context.state.db)
+                caller = await directory.caller_account(viewer.user_id, PREFERENCES)
+            if caller is None:
+                refusal = AccountErasingError()
+        except Exception as exc:  # an outage: masked as UNAVAILABLE like any resolver's
+            refusal = exc
+        if refusal is not None or caller is None:
+            # A result set before `yield` skips execution: nothing is written.
+            ctx.result = ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        str(refusal),
+                        original_error=refusal,
+                        extensions=getattr(refusal, "extensions", None),
+                    )
+                ],
+            )
+            yield
+            return
+        with remembered_caller(viewer.user_id, PREFERENCES, caller):
+            yield

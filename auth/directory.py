@@ -6,7 +6,9 @@ sealed phones and what counts as a 法人 account stay auth's business.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
@@ -30,7 +32,33 @@ def phone_key_candidates(keyring: Keyring, phones: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(k for p in phones for k in sealing.blind_indexes(keys, p)))
 
 
-__all__ = ["CitizenFilter", "UserDirectory", "phone_key_candidates", "phone_keys"]
+__all__ = [
+    "CitizenFilter",
+    "UserDirectory",
+    "phone_key_candidates",
+    "phone_keys",
+    "remembered_caller",
+]
+
+# The request's caller as the erasure guard read it (app/erasure_guard.py): (user id, the joined
+# collection, its documents). A notice to the caller in the same request reads its recipient's
+# state and preferences from here instead of the database again: the guard's read is the
+# authoritative "active at write time" check, and what an erasure starting after it misses is
+# removed by the erasure's sweep.
+_CALLER: ContextVar[tuple[ObjectId, str, list[Document]] | None] = ContextVar(
+    "zsb_caller_account", default=None
+)
+
+
+@contextmanager
+def remembered_caller(user_id: ObjectId, joined: str, documents: list[Document]) -> Iterator[None]:
+    """Within the block, `active_joined` of the caller alone (collection `joined`) is answered
+    from the guard's read."""
+    token = _CALLER.set((user_id, joined, documents))
+    try:
+        yield
+    finally:
+        _CALLER.reset(token)
 
 
 class UserDirectory:
@@ -59,5 +87,14 @@ class UserDirectory:
         self, user_ids: Sequence[ObjectId], joined: str
     ) -> dict[ObjectId, list[Document]]:
         """`active_ids` and the caller's own per-user documents (collection `joined`, keyed by
-        the user's id) in one command: for a hot path that reads both."""
+        the user's id) in one command: for a hot path that reads both. The request's caller
+        alone is answered from the erasure guard's read (`remembered_caller`)."""
+        known = _CALLER.get()
+        if known is not None and list(user_ids) == [known[0]] and joined == known[1]:
+            return {known[0]: known[2]}
         return await self._queries.active_joined(user_ids, joined)
+
+    async def caller_account(self, user_id: ObjectId, joined: str) -> list[Document] | None:
+        """The caller's per-user documents of `joined` if the account is active (None: gone or
+        being erased), from the database: the erasure guard's read."""
+        return (await self._queries.active_joined([user_id], joined)).get(user_id)

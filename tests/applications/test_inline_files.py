@@ -497,3 +497,37 @@ async def test_too_many_files_and_two_submissions_in_one_request(api: Api, citiz
     )
     assert response.status_code == 400
     assert await api.state.db["applications"].count_documents({}) == 0
+
+
+async def test_a_submission_with_its_files_is_three_round_trips(api: Api, citizen: str) -> None:
+    """The caller's account check (with their notification preferences: the notice's read, done
+    by the erasure guard and reused), then one bulkWrite and its commit. Before session 4: two
+    uploadMaterial requests and a submitApplication, 10 round trips."""
+    from pymongo import AsyncMongoClient
+
+    from app.db import Document
+    from tests.electronic_cards.test_round_trips import _Commands
+
+    commands = _Commands()
+    original = api.state.client
+    counted: AsyncMongoClient[Document] = AsyncMongoClient(
+        api.state.settings.mongodb_uri, tz_aware=True, event_listeners=[commands]
+    )
+    api.state.client = counted
+    try:
+        # The first one through this client also reserves a block of receipt serials.
+        warm = business_with_two_files("inline-rt-warm")
+        await post_submit(api, citizen, warm, TWO_FILES, TWO_MAPPED)
+        commands.names.clear()
+        fresh = {
+            "a": ("a.png", png("rt-a"), "image/png"),
+            "b": ("b.png", png("rt-b"), "image/png"),
+        }
+        payload = await post_submit(
+            api, citizen, business_with_two_files("inline-rt-0001"), fresh, TWO_MAPPED
+        )
+    finally:
+        api.state.client = original
+        await counted.close()
+    assert payload["userErrors"] == []
+    assert commands.names == ["aggregate", "bulkWrite", "commitTransaction"], commands.names
