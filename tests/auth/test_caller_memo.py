@@ -26,4 +26,3 @@ async def test_the_callers_read_is_reused_only_within_its_request(api: Api) -> N
         assert both == {caller.id: fresh, other.id: []}
         assert await directory.active_joined([caller.id], "elsewhere") == {caller.id: []}
     assert await directory.active_joined([caller.id], PREFERENCES) == {caller.id: fresh}
-
