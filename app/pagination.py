@@ -109,11 +109,18 @@ async def paginate(
     first: int | None,
     after: str | None,
     to_node: Callable[[dict[str, Any]], N],
+    *,
+    hint: str | None = None,
 ) -> Connection[N]:
+    """One keyset page. `hint`: the index to use, where the planner would not pick it (a
+    partial index whose filter it cannot match to the query's)."""
     size = page_size(first)
     if after:
         query = {"$and": [query, sort.after(decode_cursor(after, len(sort.fields)))]}
-    docs = await collection.find(query).sort(list(sort.fields)).limit(size + 1).to_list(size + 1)
+    cursor = collection.find(query).sort(list(sort.fields)).limit(size + 1)
+    if hint is not None:
+        cursor = cursor.hint(hint)
+    docs = await cursor.to_list(size + 1)
     edges = [Edge(node=to_node(d), cursor=encode_cursor(sort.values_of(d))) for d in docs[:size]]
     return Connection(
         edges=edges,

@@ -375,9 +375,8 @@ class AgencyDesk:
             on_behalf_of=None,
             agent_id=viewer.user_id,
             grant_id=grant.id,
-            # The grant is re-checked in the insert's transaction (秒批 included; a draft's
-            # submission and a 秒批 whose status slot collided take the step-by-step path,
-            # where a revocation in between is not seen).
+            # The grant is re-checked in the transaction that writes the case (the one-batch
+            # insert, or on the step-by-step paths the draft's update or the plain insert).
             requires=acting.requirement(self.svc.now(), field="onBehalfOf"),
         )
         app = await self.svc.submit(principal, agent_sub)

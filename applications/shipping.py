@@ -34,6 +34,7 @@ from applications.errors import (
     ConcurrentChangeError,
     InvalidTransitionError,
 )
+from applications.flow_store import AWAITING_SHIPMENT_INDEX
 from applications.models import Application, Event
 from applications.staff import audit
 from applications.store import UNSET
@@ -129,9 +130,10 @@ class ShippingDesk:
         """待邮寄: approved POST cases not shipped yet, of the clerk's departments, oldest first.
 
         Selected by the `awaiting_shipment` flag (index `awaiting_shipment_v2` holds only the
-        flagged cases); the status and the missing shipment are checked as well, so a case that
-        left the queue by a path not clearing the flag (a process of the release before it, in
-        a rolling upgrade) is still not listed."""
+        flagged cases, named as the query's hint); the status, the missing shipment and the
+        applicant not erased are checked on those as well, so a case that left the queue by a
+        path not clearing the flag (a process of the release before it, in a rolling upgrade)
+        is still not listed."""
         viewer.require_role(Role.CLERK)
         departments = await processable_departments(self.svc.matters, viewer.department_code)
         query: Document = {
@@ -141,8 +143,15 @@ class ShippingDesk:
             "delivery.shipment": None,
             "applicant_erased_at": None,
         }
+        # The planner does not match the query to the partial index's filter by itself.
         return await paginate(
-            self.svc.store.apps, query, OLDEST_FIRST, first, after, Application.from_document
+            self.svc.store.apps,
+            query,
+            OLDEST_FIRST,
+            first,
+            after,
+            Application.from_document,
+            hint=AWAITING_SHIPMENT_INDEX,
         )
 
     async def record_shipment(

@@ -55,7 +55,9 @@ class Issuing:
         if licence_id is not None and (earlier := await self.store.get_licence(licence_id)):
             return earlier
         now = datetime.now(UTC)
-        list_id = await self.store.open_status_list(now)
+        # The list's slot is counted once this call's licence is in: a concurrent delivery of
+        # the same result, which finds that licence, counts none (the count is of licences).
+        list_id = await self.store.status_list_with_room(now)
         for _ in range(20):  # random index (spec §5); a collision just draws again
             licence = self._licence(holder_id, spec, licence_id or ObjectId(), list_id, now)
             try:
@@ -64,6 +66,7 @@ class Issuing:
                 if licence_id is not None and (earlier := await self.store.get_licence(licence_id)):
                     return earlier  # a concurrent retry issued it first
                 continue
+            await self.store.count_status_slot(list_id)
             return licence
         raise RuntimeError("no free status-list index after 20 draws")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -26,24 +26,11 @@ class StatusListStore:
 
     db: AsyncDatabase[Document]
 
-    async def open_status_list(self, now: datetime) -> str:
-        """The id of a list with room, counting one more slot in it."""
-        for _ in range(5):
-            doc = await self.db[STATUS_LISTS].find_one_and_update(
-                {"allocated": {"$lt": STATUS_LIST_FILL}},
-                {"$inc": {"allocated": 1}},
-                sort=[("allocated", ASCENDING)],
-                return_document=ReturnDocument.AFTER,
-            )
-            if doc is not None:
-                return str(doc["_id"])
-            await self._open_another(now)
-        raise RuntimeError("could not open a status list")
-
     async def status_list_with_room(self, now: datetime) -> str:
-        """The id of a list with room, not counting anything yet: for a licence written in a
-        caller's transaction, counted (`count_status_slot`) once that committed, so that
-        refused or repeated requests count nothing."""
+        """The id of a list with room, not counting anything yet: the licence's slot is counted
+        (`count_status_slot`) once it is written, so that refused, repeated or racing requests
+        count nothing. Requests in flight together may all pick the same list and take it past
+        STATUS_LIST_FILL by as many: harmless, a list holds twice the fill."""
         for _ in range(5):
             doc = await self.db[STATUS_LISTS].find_one(
                 {"allocated": {"$lt": STATUS_LIST_FILL}}, sort=[("allocated", ASCENDING)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -72,3 +73,20 @@ async def test_queries_use_their_index(
     # An applicant's lists may be served by either index led by applicant_id (planners differ).
     used = index_names(plan["queryPlanner"]["winningPlan"])
     assert index in used or (index.startswith("applicant") and used), used
+
+
+async def test_the_daily_feedback_limits_are_counted_over_indexes(api: Api) -> None:
+    """An agent's tickets over the sparse agent_recent_v2 (a partial index was not used by the
+    planner: a scan of every ticket per agent complaint), the principal's own over
+    reporter_recent (their filter on `agent_id` is applied in Python, not in the query)."""
+    from applications.flow_store import TICKETS
+
+    db = api.state.db
+    await ensure_indexes(db)
+    since = {"$gte": datetime.now(UTC) - timedelta(days=1)}
+    for query, index in (
+        ({"agent_id": ObjectId(), "opened_at": since}, "agent_recent_v2"),
+        ({"reporter_id": ObjectId(), "opened_at": since}, "reporter_recent"),
+    ):
+        plan = await db[TICKETS].find(query).explain()
+        assert index in index_names(plan["queryPlanner"]["winningPlan"]), (query, plan)

@@ -5,6 +5,7 @@ count is of licences issued, not of requests."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 from typing import Any
@@ -211,3 +212,64 @@ async def test_a_revocation_racing_an_agents_instant_approval_whose_slot_collide
     assert errors(payload) == [("onBehalfOf", "AGENT_NOT_AUTHORISED")]
     assert await db["applications"].count_documents({}) == 1  # the elder's own only
     assert await db["licences"].count_documents(RESULTS) == 1
+
+
+async def _lists(api: Api) -> dict[str, int]:
+    return {d["_id"]: d["allocated"] async for d in api.state.db["sdl_status_lists"].find({})}
+
+
+async def _per_list(api: Api) -> dict[str, int]:
+    out: dict[str, int] = {}
+    async for lic in api.state.db["licences"].find({}, {"status_list_id": 1}):
+        out[lic["status_list_id"]] = out.get(lic["status_list_id"], 0) + 1
+    return out
+
+
+async def test_allocated_equals_licences_after_a_collision(
+    api: Api, elder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = secrets.randbelow
+    draws = itertools.chain([4242, 4242], iter(lambda: real(131_072), None))
+    monkeypatch.setattr("electronic_cards.issuing.secrets.randbelow", lambda _n: next(draws))
+    for key in ("i6-slot-0001", "i6-slot-0002"):
+        payload = (await api.data(SUBMIT, {"input": elder_input(key, ELDER_ID)}, elder))[
+            "submitApplication"
+        ]
+        assert payload["userErrors"] == []
+    assert await _lists(api) == await _per_list(api)
+
+
+async def test_concurrent_instant_approvals_overshoot_the_fill_by_the_concurrency(
+    api: Api, elder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("electronic_cards.status_list_store.STATUS_LIST_FILL", 2)
+    monkeypatch.setattr("electronic_cards.store.STATUS_LIST_FILL", 2)
+    n = 8
+    payloads = await asyncio.gather(
+        *(
+            api.data(SUBMIT, {"input": elder_input(f"i6-conc-{i:04d}", ELDER_ID)}, elder)
+            for i in range(n)
+        )
+    )
+    assert all(p["submitApplication"]["userErrors"] == [] for p in payloads)
+    lists, per = await _lists(api), await _per_list(api)
+    assert lists == per  # counts agree with licences
+    assert max(lists.values()) > 2  # the fill is overshot, by at most the requests in flight
+
+
+async def test_concurrent_step_by_step_deliveries_of_one_licence_count_one_slot(api: Api) -> None:
+    """issue_licence (the step path: drafts, collisions, the worker's retry) still counts before
+    its insert: two deliveries of the same pending result racing count two slots, one licence."""
+    from datetime import date
+
+    from bson import ObjectId
+
+    from electronic_cards.service import LicenceSpec
+
+    cards = api.state.cards_service()
+    spec = LicenceSpec("LNRYDZ", "测试", "N1", "青岛市民政局", "370200", date(2020, 1, 1), None)
+    before = sum((await _lists(api)).values())
+    app_id, holder = ObjectId(), ObjectId()
+    await asyncio.gather(*(cards.issue_licence(holder, spec, licence_id=app_id) for _ in range(2)))
+    assert await api.state.db["licences"].count_documents({"_id": app_id}) == 1
+    assert sum((await _lists(api)).values()) - before == 1
