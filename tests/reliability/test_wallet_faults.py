@@ -1,9 +1,10 @@
 """出证 when the wallet write fails (moved from tests/applications/test_issuing.py, review 3
 finding 12): a real fault instead of a Python stand-in for the cards service.
 
-`failCommand` fails the approval's second `findAndModify` — the first is the APPROVE
-transition itself, the second the licence's status-list slot in `issue_licence` — so the
-decision commits and the licence write fails, as in a wallet (database) outage.
+`failCommand` fails the approval's third `insert` — the first two are the approval notice's
+outbox job and inbox copy, the third the wallet's: the licence (or, on a database with no status
+list yet, the list's creation before it) — so the decision commits and the licence write fails,
+as in a wallet (database) outage.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def api(drill_api: Api) -> Api:
 async def approve_with_wallet_down(
     svc: ApplicationService, fail_points: FailPoints, viewer: Viewer, oid: ObjectId
 ) -> Application:
-    await fail_points.arm({"skip": 1, "times": 1}, ["findAndModify"], errorCode=2)
+    await fail_points.arm({"skip": 2, "times": 1}, ["insert"], errorCode=2)
     try:
         approved = await svc.approve(viewer, oid, "符合条件")
     finally:
