@@ -12,12 +12,10 @@ from typing import Any
 
 import pytest
 
-from app.ids import object_id_from_global, to_global_id
-from applications.agency import AgencyDesk
-from auth.permissions import Viewer
+from app.ids import object_id_from_global
 from tests.applications.conftest import ELDER_CARD, REFS, SUBMIT, elder_input, errors
 from tests.applications.flows.test_agency import grant
-from tests.applications.flows.test_agent_acts import revoke
+from tests.applications.flows.test_agent_act_race import revoke_after_the_submission_check
 from tests.applications.test_inline_files import post_submit, stored
 from tests.applications.test_submit import ELDER_ID
 from tests.applications.uploading import png
@@ -108,16 +106,7 @@ async def test_a_revocation_racing_an_agents_instant_approval_with_a_file(
 ) -> None:
     given = await grant(api, elder, matterCodes=[ELDER_CARD])
     principal = given["grant"]["principalId"]
-    checked = AgencyDesk.principal_of
-
-    async def then_revoked(
-        self: AgencyDesk, agent: Viewer, on_behalf_of: str, codes: list[str]
-    ) -> Any:
-        found = await checked(self, agent, on_behalf_of, codes)
-        await revoke(api, elder, to_global_id("AgencyGrant", found[1].id))
-        return found
-
-    monkeypatch.setattr(AgencyDesk, "principal_of", then_revoked)
+    revoke_after_the_submission_check(monkeypatch, api, elder)
     db = api.state.db
     before = (await stored(api), await db["application_notices"].count_documents({}))
     payload = await post_submit(
@@ -192,16 +181,7 @@ async def test_a_revocation_racing_an_agents_instant_approval_whose_slot_collide
     monkeypatch.setattr("electronic_cards.issuing.secrets.randbelow", lambda _n: next(draws))
     given = await grant(api, elder, matterCodes=[ELDER_CARD])
     principal = given["grant"]["principalId"]
-    checked = AgencyDesk.principal_of
-
-    async def then_revoked(
-        self: AgencyDesk, agent: Viewer, on_behalf_of: str, codes: list[str]
-    ) -> Any:
-        found = await checked(self, agent, on_behalf_of, codes)
-        await revoke(api, elder, to_global_id("AgencyGrant", found[1].id))
-        return found
-
-    monkeypatch.setattr(AgencyDesk, "principal_of", then_revoked)
+    revoke_after_the_submission_check(monkeypatch, api, elder)
     db = api.state.db
     sub = {**elder_input("i5-col-agent", ELDER_ID), "onBehalfOf": principal}
     sub["materials"] = [

@@ -38,6 +38,23 @@ def revoke_after_the_check(monkeypatch: pytest.MonkeyPatch, api: Api, principal:
     monkeypatch.setattr(AgencyDesk, "acting", then_revoked)
 
 
+def revoke_after_the_submission_check(
+    monkeypatch: pytest.MonkeyPatch, api: Api, principal: str
+) -> None:
+    """Every agent's submission finds a grant in force (`principal_of`), and the principal
+    revokes that grant (through the API, committed) before the case is written."""
+    checked = AgencyDesk.principal_of
+
+    async def then_revoked(
+        self: AgencyDesk, agent: Viewer, on_behalf_of: str, codes: list[str]
+    ) -> Any:
+        found = await checked(self, agent, on_behalf_of, codes)
+        await revoke(api, principal, to_global_id("AgencyGrant", found[1].id))
+        return found
+
+    monkeypatch.setattr(AgencyDesk, "principal_of", then_revoked)
+
+
 async def _stored(api: Api, app_id: str) -> dict[str, Any]:
     doc = await api.state.db["applications"].find_one(
         {"_id": object_id_from_global(app_id, "Application")}
@@ -115,16 +132,7 @@ async def test_a_revocation_between_the_check_and_the_insert_refuses_the_submiss
     insert's transaction, so no case, notice or marked upload is left behind."""
     current = await grant(api, elder)
     principal = current["principalId"]
-    checked = AgencyDesk.principal_of
-
-    async def then_revoked(
-        self: AgencyDesk, agent: Viewer, on_behalf_of: str, codes: list[str]
-    ) -> Any:
-        found = await checked(self, agent, on_behalf_of, codes)
-        await revoke(api, elder, to_global_id("AgencyGrant", found[1].id))
-        return found
-
-    monkeypatch.setattr(AgencyDesk, "principal_of", then_revoked)
+    revoke_after_the_submission_check(monkeypatch, api, elder)
     db = api.state.db
     counts_before = [
         await db[c].count_documents({}) for c in ("applications", "application_notices")

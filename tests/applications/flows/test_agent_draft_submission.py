@@ -3,16 +3,12 @@ draft's update (store.update_requiring); a revocation racing it refuses it, noth
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from app.ids import object_id_from_global, to_global_id
-from applications.agency import AgencyDesk
-from auth.permissions import Viewer
+from app.ids import object_id_from_global
 from tests.applications.conftest import BUSINESS, CITIZEN, errors
 from tests.applications.flows.test_agency import GRANT, TO_ME, soon
-from tests.applications.flows.test_agent_acts import revoke
+from tests.applications.flows.test_agent_act_race import revoke_after_the_submission_check
 from tests.applications.test_drafts import SAVE as SAVE_DRAFT
 from tests.applications.test_inline_files import (
     TWO_FILES,
@@ -68,16 +64,7 @@ async def test_a_revocation_racing_an_agents_draft_submission_with_files(
     api: Api, elder: str, citizen: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     principal, draft, _ = await _setup(api, elder, citizen)
-    checked = AgencyDesk.principal_of
-
-    async def then_revoked(
-        self: AgencyDesk, agent: Viewer, on_behalf_of: str, codes: list[str]
-    ) -> Any:
-        found = await checked(self, agent, on_behalf_of, codes)
-        await revoke(api, elder, to_global_id("AgencyGrant", found[1].id))
-        return found
-
-    monkeypatch.setattr(AgencyDesk, "principal_of", then_revoked)
+    revoke_after_the_submission_check(monkeypatch, api, elder)
     before = await stored(api)
     sub = {**business_with_two_files("agent-draft-2"), "draftId": draft, "onBehalfOf": principal}
     payload = await post_submit(api, citizen, sub, TWO_FILES, TWO_MAPPED)
